@@ -1,0 +1,48 @@
+# The README's two commands: `make up` and `make test`. Both work on a fresh
+# Debian 12 machine: they install what they need (apt and pip) first.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# System packages kumo drives: QEMU, the guest image's build tools, networking.
+APT_PACKAGES := python3-venv python3-dev gcc qemu-system-x86 qemu-utils busybox-static \
+  dnsmasq-base haproxy iproute2 nftables etcd-server cpio dosfstools mtools syslinux \
+  syslinux-common fdisk kmod procps
+PYTEST_ARGS ?=
+
+.PHONY: up test deps apt venv lint clean
+
+up: deps
+	$(BIN)/kumo up
+
+test: deps lint
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+deps: apt venv
+
+apt: $(VENV)/.apt-done
+$(VENV)/.apt-done: Makefile
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+venv: $(VENV)/.pip-done
+$(VENV)/.pip-done: pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,52 @@
+"""Host registration and heartbeat: the agent's Host status and its Lease."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from kumo import store
+from kumo.drivers.compute import HostInfo
+from kumo.model import compute as cm
+
+from .apiclient import ApiClient
+
+log = logging.getLogger("kumo.agent.host")
+RENEW_INTERVAL = 10.0
+
+
+async def register(api: ApiClient, name: str, info: HostInfo, *, vtep_ip: str | None,
+                   version: str) -> dict[str, Any]:
+    """Create the Host if new (admin fields default), then report what this host has."""
+    host = await api.get("hosts", name)
+    if host is None:
+        try:
+            await api.create("hosts", {"kind": cm.HOST, "metadata": {"name": name}, "spec": {
+                "enabled": True, "availabilityZone": "nova",
+                "allocationRatios": {"cpu": 16.0, "ram": 1.5, "disk": 1.0}}})
+        except store.AlreadyExists:
+            pass
+    return await api.patch("hosts", name, {"status": {
+        "capacity": {"vcpus": info.vcpus, "memoryMb": info.memory_mb, "diskGb": info.disk_gb},
+        "accelerator": info.accelerator, "hypervisorType": info.hypervisor_type,
+        "cpuArch": info.cpu_arch, "vtepIp": vtep_ip, "agentVersion": version,
+        "startedAt": store.now_iso()}}, status=True)
+
+
+async def renew_forever(api: ApiClient, name: str, holder: str,
+                        interval: float = RENEW_INTERVAL) -> None:
+    """Renew the heartbeat lease; the scheduler skips hosts whose lease ran out."""
+    while True:
+        spec = {"holderIdentity": holder, "renewTime": time.time(),
+                "leaseDurationSeconds": cm.LEASE_SECONDS}
+        try:
+            try:
+                await api.patch("leases", name, {"spec": spec})
+            except store.NotFound:
+                await api.create("leases", {"kind": cm.LEASE, "metadata": {"name": name},
+                                            "spec": spec})
+        except (store.StoreError, OSError) as exc:
+            log.warning("lease renewal failed: %s", exc)
+        await asyncio.sleep(interval)

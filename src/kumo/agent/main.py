@@ -1,0 +1,137 @@
+"""One host's agent: registration, heartbeat, server reconciler, console upload.
+
+Reaches the control plane only over HTTP (list + watch + status writes), so
+the same agent runs inside ``kumo up`` and on a remote host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kumo import store
+from kumo.drivers.compute import ComputeDriver
+from kumo.drivers.imagecache import ImageCache
+from kumo.model import compute as cm
+
+from .apiclient import ApiClient
+from .compute import ServerReconciler
+from .console import ConsoleUploader
+from .host import register, renew_forever
+from .images import ImageFetcher
+
+log = logging.getLogger("kumo.agent")
+RESYNC_INTERVAL = 30.0
+
+
+def make_driver(kind: str, state_dir: Path) -> ComputeDriver:
+    """The compute driver by name; ``auto`` picks QEMU when it is installed."""
+    if kind == "auto":
+        kind = "qemu" if shutil.which("qemu-system-x86_64") else "fake"
+    if kind == "qemu":
+        from kumo.drivers.qemu import QemuDriver
+
+        return QemuDriver(state_dir / "vms")
+    if kind == "fake":
+        from kumo.drivers.fake import FakeDriver
+
+        return FakeDriver()
+    raise ValueError(f"unknown driver {kind!r}")
+
+
+@dataclass
+class Agent:
+    api: ApiClient
+    driver: ComputeDriver
+    host: str
+    state_dir: Path
+    vtep_ip: str | None = None
+    servers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.images = ImageFetcher(self.api, ImageCache(self.state_dir / "images"))
+        self.reconciler = ServerReconciler(self.api, self.driver, self.host, self.images)
+        self.console = ConsoleUploader(self.api, self.driver, self.servers)
+        self.ready = asyncio.Event()
+
+    def _track(self, typ: str, obj: dict[str, Any]) -> None:
+        md = obj["metadata"]
+        key = (md["namespace"], md["name"])
+        if typ == "DELETED":
+            self.servers.pop(key, None)
+            self.console.forget(md["name"])
+        else:
+            self.servers[key] = obj
+        self.reconciler.controller.enqueue(key)
+
+    async def _watch_servers(self) -> None:
+        selector = f"{cm.HOST_LABEL}={self.host}"
+        while True:
+            try:
+                items, rv = await self.api.list("servers", label_selector=selector)
+                seen = set()
+                for obj in items:
+                    self._track("ADDED", obj)
+                    seen.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+                for key in set(self.servers) - seen:
+                    self._track("DELETED", self.servers[key])
+                if not self.ready.is_set():
+                    await self._adopt(seen)
+                    self.ready.set()
+                async for typ, obj in self.api.watch("servers", rv, label_selector=selector):
+                    if typ in ("ADDED", "MODIFIED", "DELETED"):
+                        self._track(typ, obj)
+            except store.Gone:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("server watch failed (%s); re-listing", exc)
+                await asyncio.sleep(1.0)
+
+    async def _adopt(self, keep: set[tuple[str, str]]) -> None:
+        """After a restart: running VMs of our servers stay; VMs of no server go."""
+        names = {name for _, name in keep}
+        cleanup = getattr(self.driver, "cleanup_orphans", None)
+        if cleanup is not None:
+            removed = await cleanup(names)
+            if removed:
+                log.info("removed orphan VMs: %s", removed)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(RESYNC_INTERVAL)
+            for key in list(self.servers):
+                self.reconciler.controller.enqueue(key)
+
+    async def run(self) -> None:
+        info = await self.driver.host_info()
+        await register(self.api, self.host, info, vtep_ip=self.vtep_ip, version="0.1.0")
+        log.info("host %s registered (%s, %d vCPU, %d MB)", self.host, info.accelerator,
+                 info.vcpus, info.memory_mb)
+        await asyncio.gather(
+            renew_forever(self.api, self.host, f"{self.host}/{os.getpid()}"),
+            self._watch_servers(), self.reconciler.controller.run(), self.console.run(),
+            self._resync())
+
+    def debug_state(self) -> dict[str, Any]:
+        return {"host": self.host, "servers": len(self.servers),
+                "reconciler": self.reconciler.debug_state(), "console_uploads":
+                self.console.uploads}
+
+
+async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,
+                    driver: str = "auto", vtep_ip: str | None = None) -> None:
+    api = ApiClient(credentials)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    agent = Agent(api, make_driver(driver, state_dir), host, state_dir, vtep_ip)
+    try:
+        await agent.run()
+    finally:
+        await agent.driver.close()
+        await api.close()

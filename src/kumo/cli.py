@@ -1,0 +1,104 @@
+"""The ``kumo`` command: up, api, get."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kumo.config import DEFAULT_LISTEN, Config, default_data_dir
+
+DEFAULT_DATA_DIR = default_data_dir()
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="kumo: a private cloud in one Python package.")
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Where all state lives.")]
+Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for every API.")]
+Driver = Annotated[str, typer.Option("--driver", help="Compute driver: qemu, fake or auto.")]
+
+
+def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
+             agent: str | None = None) -> None:
+    from kumo import server
+    from kumo.observe import logging as klog
+
+    klog.setup(os.environ.get("KUMO_LOG_LEVEL", "INFO"))
+    t0 = time.perf_counter()
+    cfg = Config(data_dir=data_dir.expanduser().resolve(), listen=listen, public_url=public_url)
+
+    def ready(rt: object) -> None:
+        clouds = cfg.data_dir / "clouds.yaml"
+        print(f"kumo {banner} ready at {cfg.base_url} in {time.perf_counter() - t0:.2f}s\n"
+              f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
+              f"  openstack --os-cloud kumo token issue", flush=True)
+
+    try:
+        asyncio.run(server.serve(cfg, ready, agent=agent))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def up(data_dir: DataDir = DEFAULT_DATA_DIR, listen: Listen = DEFAULT_LISTEN,
+       public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None,
+       driver: Driver = "auto") -> None:
+    """Run the all-in-one cloud (API, controllers, local agent) with the embedded store."""
+    _run_api(data_dir, listen, public_url, "all-in-one", agent=driver)
+
+
+@app.command()
+def api(data_dir: DataDir = DEFAULT_DATA_DIR, listen: Listen = DEFAULT_LISTEN,
+        public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None) -> None:
+    """Run the API server and controllers only (agents run elsewhere)."""
+    _run_api(data_dir, listen, public_url, "api")
+
+
+@app.command()
+def agent(host: Annotated[str, typer.Option("--host", help="This hypervisor's name.")],
+          api_url: Annotated[str, typer.Option("--api", help="API server URL.")],
+          credentials: Annotated[Path, typer.Option(
+              "--credentials", help="service-credentials.yaml written by `kumo api`.")],
+          underlay_ip: Annotated[str | None, typer.Option("--underlay-ip")] = None,
+          driver: Driver = "auto",
+          state_dir: Annotated[Path | None, typer.Option("--state-dir")] = None) -> None:
+    """Run one host's agent against a remote API server."""
+    from kumo.agent.apiclient import load_credentials
+    from kumo.agent.main import run_agent
+    from kumo.observe import logging as klog
+
+    klog.setup(os.environ.get("KUMO_LOG_LEVEL", "INFO"))
+    creds = load_credentials(credentials)
+    creds["auth_url"] = api_url.rstrip("/") + "/v3"
+    sdir = state_dir or default_data_dir() / "agent" / host
+    try:
+        asyncio.run(run_agent(creds, host, sdir, driver=driver, vtep_ip=underlay_ip))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def get(plural: str, name: Annotated[str | None, typer.Argument()] = None,
+        namespace: Annotated[str | None, typer.Option("-n", "--namespace")] = None,
+        cloud: Annotated[str, typer.Option("--os-cloud")] = "kumo") -> None:
+    """Read native resources (admin): ``kumo get hosts``, ``kumo get events -n PROJECT``."""
+    from kumo import client
+
+    with client.Client.from_cloud(cloud) as c:
+        out = c.get(plural, name, namespace)
+    json.dump(out, sys.stdout, indent=2)
+    print()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

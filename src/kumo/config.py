@@ -1,0 +1,43 @@
+"""Process configuration: where state lives and where the API listens."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:8774"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kumo"
+
+
+@dataclass
+class Config:
+    data_dir: Path = field(default_factory=default_data_dir)
+    listen: str = DEFAULT_LISTEN
+    public_url: str | None = None
+    region: str = "RegionOne"
+    token_ttl_seconds: int = 3600
+    max_body_bytes: int = 1 << 20
+    history_min_revisions: int = 1000
+    history_min_seconds: float = 300.0
+    compaction_interval: float = 60.0
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "store.db"

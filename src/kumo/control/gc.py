@@ -1,0 +1,101 @@
+"""Garbage collector: deletes objects whose owners are gone (background propagation).
+
+Keeps an index of owner uid → dependents and the set of live uids, fed by a
+watch on every registered kind. When an owner is deleted (or, after a re-list,
+found missing) its dependents are deleted; their own dependents follow in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from kumo import store
+from kumo.model import registry
+from kumo.observe import metrics
+
+if TYPE_CHECKING:
+    from kumo.api.runtime import Runtime
+
+log = logging.getLogger("kumo.control.gc")
+Ref = tuple[str, str, str]  # kind, namespace, name
+
+
+class GarbageCollector:
+    def __init__(self, objects: store.ObjectStore) -> None:
+        self.objects = objects
+        self.live: set[str] = set()
+        self.dependents: dict[str, set[Ref]] = defaultdict(set)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.deleted = 0
+
+    def _index(self, obj: store.objects.Obj) -> None:
+        md = obj["metadata"]
+        ref = (obj["kind"], md.get("namespace", ""), md["name"])
+        self.live.add(md["uid"])
+        for owner in md.get("ownerReferences") or []:
+            uid = owner.get("uid")
+            if uid:
+                self.dependents[uid].add(ref)
+
+    async def on_event(self, ev: store.WatchEvent) -> None:
+        if ev.object is None:
+            return
+        md = ev.object["metadata"]
+        if ev.type == "DELETED":
+            self.live.discard(md["uid"])
+            if md["uid"] in self.dependents:
+                self.queue.put_nowait(md["uid"])
+        else:
+            self._index(ev.object)
+
+    async def sweep_orphans(self) -> None:
+        """After (re)listing: owners that no longer exist."""
+        for uid in list(self.dependents):
+            if uid not in self.live:
+                self.queue.put_nowait(uid)
+
+    async def worker(self) -> None:
+        while True:
+            metrics.QUEUE_DEPTH.labels("gc").set(self.queue.qsize())
+            uid = await self.queue.get()
+            for kind, ns, name in sorted(self.dependents.pop(uid, set())):
+                obj = await self.objects.try_get(kind, ns, name)
+                if obj is None:
+                    continue
+                owners = {o.get("uid") for o in obj["metadata"].get("ownerReferences") or []}
+                if uid not in owners or owners & self.live:
+                    continue
+                try:
+                    await self.objects.delete(kind, ns, name)
+                    self.deleted += 1
+                    metrics.RECONCILES.labels("gc", "deleted").inc()
+                    log.info("deleted %s %s/%s: owner %s is gone", kind, ns, name, uid)
+                except store.NotFound:
+                    pass
+                except store.StoreError:
+                    metrics.RECONCILES.labels("gc", "error").inc()
+                    log.exception("gc delete failed")
+
+
+async def run(rt: Runtime) -> None:
+    gc = GarbageCollector(rt.objects)
+    rt.debug_providers["gc"] = lambda: {"tracked_owners": len(gc.dependents),
+                                        "live_objects": len(gc.live), "deleted": gc.deleted,
+                                        "queue": gc.queue.qsize()}
+    kinds = [k.kind for k in registry.all_kinds()]
+    for kind in kinds:
+        for obj in (await rt.objects.list(kind)).items:
+            gc._index(obj)
+    await gc.sweep_orphans()
+
+    async def on_sync(items: list[store.objects.Obj]) -> None:
+        for obj in items:
+            gc._index(obj)
+        await gc.sweep_orphans()
+
+    await asyncio.gather(gc.worker(), *(
+        store.watchloop.watch_forever(rt.objects, kind, None, gc.on_event, on_sync)
+        for kind in kinds))

@@ -1,0 +1,123 @@
+"""Pure scheduling logic: which hosts can take a server, in which order.
+
+No I/O here, so filters and weighers are tested as plain functions and the
+scheduler's claim loop stays small.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_RATIOS = {"cpu": 16.0, "ram": 1.5, "disk": 1.0}
+
+
+@dataclass
+class Request:
+    uid: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    availability_zone: str | None = None
+    group_policy: str | None = None          # affinity, anti-affinity, soft-*
+    group_hosts: list[str] = field(default_factory=list)  # hosts of the group's members
+    image_properties: dict[str, Any] = field(default_factory=dict)
+    excluded_hosts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HostView:
+    name: str
+    host: dict[str, Any]
+    lease: dict[str, Any] | None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.host.get("spec") or {}
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.host.get("status") or {}
+
+    def alive(self, now: float) -> bool:
+        if self.lease is None:
+            return False
+        ls = self.lease["spec"]
+        return now < float(ls.get("renewTime", 0)) + float(ls.get("leaseDurationSeconds", 30))
+
+    def free(self) -> tuple[float, float, float]:
+        cap = self.status.get("capacity") or {}
+        ratios = {**DEFAULT_RATIOS, **(self.spec.get("allocationRatios") or {})}
+        used = [0, 0, 0]
+        for a in (self.status.get("allocations") or {}).values():
+            used[0] += a.get("vcpus", 0)
+            used[1] += a.get("memoryMb", 0)
+            used[2] += a.get("diskGb", 0)
+        return (cap.get("vcpus", 0) * ratios["cpu"] - used[0],
+                cap.get("memoryMb", 0) * ratios["ram"] - used[1],
+                cap.get("diskGb", 0) * ratios["disk"] - used[2])
+
+
+def reject_reason(h: HostView, req: Request, now: float) -> str | None:
+    """Why this host cannot take the request, or None if it can."""
+    if h.name in req.excluded_hosts:
+        return "RetryFilter"
+    if not h.alive(now):
+        return "ComputeFilter (host down)"
+    if not h.spec.get("enabled", True):
+        return "ComputeFilter (host disabled)"
+    az = req.availability_zone
+    if az and az != (h.spec.get("availabilityZone") or "nova"):
+        return "AvailabilityZoneFilter"
+    cpu, ram, disk = h.free()
+    if cpu < req.vcpus:
+        return "VCPUFilter"
+    if ram < req.memory_mb:
+        return "RamFilter"
+    if disk < req.disk_gb:
+        return "DiskFilter"
+    arch = req.image_properties.get("architecture") or req.image_properties.get("hw_architecture")
+    if arch and arch != h.status.get("cpuArch", "x86_64"):
+        return "ImagePropertiesFilter (architecture)"
+    hv = req.image_properties.get("hypervisor_type") or req.image_properties.get(
+        "img_hv_type")
+    if hv and hv.lower() != str(h.status.get("hypervisorType", "qemu")).lower():
+        return "ImagePropertiesFilter (hypervisor_type)"
+    if req.group_policy == "affinity" and req.group_hosts and h.name not in req.group_hosts:
+        return "ServerGroupAffinityFilter"
+    if req.group_policy == "anti-affinity" and h.name in req.group_hosts:
+        return "ServerGroupAntiAffinityFilter"
+    return None
+
+
+def candidates(hosts: list[HostView], req: Request, *, pack: bool = False,
+               now: float | None = None) -> tuple[list[HostView], dict[str, int]]:
+    """Hosts that pass every filter, best first; and how many each filter rejected."""
+    now = time.time() if now is None else now
+    ok: list[HostView] = []
+    rejected: dict[str, int] = {}
+    for h in hosts:
+        why = reject_reason(h, req, now)
+        if why is None:
+            ok.append(h)
+        else:
+            rejected[why] = rejected.get(why, 0) + 1
+
+    def weight(h: HostView) -> tuple[float, float, str]:
+        group = 0.0
+        if req.group_policy == "soft-affinity":
+            group = -req.group_hosts.count(h.name)
+        elif req.group_policy == "soft-anti-affinity":
+            group = req.group_hosts.count(h.name)
+        ram = h.free()[1]
+        return (group, ram if pack else -ram, h.name)
+
+    ok.sort(key=weight)
+    return ok, rejected
+
+
+def no_valid_host_message(total: int, rejected: dict[str, int]) -> str:
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "no hosts"
+    return f"No valid host was found. There are not enough hosts available ({total} hosts; " \
+           f"rejected by {reasons})"

@@ -1,0 +1,5 @@
+"""Resource kinds, one module per service; importing this registers them all."""
+
+from . import compute, identity, image, registry
+
+__all__ = ["compute", "identity", "image", "registry"]

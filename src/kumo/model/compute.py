@@ -1,0 +1,76 @@
+"""Compute kinds: Server, Flavor, Keypair, ServerGroup, InstanceAction, Host, Lease,
+ConsoleLog — and who owns which field.
+
+Server (namespaced by project, name = server uuid)
+  spec   written by the compute facade: what the tenant asked for
+         {displayName, flavor{id,name,vcpus,ram,disk,ephemeral,swap,extraSpecs},
+          image{id,name,diskFormat,checksum,size,kernelId,ramdiskId,properties},
+          keyName, publicKey, userData (base64), metadata{}, availabilityZone,
+          group (server group id), networks ("none"|"auto"|[...]),
+          power ("on"|"off"|"paused"),            desired power state
+          reboot {nonce:int, type:"SOFT"|"HARD"}, bump nonce to ask for a reboot
+          rebuild {nonce:int, image{...}},        bump nonce to ask for a rebuild
+          locked {by, reason} | null, description, tags[], requestId (of the last action),
+          host}                                   written once by the scheduler (binding)
+  status written by the scheduler until bound, then by the host agent only
+         {vmState ("building"|"active"|"stopped"|"paused"|"error"|"deleted"),
+          taskState (null|"scheduling"|"spawning"|"rebooting"|"powering-off"|...),
+          powerState (0 NOSTATE, 1 RUNNING, 3 PAUSED, 4 SHUTDOWN, 6 CRASHED),
+          host, hypervisorHostname, launchedAt, fault{message, code, details, created},
+          observedRebootNonce, observedRebuildNonce, attempts, excludedHosts[],
+          accelerator, pid}
+  labels kumo.io/host=<host> once bound (agents watch by label)
+  finalizers kumo.io/compute-agent once bound: the agent removes it after destroying the VM.
+
+Host (cluster-scoped, name = host name)
+  spec   admin: {enabled, disabledReason, availabilityZone, allocationRatios{cpu,ram,disk}}
+  status agent:  {capacity{vcpus,memoryMb,diskGb}, accelerator, hypervisorType, cpuArch,
+                  vtepIp, agentVersion, startedAt}
+         scheduler: {allocations{<server uid>: {vcpus, memoryMb, diskGb, server, namespace}}}
+  Claims are CAS on the Host's resourceVersion, so no two schedulers overcommit it.
+
+Lease (cluster-scoped, name = host name): the agent's heartbeat
+  spec {holderIdentity, renewTime (epoch seconds), leaseDurationSeconds}
+
+ConsoleLog (namespaced, name = server uuid): the agent uploads the serial console tail
+  spec {text, updated}
+InstanceAction (namespaced, name = request id): one per tenant action on a server,
+  spec {server, action, requestId, userId, projectId, startTime, message}
+  the steps are Events labelled with the request id (observe/events.py).
+Flavor (cluster, name = flavor id): spec {name, vcpus, ram, disk, ephemeral, swap,
+  rxtxFactor, isPublic, extraSpecs{}, description, projects[] (access list)}
+Keypair (cluster, name = "<user id>.<sha of key name>"): spec {name, userId, publicKey,
+  fingerprint, type}
+ServerGroup (namespaced): spec {name, policy, rules{}, userId}
+QuotaSet (namespaced, name = "compute"): spec {instances, cores, ram, ...} overrides
+"""
+
+from __future__ import annotations
+
+from .registry import KindInfo, register
+
+SERVER = "Server"
+FLAVOR = "Flavor"
+KEYPAIR = "Keypair"
+SERVER_GROUP = "ServerGroup"
+INSTANCE_ACTION = "InstanceAction"
+HOST = "Host"
+LEASE = "Lease"
+CONSOLE_LOG = "ConsoleLog"
+QUOTA_SET = "QuotaSet"
+
+HOST_LABEL = "kumo.io/host"
+AGENT_FINALIZER = "kumo.io/compute-agent"
+LEASE_SECONDS = 30
+
+# Nova power_state values
+NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED = 0, 1, 3, 4, 6
+
+register(KindInfo(SERVER, "servers", namespaced=True))
+register(KindInfo(FLAVOR, "flavors", namespaced=False, admin_only=True))
+register(KindInfo(KEYPAIR, "keypairs", namespaced=False, admin_only=True))
+register(KindInfo(SERVER_GROUP, "servergroups", namespaced=True))
+register(KindInfo(INSTANCE_ACTION, "instanceactions", namespaced=True))
+register(KindInfo(LEASE, "leases", namespaced=False, admin_only=True))
+register(KindInfo(CONSOLE_LOG, "consolelogs", namespaced=True))
+register(KindInfo(QUOTA_SET, "quotasets", namespaced=True))

@@ -1,0 +1,42 @@
+"""Prometheus metrics of the process: one registry, defined in one place."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("kumo_api_requests_total", "API requests",
+                   ["service", "route", "method", "status"], registry=REGISTRY)
+REQUEST_LATENCY = Histogram(
+    "kumo_api_request_duration_seconds", "API request latency", ["service", "route", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY)
+IN_FLIGHT = Gauge("kumo_api_requests_in_flight", "API requests being served", registry=REGISTRY)
+STORE_OP_LATENCY = Histogram(
+    "kumo_store_operation_duration_seconds", "Store operation latency", ["op"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+    registry=REGISTRY)
+STORE_OPS = Counter("kumo_store_operations_total", "Store operations", ["op", "result"],
+                    registry=REGISTRY)
+STORE_REVISION = Gauge("kumo_store_revision", "Current store revision", registry=REGISTRY)
+STORE_COMPACT_REVISION = Gauge("kumo_store_compact_revision", "Oldest revision kept in history",
+                               registry=REGISTRY)
+STORE_WATCHERS = Gauge("kumo_store_watchers", "Open store watches", registry=REGISTRY)
+STORE_COMPACTIONS = Counter("kumo_store_compactions_total", "Store compactions run",
+                            registry=REGISTRY)
+STORE_WRITE_QUEUE = Gauge("kumo_store_write_queue_depth", "Writes waiting for the writer thread",
+                          registry=REGISTRY)
+TOKEN_VALIDATIONS = Counter("kumo_token_validations_total", "Token validations",
+                            ["result"], registry=REGISTRY)
+TOKEN_CACHE_HITS = Counter("kumo_token_cache_hits_total", "Token validations served from cache",
+                           registry=REGISTRY)
+TOKEN_CACHE_SIZE = Gauge("kumo_token_cache_entries", "Validated tokens cached", registry=REGISTRY)
+TOKENS_ISSUED = Counter("kumo_tokens_issued_total", "Tokens issued", ["method"],
+                        registry=REGISTRY)
+RECONCILES = Counter("kumo_reconcile_total", "Reconcile runs", ["controller", "result"],
+                     registry=REGISTRY)
+RECONCILE_LATENCY = Histogram("kumo_reconcile_duration_seconds", "Reconcile latency",
+                              ["controller"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge("kumo_workqueue_depth", "Keys waiting in a controller's work queue",
+                    ["controller"], registry=REGISTRY)

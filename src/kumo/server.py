@@ -1,0 +1,196 @@
+"""Assemble and run an API process: store, runtime, background loops, HTTP.
+
+``open_runtime`` wires the pieces (also used by in-process tests);
+``serve`` runs uvicorn plus the control-plane loops until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import uvicorn
+import yaml
+
+from kumo import store
+from kumo.api.auth import TokenManager, load_or_create_key
+from kumo.api.runtime import CatalogService, Runtime
+from kumo.config import Config
+from kumo.model import identity as idm
+from kumo.observe import metrics
+
+log = logging.getLogger("kumo.server")
+
+ADMIN_PASSWORD_FILE = "admin-password"
+SERVICE_CREDENTIALS_FILE = "service-credentials.yaml"
+
+
+def _observe_store(op: str, seconds: float, result: str) -> None:
+    metrics.STORE_OP_LATENCY.labels(op).observe(seconds)
+    metrics.STORE_OPS.labels(op, result).inc()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret file 0600, atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+async def open_runtime(config: Config) -> Runtime:
+    """Open the store, load the token key, register the catalog, bootstrap identity."""
+    from kumo.api.openstack import identity_bootstrap
+
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    objects = await store.open_sqlite(
+        str(config.store_path), min_history_revisions=config.history_min_revisions,
+        min_history_seconds=config.history_min_seconds)
+    objects.observer = _observe_store
+    tokens = TokenManager(objects, load_or_create_key(config.data_dir), config.token_ttl_seconds)
+    rt = Runtime(config=config, objects=objects, tokens=tokens)
+    rt.catalog.append(CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d70", "identity", "keystone",
+                                     "/v3", "Identity (Keystone v3)"))
+    creds = await identity_bootstrap.bootstrap(rt)
+    if creds is not None:
+        write_private(config.data_dir / ADMIN_PASSWORD_FILE, creds.admin_password + "\n")
+        write_private(config.data_dir / SERVICE_CREDENTIALS_FILE, yaml.safe_dump({
+            "auth_url": config.base_url + "/v3", "username": creds.service_user,
+            "password": creds.service_password, "project_name": creds.service_project,
+            "user_domain_id": "default", "project_domain_id": "default"}))
+    write_clouds_yaml(config)
+    return rt
+
+
+def admin_password(config: Config) -> str:
+    return (config.data_dir / ADMIN_PASSWORD_FILE).read_text().strip()
+
+
+def write_clouds_yaml(config: Config) -> Path:
+    """clouds.yaml with a cloud named ``kumo`` (admin), rewritten on every start."""
+    path = config.data_dir / "clouds.yaml"
+    doc = {"clouds": {"kumo": {
+        "auth": {"auth_url": config.base_url + "/v3", "username": "admin",
+                 "password": admin_password(config), "project_name": "admin",
+                 "user_domain_id": "default", "project_domain_id": "default"},
+        "region_name": config.region, "identity_api_version": 3, "interface": "public"}}}
+    write_private(path, yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+async def _compaction_loop(rt: Runtime) -> None:
+    while True:
+        await asyncio.sleep(rt.config.compaction_interval)
+        try:
+            await rt.objects.backend.compact()
+            metrics.STORE_COMPACTIONS.inc()
+        except store.StoreError:
+            log.exception("compaction failed")
+
+
+async def _identity_watch(rt: Runtime) -> None:
+    """Invalidate cached token validations whenever an identity object changes."""
+
+    async def changed(_: object) -> None:
+        rt.tokens.invalidate()
+
+    await asyncio.gather(*(store.watchloop.watch_forever(rt.objects, kind, None, changed)
+                           for kind in idm.IDENTITY_KINDS if kind != idm.TOKEN_REVOCATION),
+                         store.watchloop.watch_forever(rt.objects, idm.TOKEN_REVOCATION, None,
+                                                       changed))
+
+
+BackgroundTask = Callable[[Runtime], Awaitable[None]]
+
+
+def background_tasks() -> list[BackgroundTask]:
+    from kumo.control import gc, scheduler
+
+    return [_compaction_loop, _identity_watch, gc.run, scheduler.run]
+
+
+async def _local_agent(rt: Runtime, driver: str) -> None:
+    """The all-in-one host agent: the same code as a remote one, over loopback HTTP."""
+    import socket
+
+    from kumo.agent.apiclient import load_credentials
+    from kumo.agent.main import run_agent
+
+    creds = load_credentials(rt.config.data_dir / SERVICE_CREDENTIALS_FILE)
+    creds["auth_url"] = f"http://{rt.config.listen}/v3"
+    host = socket.gethostname().split(".")[0] or "kumo"
+    await run_agent(creds, host, rt.config.data_dir / "agent" / host, driver=driver)
+
+
+async def _import_tiny_image(rt: Runtime) -> None:
+    """Build kumo-tiny if missing and publish it as a public image (first start)."""
+    from kumo.api.openstack import image as glance
+    from kumo.imagebuild import kumo_tiny
+
+    try:
+        tiny = await asyncio.to_thread(kumo_tiny.ensure_built)
+        admin = await _admin_project_id(rt)
+        kernel = await glance.import_image(
+            rt, name="kumo-tiny-kernel", disk_format="aki", container_format="aki",
+            path=tiny.kernel, owner=admin, properties={})
+        ramdisk = await glance.import_image(
+            rt, name="kumo-tiny-ramdisk", disk_format="ari", container_format="ari",
+            path=tiny.ramdisk, owner=admin, properties={})
+        await glance.import_image(
+            rt, name="kumo-tiny", disk_format="qcow2", container_format="bare",
+            path=tiny.qcow2, owner=admin, properties={
+                "kernel_id": kernel["id"], "ramdisk_id": ramdisk["id"],
+                "os_distro": "kumo-tiny", "hw_architecture": "x86_64"})
+        log.info("image kumo-tiny is available")
+    except Exception:
+        log.exception("could not build or import the kumo-tiny image")
+
+
+async def _admin_project_id(rt: Runtime) -> str:
+    found = await rt.objects.list(idm.PROJECT, "", label_selector="name=admin")
+    return found.items[0]["metadata"]["name"]
+
+
+async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, *,
+                agent: str | None = None, tiny_image: bool = True) -> None:
+    """Run the API server and control loops until a signal stops uvicorn.
+
+    ``agent`` names a compute driver to also run this host's agent in-process
+    (``kumo up``); None runs the control plane only (``kumo api``).
+    """
+    from kumo.api.app import build_app
+
+    rt = await open_runtime(config)
+    tasks = [asyncio.create_task(t(rt), name=t.__name__) for t in background_tasks()]
+    server = uvicorn.Server(uvicorn.Config(
+        build_app(rt), host=config.host, port=config.port, log_config=None, access_log=False,
+        lifespan="off", timeout_graceful_shutdown=3))
+    after: list[Awaitable[None]] = []
+    if agent is not None:
+        after.append(_local_agent(rt, agent))
+    if tiny_image:
+        after.append(_import_tiny_image(rt))
+    watcher = asyncio.create_task(_announce(server, rt, ready, after))
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, watcher, return_exceptions=True)
+        await rt.objects.backend.close()
+        log.info("stopped")
+
+
+async def _announce(server: uvicorn.Server, rt: Runtime,
+                    ready: Callable[[Runtime], None] | None,
+                    after_ready: list[Awaitable[None]]) -> None:
+    while not server.started:
+        await asyncio.sleep(0.01)
+    if ready is not None:
+        ready(rt)
+    await asyncio.gather(*after_ready)

@@ -1,0 +1,78 @@
+"""The backend protocol: a revisioned key-value store with watch.
+
+Shaped after etcd's KV + Watch (and kine's SQL rendering of it) so that the
+SQLite and etcd backends map onto it one to one. Values are opaque JSON
+objects; object semantics (uid, finalizers, generation) live in ``objects.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    """Address of one object; namespace is "" for cluster-scoped kinds."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass
+class Record:
+    key: Key
+    value: dict[str, Any]
+    create_revision: int
+    mod_revision: int
+
+
+@dataclass
+class Event:
+    """One change. For DELETED, ``record.value`` is the last value and
+    ``record.mod_revision`` the deletion's revision. BOOKMARK has no record."""
+
+    type: EventType
+    revision: int
+    record: Record | None = None
+
+
+@dataclass
+class Page:
+    records: list[Record]
+    revision: int
+    more: bool
+
+
+class Backend(Protocol):
+    async def get(self, key: Key) -> Record | None: ...
+
+    async def list(
+        self, kind: str, namespace: str | None, *, start_after: tuple[str, str] | None = None,
+        limit: int = 0,
+    ) -> Page: ...
+
+    async def create(self, key: Key, value: dict[str, Any]) -> Record: ...
+
+    async def update(self, key: Key, value: dict[str, Any], expected_revision: int) -> Record: ...
+
+    async def delete(self, key: Key, expected_revision: int | None = None) -> Record: ...
+
+    def watch(
+        self, kind: str | None, namespace: str | None, from_revision: int
+    ) -> AsyncIterator[Event]: ...
+
+    async def revision(self) -> int: ...
+
+    async def compact(self) -> int: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,241 @@
+"""Object semantics over a Backend, after the Kubernetes API machinery.
+
+Stamps ``metadata`` (uid, creationTimestamp, generation, resourceVersion),
+enforces compare-and-swap on resourceVersion, implements finalizers (delete
+sets deletionTimestamp; the object goes when its finalizers are empty), label
+selectors and limit/continue pagination. resourceVersion is never stored: it
+is the record's mod revision, injected on read, as etcd-backed Kubernetes does.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .backend import Backend, Event, Key, Record
+from .errors import Conflict, Invalid, NotFound
+from .selectors import parse_selector
+
+Obj = dict[str, Any]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def key_of(obj: Obj) -> Key:
+    md = obj.get("metadata") or {}
+    if not obj.get("kind") or not md.get("name"):
+        raise Invalid("object needs kind and metadata.name")
+    return Key(obj["kind"], md.get("namespace") or "", md["name"])
+
+
+def _to_obj(rec: Record) -> Obj:
+    obj = rec.value
+    obj.setdefault("metadata", {})["resourceVersion"] = str(rec.mod_revision)
+    return obj
+
+
+def _strip(obj: Obj) -> Obj:
+    out = copy.deepcopy(obj)
+    out.setdefault("metadata", {}).pop("resourceVersion", None)
+    return out
+
+
+def encode_continue(namespace: str, name: str) -> str:
+    raw = json.dumps([namespace, name]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        ns, name = json.loads(raw)
+        return str(ns), str(name)
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"invalid continue token {token!r}") from exc
+
+
+@dataclass
+class ObjectList:
+    items: list[Obj]
+    resource_version: int
+    continue_token: str | None = None
+
+
+@dataclass
+class WatchEvent:
+    type: str
+    object: Obj | None
+    revision: int
+
+
+class ObjectStore:
+    """The store every other layer uses. Errors: see ``errors.py``."""
+
+    def __init__(
+        self, backend: Backend, observer: Callable[[str, float, str], None] | None = None
+    ) -> None:
+        self.backend = backend
+        self.observer = observer
+
+    def _observe(self, op: str, start: float, result: str) -> None:
+        if self.observer is not None:
+            self.observer(op, time.perf_counter() - start, result)
+
+    async def _create(self, obj: Obj) -> Obj:
+        key = key_of(obj)
+        new = _strip(obj)
+        md = new["metadata"]
+        md["namespace"] = key.namespace
+        md.setdefault("uid", str(uuid.uuid4()))
+        md["creationTimestamp"] = now_iso()
+        md["generation"] = 1
+        md.pop("deletionTimestamp", None)
+        return _to_obj(await self.backend.create(key, new))
+
+    async def _get(self, kind: str, namespace: str, name: str) -> Obj:
+        rec = await self.backend.get(Key(kind, namespace or "", name))
+        if rec is None:
+            raise NotFound(f"{kind} {name!r} not found")
+        return _to_obj(rec)
+
+    async def try_get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        rec = await self.backend.get(Key(kind, namespace or "", name))
+        return _to_obj(rec) if rec else None
+
+    async def _list(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+        limit: int = 0, continue_token: str | None = None,
+    ) -> ObjectList:
+        match = parse_selector(label_selector)
+        start = decode_continue(continue_token) if continue_token else None
+        items: list[Obj] = []
+        revision = 0
+        while True:
+            page = await self.backend.list(kind, namespace, start_after=start, limit=limit)
+            revision = revision or page.revision
+            for rec in page.records:
+                start = (rec.key.namespace, rec.key.name)
+                if match(rec.value.get("metadata", {}).get("labels") or {}):
+                    items.append(_to_obj(rec))
+                    if limit and len(items) == limit:
+                        last = page.more or rec is not page.records[-1]
+                        token = encode_continue(*start) if last else None
+                        return ObjectList(items, revision, token)
+            if not page.more:
+                return ObjectList(items, revision, None)
+
+    async def _update(self, obj: Obj, *, expected_rv: int | None = None) -> Obj:
+        """Replace an object if its resourceVersion is current (Conflict if not).
+
+        uid and creationTimestamp are kept; generation is bumped when spec changes.
+        An object being deleted whose last finalizer is removed is deleted now.
+        """
+        key = key_of(obj)
+        rv = expected_rv if expected_rv is not None else _rv(obj)
+        rec = await self.backend.get(key)
+        if rec is None:
+            raise NotFound(f"{key.kind} {key.name!r} not found")
+        if rv != rec.mod_revision:
+            raise Conflict(f"{key.kind} {key.name!r}: resourceVersion {rv} is stale "
+                           f"(current {rec.mod_revision}); re-read and retry")
+        old_md = rec.value.get("metadata", {})
+        new = _strip(obj)
+        md = new["metadata"]
+        md["namespace"] = key.namespace
+        for f in ("uid", "creationTimestamp"):
+            if f in old_md:
+                md[f] = old_md[f]
+        if old_md.get("deletionTimestamp"):
+            md["deletionTimestamp"] = old_md["deletionTimestamp"]
+        md["generation"] = old_md.get("generation", 1)
+        if new.get("spec") != rec.value.get("spec"):
+            md["generation"] += 1
+        if md.get("deletionTimestamp") and not md.get("finalizers"):
+            return _to_obj(await self.backend.delete(key, rv))
+        return _to_obj(await self.backend.update(key, new, rv))
+
+    async def _delete(
+        self, kind: str, namespace: str, name: str, *, expected_rv: int | None = None
+    ) -> Obj:
+        """Delete now, or mark deletionTimestamp while finalizers remain."""
+        key = Key(kind, namespace or "", name)
+        rec = await self.backend.get(key)
+        if rec is None:
+            raise NotFound(f"{kind} {name!r} not found")
+        if expected_rv is not None and expected_rv != rec.mod_revision:
+            raise Conflict(f"{kind} {name!r}: resourceVersion {expected_rv} is stale")
+        md = rec.value.get("metadata", {})
+        if md.get("finalizers"):
+            if md.get("deletionTimestamp"):
+                return _to_obj(rec)
+            new = copy.deepcopy(rec.value)
+            new["metadata"]["deletionTimestamp"] = now_iso()
+            return _to_obj(await self.backend.update(key, new, rec.mod_revision))
+        return _to_obj(await self.backend.delete(key, rec.mod_revision))
+
+    async def create(self, obj: Obj) -> Obj:
+        return await self._timed("create", self._create(obj))
+
+    async def get(self, kind: str, namespace: str, name: str) -> Obj:
+        return await self._timed("get", self._get(kind, namespace, name))
+
+    async def list(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+        limit: int = 0, continue_token: str | None = None,
+    ) -> ObjectList:
+        return await self._timed("list", self._list(
+            kind, namespace, label_selector=label_selector, limit=limit,
+            continue_token=continue_token))
+
+    async def update(self, obj: Obj, *, expected_rv: int | None = None) -> Obj:
+        return await self._timed("update", self._update(obj, expected_rv=expected_rv))
+
+    async def delete(
+        self, kind: str, namespace: str, name: str, *, expected_rv: int | None = None
+    ) -> Obj:
+        return await self._timed("delete", self._delete(
+            kind, namespace, name, expected_rv=expected_rv))
+
+    async def _timed(self, op: str, coro: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            result = await coro
+        except Exception as exc:
+            self._observe(op, start, type(exc).__name__)
+            raise
+        self._observe(op, start, "ok")
+        return result
+
+    async def watch(
+        self, kind: str | None, namespace: str | None = None, from_revision: int = 0
+    ) -> AsyncIterator[WatchEvent]:
+        async for ev in self.backend.watch(kind, namespace, from_revision):
+            yield _event(ev)
+
+    async def revision(self) -> int:
+        return await self.backend.revision()
+
+
+def _rv(obj: Obj) -> int:
+    raw = (obj.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("metadata.resourceVersion is required for update") from exc
+
+
+def _event(ev: Event) -> WatchEvent:
+    if ev.record is None:
+        return WatchEvent(ev.type, None, ev.revision)
+    obj = ev.record.value
+    obj.setdefault("metadata", {})["resourceVersion"] = str(ev.record.mod_revision)
+    return WatchEvent(ev.type, obj, ev.revision)

@@ -1,0 +1,65 @@
+"""In-process fan-out of committed events to watchers.
+
+The SQLite writer thread commits a batch, then hands its events to the hub on
+the event loop; every watcher has a bounded queue. A watcher that falls too far
+behind is closed with Gone so it re-lists instead of silently missing events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from .backend import Event
+
+WATCH_QUEUE_LIMIT = 20_000
+
+
+@dataclass(eq=False)
+class Watcher:
+    kind: str | None
+    namespace: str | None
+    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+    overflowed: bool = False
+
+    def matches(self, event: Event) -> bool:
+        rec = event.record
+        if rec is None:
+            return True
+        if self.kind is not None and rec.key.kind != self.kind:
+            return False
+        return self.namespace is None or rec.key.namespace == self.namespace
+
+
+class WatchHub:
+    """Holds the watchers and the revision up to which events were delivered."""
+
+    def __init__(self) -> None:
+        self.watchers: set[Watcher] = set()
+        self.delivered_revision = 0
+        self.events_delivered = 0
+
+    def add(self, kind: str | None, namespace: str | None) -> Watcher:
+        w = Watcher(kind, namespace)
+        self.watchers.add(w)
+        return w
+
+    def remove(self, w: Watcher) -> None:
+        self.watchers.discard(w)
+
+    def publish(self, events: list[Event]) -> None:
+        for ev in events:
+            for w in self.watchers:
+                if w.overflowed or not w.matches(ev):
+                    continue
+                if w.queue.qsize() >= WATCH_QUEUE_LIMIT:
+                    w.overflowed = True
+                    w.queue.put_nowait(None)
+                    continue
+                w.queue.put_nowait(ev)
+                self.events_delivered += 1
+            self.delivered_revision = max(self.delivered_revision, ev.revision)
+
+    def close_all(self) -> None:
+        for w in self.watchers:
+            w.queue.put_nowait(None)
