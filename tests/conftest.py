@@ -32,6 +32,7 @@ class LiveCloud:
 
     data_dir: Path
     port: int
+    args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
     startup_seconds: float = 0.0
     log_path: Path = field(init=False)
@@ -51,12 +52,12 @@ class LiveCloud:
     def admin_password(self) -> str:
         return (self.data_dir / "admin-password").read_text().strip()
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 30, extra_args: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         log = open(self.log_path, "a")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "kumo"), "up", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{self.port}"],
+             "--listen", f"127.0.0.1:{self.port}", *(extra_args or self.args)],
             stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ})
         assert self.proc.stdout is not None
         deadline = time.time() + timeout

@@ -25,7 +25,7 @@ Driver = Annotated[str, typer.Option("--driver", help="Compute driver: qemu, fak
 
 
 def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
-             agent: str | None = None) -> None:
+             agent: str | None = None, tiny_image: bool = False) -> None:
     from kumo import server
     from kumo.observe import logging as klog
 
@@ -40,7 +40,7 @@ def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
               f"  openstack --os-cloud kumo token issue", flush=True)
 
     try:
-        asyncio.run(server.serve(cfg, ready, agent=agent))
+        asyncio.run(server.serve(cfg, ready, agent=agent, tiny_image=tiny_image))
     except KeyboardInterrupt:
         pass
 
@@ -48,9 +48,10 @@ def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
 @app.command()
 def up(data_dir: DataDir = DEFAULT_DATA_DIR, listen: Listen = DEFAULT_LISTEN,
        public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None,
-       driver: Driver = "auto") -> None:
+       driver: Driver = "auto",
+       image: Annotated[bool, typer.Option(help="Build and publish kumo-tiny.")] = True) -> None:
     """Run the all-in-one cloud (API, controllers, local agent) with the embedded store."""
-    _run_api(data_dir, listen, public_url, "all-in-one", agent=driver)
+    _run_api(data_dir, listen, public_url, "all-in-one", agent=driver, tiny_image=image)
 
 
 @app.command()

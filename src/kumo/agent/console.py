@@ -25,7 +25,7 @@ BOOT_MARKER = "kumo-tiny booted"
 
 class ConsoleUploader:
     def __init__(self, api: ApiClient, driver: ComputeDriver, servers: dict[str, Any],
-                 interval: float = 1.0) -> None:
+                 interval: float = 0.25) -> None:
         self.api = api
         self.driver = driver
         self.servers = servers  # (ns, name) -> server, kept by the agent's watch

@@ -1,0 +1,146 @@
+"""Fake-driver scale: 1,000 servers on 100 fake hosts, created by 20 concurrent clients.
+
+One process runs `kumo api` (subprocess) and 100 host agents with the fake
+driver (in this process, each with its own HTTP watch and lease, exactly the
+agent code that runs on real hosts). Prints the time until all servers are
+ACTIVE, scheduler decisions/s and API latency p50/p99 during the run.
+    .venv/bin/python bench/scale_bench.py [--servers 1000 --hosts 100 --clients 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.e2e.test_agent_restart import ApiOnly  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))] if xs else float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
+    from kumo.agent.apiclient import ApiClient
+    from kumo.agent.main import Agent
+    from kumo.drivers.fake import FakeDriver
+
+    tasks = []
+    for i in range(hosts):
+        api = ApiClient(creds)
+        agent = Agent(api, FakeDriver(), f"fake-{i:03d}", state / f"h{i}")
+        agent.console.interval = 3600  # fake consoles: don't measure uploads here
+        tasks.append(asyncio.create_task(agent.run()))
+    return tasks
+
+
+async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
+    import yaml
+
+    from tests.e2e.vmhelpers import admin_token
+
+    creds = yaml.safe_load((api.data_dir / "service-credentials.yaml").read_text())
+    token = admin_token(api.base_url, api.admin_password)
+    h = {"X-Auth-Token": token}
+    async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=120) as c:
+        # a project with room for the run
+        r = await c.get("/v3/projects", params={"name": "admin"})
+        project = r.json()["projects"][0]["id"]
+        await c.put(f"/compute/v2.1/os-quota-sets/{project}", json={"quota_set": {
+            "instances": args.servers * 2, "cores": args.servers * 2,
+            "ram": args.servers * 1024}})
+        img = (await c.post("/image/v2/images", json={
+            "name": "scale", "disk_format": "raw", "container_format": "bare"})).json()
+        await c.put(f"/image/v2/images/{img['id']}/file", content=b"x" * 4096,
+                    headers={"Content-Type": "application/octet-stream"})
+        agents = await run_agents(creds, args.hosts, Path(tempfile.mkdtemp(prefix="kumo-fh-")))
+        while len((await c.get("/compute/v2.1/os-hypervisors")).json()["hypervisors"]) \
+                < args.hosts:
+            await asyncio.sleep(0.2)
+        latencies: list[float] = []
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(args.servers):
+            queue.put_nowait(i)
+
+        async def client() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                t = time.perf_counter()
+                r = await c.post("/compute/v2.1/servers", json={"server": {
+                    "name": f"s{i}", "imageRef": img["id"], "flavorRef": "42",
+                    "networks": "none"}})
+                latencies.append(time.perf_counter() - t)
+                assert r.status_code == 202, r.text
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(args.clients)))
+        t_created = time.perf_counter() - t0
+        poll: list[float] = []
+        while True:
+            t = time.perf_counter()
+            r = await c.get("/compute/v2.1/servers/detail", params={"limit": "100000"})
+            poll.append(time.perf_counter() - t)
+            servers = r.json()["servers"]
+            active = sum(1 for s in servers if s["status"] == "ACTIVE")
+            errors = sum(1 for s in servers if s["status"] == "ERROR")
+            if active + errors >= args.servers:
+                break
+            await asyncio.sleep(0.5)
+        t_all = time.perf_counter() - t0
+        stats = (await c.get("/debug/state")).json()
+        for t in agents:
+            t.cancel()
+        await asyncio.gather(*agents, return_exceptions=True)
+    sched = stats.get("scheduler", {})
+    print(f"{args.servers} servers on {args.hosts} fake hosts, {args.clients} clients, "
+          f"{os.cpu_count()} cores")
+    print(f"  all API calls returned in {t_created:.1f}s; all ACTIVE in {t_all:.1f}s "
+          f"(goal < 20 s); ACTIVE {active}, ERROR {errors}")
+    print(f"  scheduler decisions {sched.get('decisions')} -> "
+          f"{(sched.get('decisions') or 0) / t_all:.0f}/s; claim conflicts "
+          f"{sched.get('claim_conflicts')}")
+    print(f"  POST /servers latency p50 {pct(latencies, .5) * 1e3:.0f} ms, "
+          f"p99 {pct(latencies, .99) * 1e3:.0f} ms; list detail p50 "
+          f"{pct(poll, .5) * 1e3:.0f} ms")
+    assert api.proc is not None
+    print(f"  API server RSS after the run: {rss_mb(api.proc.pid):.0f} MB; "
+          f"bench process (100 agents) RSS {rss_mb(os.getpid()):.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--servers", type=int, default=1000)
+    ap.add_argument("--hosts", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=20)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    tmp = Path(tempfile.mkdtemp(prefix="kumo-scale-"))
+    api = ApiOnly(tmp / "data", free_port())
+    try:
+        api.start()
+        asyncio.run(bench(args, api))
+    finally:
+        api.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
