@@ -135,8 +135,9 @@ async def test_concurrent_patches_lose_nothing(api) -> None:
     h = {"X-Auth-Token": await api.admin_token(), **MERGE}
     await api.client.post(f"{BASE}/hosts", json={"kind": "Host", "metadata": {"name": "n"}},
                           headers=h)
-    await asyncio.gather(*(api.client.patch(f"{BASE}/hosts/n", headers=h, json={
+    rs = await asyncio.gather(*(api.client.patch(f"{BASE}/hosts/n", headers=h, json={
         "metadata": {"annotations": {f"k{i}": str(i)}}}) for i in range(30)))
+    assert {r.status_code for r in rs} == {200}
     ann = (await api.client.get(f"{BASE}/hosts/n", headers=h)).json()["metadata"]["annotations"]
     assert len(ann) == 30
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,7 +35,7 @@ from .errors import ApiError, from_store_error, handlers, k8s_status
 from .runtime import runtime
 
 MERGE_PATCH = "application/merge-patch+json"
-PATCH_RETRIES = 16
+PATCH_RETRIES = 100
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -264,7 +265,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
         except store.Conflict:
             if pinned:
                 raise
-            await asyncio.sleep(0)
+            await asyncio.sleep(random.uniform(0, 0.002))
     raise ApiError(409, "too many concurrent writers; try again", reason="Conflict")
 
 
