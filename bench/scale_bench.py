@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.e2e.test_agent_restart import ApiOnly  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
+from tests.e2e.test_agent_restart import ApiOnly  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -39,9 +39,10 @@ def rss_mb(pid: int) -> float:
 
 
 async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
+    from kumo.drivers.fake import FakeDriver
+
     from kumo.agent.apiclient import ApiClient
     from kumo.agent.main import Agent
-    from kumo.drivers.fake import FakeDriver
 
     tasks = []
     for i in range(hosts):
@@ -54,7 +55,6 @@ async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]
 
 async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
     import yaml
-
     from tests.e2e.vmhelpers import admin_token
 
     creds = yaml.safe_load((api.data_dir / "service-credentials.yaml").read_text())

@@ -53,9 +53,18 @@ async def open_runtime(config: Config) -> Runtime:
     objects.observer = _observe_store
     tokens = TokenManager(objects, load_or_create_key(config.data_dir), config.token_ttl_seconds)
     rt = Runtime(config=config, objects=objects, tokens=tokens)
-    rt.catalog.append(CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d70", "identity", "keystone",
-                                     "/v3", "Identity (Keystone v3)"))
+    rt.catalog.extend([
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d70", "identity", "keystone", "/v3",
+                       "Identity (Keystone v3)"),
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d71", "compute", "nova", "/compute/v2.1",
+                       "Compute (Nova v2.1)"),
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d72", "image", "glance", "/image",
+                       "Image (Glance v2)"),
+    ])
     creds = await identity_bootstrap.bootstrap(rt)
+    from kumo.api.openstack import compute_bootstrap
+
+    await compute_bootstrap.bootstrap(rt)
     if creds is not None:
         write_private(config.data_dir / ADMIN_PASSWORD_FILE, creds.admin_password + "\n")
         write_private(config.data_dir / SERVICE_CREDENTIALS_FILE, yaml.safe_dump({

@@ -34,7 +34,8 @@ _NATIVE = re.compile(r"^/apis/kumo\.io/v1/(namespaces/[^/]+/)?([^/]+)(/[^/]+)?(/
 def service_of(path: str) -> str:
     first = path.strip("/").split("/", 1)[0]
     return {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
-            "debug": "observe", "healthz": "observe"}.get(first, first)
+            "debug": "observe", "healthz": "observe", "image": "image",
+            "compute": "compute"}.get(first, first)
 
 
 def route_of(path: str) -> str:
@@ -129,7 +130,7 @@ async def healthz(request: Request) -> Response:
 
 
 def build_app(rt: Runtime) -> ASGIApp:
-    from .openstack import identity
+    from .openstack import compute, identity, image
 
     routes = [
         Route("/", identity.versions),
@@ -139,6 +140,8 @@ def build_app(rt: Runtime) -> ASGIApp:
         Route("/apis", native.api_groups),
         Mount("/apis", app=native.build_app()),
         Mount("/v3", app=identity.build_app()),
+        Mount("/image", app=image.build_app()),
+        Mount("/compute", app=compute.build_app()),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
     return ObservabilityMiddleware(app, rt)
