@@ -44,7 +44,7 @@ def write_private(path: Path, text: str) -> None:
 
 async def open_runtime(config: Config) -> Runtime:
     """Open the store, load the token key, register the catalog, bootstrap identity."""
-    from kumo.api.openstack import identity_bootstrap
+    from kumo.api.openstack import keystone_bootstrap as identity_bootstrap
 
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     objects = await store.open_sqlite(
@@ -62,9 +62,12 @@ async def open_runtime(config: Config) -> Runtime:
                        "Image (Glance v2)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
-    from kumo.api.openstack import compute_bootstrap
-
-    await compute_bootstrap.bootstrap(rt)
+    try:
+        from kumo.api.openstack import compute_bootstrap
+    except ImportError:  # TEMP until the compute facade lands
+        compute_bootstrap = None
+    if compute_bootstrap is not None:
+        await compute_bootstrap.bootstrap(rt)
     if creds is not None:
         write_private(config.data_dir / ADMIN_PASSWORD_FILE, creds.admin_password + "\n")
         write_private(config.data_dir / SERVICE_CREDENTIALS_FILE, yaml.safe_dump({
@@ -202,4 +205,14 @@ async def _announce(server: uvicorn.Server, rt: Runtime,
         await asyncio.sleep(0.01)
     if ready is not None:
         ready(rt)
-    await asyncio.gather(*after_ready)
+    await asyncio.gather(*(_logged(a) for a in after_ready))
+
+
+async def _logged(aw: Awaitable[None]) -> None:
+    """Run a post-start task; a crash is logged, never silently dropped."""
+    try:
+        await aw
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task failed")
