@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -82,6 +83,14 @@ class LiveCloud:
         self.proc = None
         return rc
 
+    def kill_vms(self) -> None:
+        """VMs outlive kumo by design; a test's cloud must not leave any behind."""
+        for pidfile in self.data_dir.glob("agent/*/vms/*/qemu.pid"):
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
+
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env.update({"OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml),
@@ -116,4 +125,5 @@ def cloud() -> Iterator[LiveCloud]:
         yield c
     finally:
         c.stop()
+        c.kill_vms()
         shutil.rmtree(tmp, ignore_errors=True)

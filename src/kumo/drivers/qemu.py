@@ -1,0 +1,245 @@
+"""The QEMU compute driver: detached QEMU processes driven over QMP.
+
+Each VM lives in its own directory (qemu_vmdir); QEMU runs in its own session
+so it survives the agent, and a new driver on the same state dir adopts it by
+pidfile + /proc check + QMP reconnect. Lifecycle goes through QMP:
+system_powerdown, system_reset, stop, cont, quit, query-status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+from pathlib import Path
+
+from . import qemu_proc as proc
+from .accel import detect_accelerator
+from .compute import (
+    ControlFailed,
+    HostInfo,
+    InvalidPowerState,
+    Power,
+    SpawnFailed,
+    VMNotFound,
+    VMSpec,
+    VMState,
+    validate_id,
+)
+from .qemu_argv import build_argv
+from .qemu_qmp import Monitors
+from .qemu_vmdir import VMDir, list_ids
+
+QMP_READY_TIMEOUT = 10.0
+STATUS_TO_POWER = {"running": Power.RUNNING, "paused": Power.PAUSED,
+                   "suspended": Power.PAUSED, "prelaunch": Power.PAUSED,
+                   "shutdown": Power.SHUTDOWN, "guest-panicked": Power.CRASHED,
+                   "internal-error": Power.CRASHED, "io-error": Power.CRASHED}
+
+
+class QemuDriver:
+    def __init__(self, state_dir: Path, accel: str | None = None,
+                 qemu_binary: str = "qemu-system-x86_64", qemu_img: str = "qemu-img") -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.accel = accel or detect_accelerator()
+        self.binary = qemu_binary
+        self.qemu_img = qemu_img
+        self.monitors = Monitors()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._children: set[int] = set()  # QEMUs this process started: reaped when they exit
+
+    def _reap(self) -> None:
+        for pid in list(self._children):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self._children.discard(pid)
+
+    def _lock(self, vm_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(vm_id, asyncio.Lock())
+
+    async def host_info(self) -> HostInfo:
+        usage = shutil.disk_usage(self.state_dir)
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return HostInfo(vcpus=os.cpu_count() or 1, memory_mb=pages // (1 << 20),
+                        disk_gb=usage.total // (1 << 30), accelerator=self.accel,
+                        hypervisor_type="QEMU", cpu_arch=platform.machine())
+
+    # ---- observation -----------------------------------------------------------
+    def _pid(self, vd: VMDir) -> int | None:
+        pid = vd.read_pid()
+        return pid if proc.running_qemu(pid, vd.id, vd.pidfile) else None
+
+    async def state(self, vm_id: str) -> VMState:
+        self._reap()
+        vd = VMDir(self.state_dir, validate_id(vm_id))
+        if not vd.exists():
+            return VMState(vm_id, Power.ABSENT, None, self.accel)
+        pid = self._pid(vd)
+        if pid is None:
+            power = Power.CRASHED if vd.pidfile.exists() else Power.SHUTDOWN
+            return VMState(vm_id, power, None, self.accel)
+        try:
+            st = await self.monitors.execute(vm_id, vd.qmp, "query-status")
+            power = STATUS_TO_POWER.get(st.get("status"), Power.RUNNING)
+        except ControlFailed:
+            power = Power.RUNNING
+        return VMState(vm_id, power, pid, self.accel)
+
+    async def list_vms(self) -> list[VMState]:
+        return [await self.state(i) for i in list_ids(self.state_dir)]
+
+    async def console_output(self, vm_id: str, length: int | None = None) -> str:
+        vd = VMDir(self.state_dir, validate_id(vm_id))
+        if not vd.exists():
+            raise VMNotFound(vm_id)
+        return await asyncio.to_thread(vd.console_tail, length)
+
+    # ---- lifecycle --------------------------------------------------------------
+    async def spawn(self, spec: VMSpec) -> VMState:
+        spec.validate()
+        async with self._lock(spec.id):
+            vd = VMDir(self.state_dir, spec.id)
+            if vd.exists() and self._pid(vd) is not None:
+                return await self.state(spec.id)
+            vd.create()
+            if spec.image_path is not None and not vd.disk.exists():
+                await self._overlay(spec, vd)
+            vd.save(spec, self.accel)
+            await self._start(spec, vd)
+        return await self.state(spec.id)
+
+    async def _overlay(self, spec: VMSpec, vd: VMDir) -> None:
+        argv = [self.qemu_img, "create", "-q", "-f", "qcow2", "-F", spec.image_format,
+                "-b", str(spec.image_path), str(vd.disk) + ".tmp"]
+        if spec.root_gb > 0:
+            argv.append(f"{spec.root_gb}G")
+        p = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
+                                                 stderr=asyncio.subprocess.PIPE)
+        _, err = await p.communicate()
+        if p.returncode != 0 and spec.root_gb > 0 and b"smaller" in err:
+            argv.pop()  # the image is bigger than the flavor's disk: keep its size
+            p = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
+                                                     stderr=asyncio.subprocess.PIPE)
+            _, err = await p.communicate()
+        if p.returncode != 0:
+            raise SpawnFailed(f"qemu-img create failed: {err.decode(errors='replace')[-300:]}")
+        os.replace(str(vd.disk) + ".tmp", vd.disk)
+
+    async def _start(self, spec: VMSpec, vd: VMDir) -> None:
+        vd.clear_runtime()
+        vd.rotate_console()
+        argv = build_argv(spec, vd, self.accel, self.binary, has_disk=vd.disk.exists())
+        fd = vd.open_log()
+        try:
+            pid = proc.launch(argv, fd)
+            self._children.add(pid)
+        except OSError as exc:
+            raise SpawnFailed(f"cannot start {self.binary}: {exc}") from exc
+        finally:
+            os.close(fd)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + QMP_READY_TIMEOUT
+        while True:
+            if not proc.alive(pid):
+                raise SpawnFailed(f"QEMU exited at start: {vd.log_tail(10)}")
+            if vd.qmp.exists():
+                try:
+                    await self.monitors.connect(spec.id, vd.qmp)
+                    return
+                except ControlFailed:
+                    pass
+            if loop.time() > deadline:
+                proc.kill(pid, spec.id, vd.pidfile)
+                raise SpawnFailed("QEMU did not open its QMP socket in time")
+            await asyncio.sleep(0.02)
+
+    async def _require_running(self, vm_id: str) -> tuple[VMDir, int]:
+        vd = VMDir(self.state_dir, validate_id(vm_id))
+        if not vd.exists():
+            raise VMNotFound(vm_id)
+        pid = self._pid(vd)
+        if pid is None:
+            raise InvalidPowerState(f"{vm_id} is not running")
+        return vd, pid
+
+    async def reboot(self, vm_id: str, hard: bool) -> None:
+        """Soft and hard both reset the machine: kumo-tiny has no ACPI reboot path."""
+        vd, _ = await self._require_running(vm_id)
+        await self.monitors.execute(vm_id, vd.qmp, "system_reset")
+        st = await self.state(vm_id)
+        if st.power == Power.PAUSED:
+            await self.monitors.execute(vm_id, vd.qmp, "cont")
+
+    async def power_off(self, vm_id: str, graceful_timeout: float = 10) -> None:
+        async with self._lock(vm_id):
+            vd = VMDir(self.state_dir, validate_id(vm_id))
+            pid = self._pid(vd) if vd.exists() else None
+            if pid is None:
+                return
+            try:
+                await self.monitors.execute(vm_id, vd.qmp, "system_powerdown")
+            except ControlFailed:
+                pass
+            if not await proc.wait_gone(pid, graceful_timeout):
+                try:
+                    await self.monitors.execute(vm_id, vd.qmp, "quit")
+                except ControlFailed:
+                    pass
+                if not await proc.wait_gone(pid, 3):
+                    proc.kill(pid, vm_id, vd.pidfile)
+                    await proc.wait_gone(pid, 5)
+            await self.monitors.drop(vm_id)
+            vd.clear_runtime()
+
+    async def power_on(self, spec: VMSpec) -> VMState:
+        async with self._lock(spec.id):
+            vd = VMDir(self.state_dir, validate_id(spec.id))
+            if not vd.exists():
+                raise VMNotFound(spec.id)
+            if self._pid(vd) is None:
+                saved = vd.load()
+                await self._start(saved[0] if saved else spec, vd)
+        return await self.state(spec.id)
+
+    async def pause(self, vm_id: str) -> None:
+        vd, _ = await self._require_running(vm_id)
+        await self.monitors.execute(vm_id, vd.qmp, "stop")
+
+    async def unpause(self, vm_id: str) -> None:
+        vd, _ = await self._require_running(vm_id)
+        await self.monitors.execute(vm_id, vd.qmp, "cont")
+
+    async def destroy(self, vm_id: str) -> None:
+        async with self._lock(vm_id):
+            vd = VMDir(self.state_dir, validate_id(vm_id))
+            if not vd.exists():
+                return
+            pid = self._pid(vd)
+            if pid is not None:
+                try:
+                    await self.monitors.execute(vm_id, vd.qmp, "quit")
+                except ControlFailed:
+                    pass
+                if not await proc.wait_gone(pid, 3):
+                    proc.kill(pid, vm_id, vd.pidfile)
+                    await proc.wait_gone(pid, 5)
+            await self.monitors.drop(vm_id)
+            vd.remove()
+        self._locks.pop(vm_id, None)
+
+    async def cleanup_orphans(self, keep: set[str]) -> list[str]:
+        """Destroy every VM on this host whose id is not in ``keep``."""
+        removed = []
+        for vm_id in list_ids(self.state_dir):
+            if vm_id not in keep:
+                await self.destroy(vm_id)
+                removed.append(vm_id)
+        return removed
+
+    async def close(self) -> None:
+        await self.monitors.close()

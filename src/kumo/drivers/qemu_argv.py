@@ -1,0 +1,70 @@
+"""The QEMU command line for a VMSpec, as a pure function so it can be read and tested.
+
+No shell ever sees it. Paths inside QEMU option strings have commas doubled
+(QEMU's own escaping); the guest's name is never put on the command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kumo.drivers.accel import KVM
+from kumo.drivers.compute import VMSpec
+from kumo.drivers.qemu_vmdir import VMDir
+
+
+def build_argv(spec: VMSpec, vmdir: VMDir, accel: str, binary: str, has_disk: bool) -> list[str]:
+    """Full argv for a detached, headless QEMU controlled over QMP."""
+    argv = [
+        binary,
+        "-name", spec.id,
+        "-uuid", spec.id,
+        "-machine", "pc",
+        *_accel_args(accel),
+        "-m", str(spec.memory_mb),
+        "-smp", str(spec.vcpus),
+        "-no-user-config",
+        "-nodefaults",
+        "-display", "none",
+        "-pidfile", str(vmdir.pidfile),
+        "-chardev", f"socket,id=qmp,path={_esc(vmdir.qmp)},server=on,wait=off",
+        "-mon", "chardev=qmp,mode=control",
+        "-chardev", f"file,id=console,path={_esc(vmdir.console)},append=on",
+        "-serial", "chardev:console",
+        "-object", "rng-random,id=rng0,filename=/dev/urandom",
+        "-device", "virtio-rng-pci,rng=rng0",
+        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+    ]
+    if has_disk:
+        argv += [
+            "-drive", f"file={_esc(vmdir.disk)},format=qcow2,if=none,id=root,discard=unmap",
+            "-device", "virtio-blk-pci,drive=root,bootindex=1",
+        ]
+    if spec.kernel_path is not None:
+        argv += ["-kernel", str(spec.kernel_path), "-append", spec.kernel_cmdline]
+        if spec.ramdisk_path is not None:
+            argv += ["-initrd", str(spec.ramdisk_path)]
+    argv += _nic_args(spec)
+    return argv
+
+
+def _accel_args(accel: str) -> list[str]:
+    if accel == KVM:
+        return ["-accel", "kvm", "-cpu", "host"]
+    return ["-accel", "tcg"]
+
+
+def _nic_args(spec: VMSpec) -> list[str]:
+    if not spec.nics:
+        return ["-nic", "none"]
+    args: list[str] = []
+    for i, nic in enumerate(spec.nics):
+        args += [
+            "-netdev", f"tap,id=net{i},ifname={nic.tap},script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev=net{i},mac={nic.mac}",
+        ]
+    return args
+
+
+def _esc(path: Path) -> str:
+    return str(path).replace(",", ",,")
