@@ -166,21 +166,30 @@ class ObjectStore:
     async def _delete(
         self, kind: str, namespace: str, name: str, *, expected_rv: int | None = None
     ) -> Obj:
-        """Delete now, or mark deletionTimestamp while finalizers remain."""
+        """Delete now, or mark deletionTimestamp while finalizers remain.
+
+        Without ``expected_rv`` a concurrent write is not a conflict for the
+        caller: the delete is re-evaluated on the fresh object.
+        """
         key = Key(kind, namespace or "", name)
-        rec = await self.backend.get(key)
-        if rec is None:
-            raise NotFound(f"{kind} {name!r} not found")
-        if expected_rv is not None and expected_rv != rec.mod_revision:
-            raise Conflict(f"{kind} {name!r}: resourceVersion {expected_rv} is stale")
-        md = rec.value.get("metadata", {})
-        if md.get("finalizers"):
-            if md.get("deletionTimestamp"):
-                return _to_obj(rec)
-            new = copy.deepcopy(rec.value)
-            new["metadata"]["deletionTimestamp"] = now_iso()
-            return _to_obj(await self.backend.update(key, new, rec.mod_revision))
-        return _to_obj(await self.backend.delete(key, rec.mod_revision))
+        while True:
+            rec = await self.backend.get(key)
+            if rec is None:
+                raise NotFound(f"{kind} {name!r} not found")
+            if expected_rv is not None and expected_rv != rec.mod_revision:
+                raise Conflict(f"{kind} {name!r}: resourceVersion {expected_rv} is stale")
+            md = rec.value.get("metadata", {})
+            try:
+                if md.get("finalizers"):
+                    if md.get("deletionTimestamp"):
+                        return _to_obj(rec)
+                    new = copy.deepcopy(rec.value)
+                    new["metadata"]["deletionTimestamp"] = now_iso()
+                    return _to_obj(await self.backend.update(key, new, rec.mod_revision))
+                return _to_obj(await self.backend.delete(key, rec.mod_revision))
+            except Conflict:
+                if expected_rv is not None:
+                    raise
 
     async def create(self, obj: Obj) -> Obj:
         return await self._timed("create", self._create(obj))
