@@ -39,10 +39,9 @@ def rss_mb(pid: int) -> float:
 
 
 async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
-    from kumo.drivers.fake import FakeDriver
-
     from kumo.agent.apiclient import ApiClient
     from kumo.agent.main import Agent
+    from kumo.drivers.fake import FakeDriver
 
     tasks = []
     for i in range(hosts):
