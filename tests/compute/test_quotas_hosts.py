@@ -183,3 +183,17 @@ async def test_availability_zones(nova: Nova, alice: Tenant) -> None:
                                                              "nova-conductor"}
     assert by_name["zone-a"]["hosts"]["node1"]["nova-compute"]["available"] is True
     assert by_name["zone-b"]["hosts"] is None
+
+
+async def test_aggregates_follow_zones(nova: Nova, alice: Tenant) -> None:
+    admin = await nova.admin()
+    await nova.host("node1", az="zone-a")
+    await nova.host("node2", az="zone-a")
+    await nova.host("node3")
+    aggs = (await nova.ok("GET", "/v2.1/os-aggregates", admin))["aggregates"]
+    assert [(a["name"], a["availability_zone"], a["hosts"]) for a in aggs] == [
+        ("zone-a", "zone-a", ["node1", "node2"])]
+    shown = await nova.ok("GET", f"/v2.1/os-aggregates/{aggs[0]['uuid']}", admin)
+    assert shown["aggregate"]["metadata"] == {"availability_zone": "zone-a"}
+    assert (await nova.call("GET", "/v2.1/os-aggregates", alice)).status_code == 403
+    assert (await nova.call("GET", "/v2.1/os-aggregates/123", admin)).status_code == 404

@@ -200,3 +200,25 @@ async def test_pending_spec_changes_are_shown_as_tasks(nova: Nova, alice: Tenant
     assert (s["status"], s["OS-EXT-STS:task_state"]) == ("PAUSED", None)
     before = s["updated"]
     assert before <= store.now_iso()[:19] + "Z"
+
+
+async def test_concurrent_writes_lose_nothing(nova: Nova, alice: Tenant,
+                                              public_image: str) -> None:
+    """Every spec write is CAS with retry: concurrent updates all land."""
+    import asyncio
+
+    sid = await nova.active(alice, public_image)
+    base = f"/v2.1/servers/{sid}/metadata"
+    results = await asyncio.gather(*(
+        nova.call("PUT", f"{base}/k{i}", alice, json={"meta": {f"k{i}": str(i)}})
+        for i in range(12)))
+    assert all(r.status_code == 200 for r in results)
+    meta = (await nova.ok("GET", base, alice))["metadata"]
+    assert meta == {f"k{i}": str(i) for i in range(12)}
+    await asyncio.gather(*(
+        nova.call("POST", f"/v2.1/servers/{sid}/action", alice, json={"lock": None}),
+        nova.call("PUT", f"/v2.1/servers/{sid}", alice, json={"server": {"name": "renamed"}}),
+        nova.play_agent(alice.project_id, sid, powerState=1)))
+    obj = await nova.server_obj(alice.project_id, sid)
+    assert obj["spec"]["locked"] and obj["spec"]["displayName"] == "renamed"
+    assert obj["spec"]["metadata"] == meta

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kumo.api.errors import ApiError
+from kumo.api.openstack import compute_microversion as mv
+
 from .conftest import Nova, Tenant
 
 
@@ -68,3 +74,16 @@ async def test_project_id_in_url(nova: Nova, alice: Tenant) -> None:
     r = await nova.call("GET", f"/v2.1/{other}/flavors", alice)
     assert r.status_code == 400
     assert "doesn't match Context's project_id" in r.json()["badRequest"]["message"]
+
+
+@given(major=st.integers(0, 5), minor=st.integers(0, 200))
+def test_negotiation_accepts_exactly_the_supported_range(major: int, minor: int) -> None:
+    wanted = f"{major}.{minor}"
+    inside = (2, 1) <= (major, minor) <= (2, 100)
+    try:
+        got = mv.negotiate({"openstack-api-version": f"compute {wanted}"})
+    except ApiError as err:
+        assert not inside
+        assert err.status == (406 if major >= 1 else 400)
+    else:
+        assert inside and got == (major, minor)

@@ -20,7 +20,8 @@ reads (it sets the initial status at create, nothing after).
     compute_instance_actions.py  os-instance-actions (InstanceAction + Events)
     compute_flavors.py, compute_extra_specs.py, compute_keypairs.py,
     compute_groups.py, compute_quotas.py (quota sets, limits), compute_hosts.py
-    (hypervisors, services, availability zones), compute_bootstrap.py
+    (hypervisors, services, availability zones), compute_aggregates.py (read-only,
+    derived from zones), compute_bootstrap.py
 
 Not there yet: networks other than "none"/"auto" (no network service), volumes
 and block device mappings, resize/migrate/shelve/suspend/rescue/snapshot,
@@ -40,6 +41,7 @@ from starlette.routing import Route
 from ..errors import handlers, nova_body
 from . import (
     compute_actions,
+    compute_aggregates,
     compute_create,
     compute_extra_specs,
     compute_flavors,
@@ -141,6 +143,8 @@ def build_app() -> Starlette:
         Route("/v2.1/os-services/{service_id}", hosts.service_delete, methods=["DELETE"]),
         Route("/v2.1/os-availability-zone", hosts.zones, methods=["GET"]),
         Route("/v2.1/os-availability-zone/detail", hosts.zones_detail, methods=["GET"]),
+        Route("/v2.1/os-aggregates", compute_aggregates.index, methods=["GET"]),
+        Route("/v2.1/os-aggregates/{aggregate_id}", compute_aggregates.show, methods=["GET"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(MicroversionMiddleware)],
                      exception_handlers=handlers(nova_body))

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -203,7 +204,7 @@ def bookmark(request: Request, collection: str, item_id: str) -> list[dict[str, 
 def next_link(request: Request, collection: str, marker: str) -> list[dict[str, str]]:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
     params.append(("marker", marker))
-    query = "&".join(f"{k}={v}" for k, v in params)
+    query = urlencode(params)
     return [{"rel": "next", "href": f"{compute_root(request)}/v2.1/{collection}?{query}"}]
 
 

@@ -59,12 +59,13 @@ def _networks(request: Request, server: ServerCreate) -> str:
                       "'networks' is a required property")
         return "auto"
     if isinstance(nets, str):
-        if nets in ("none", "auto") and at_least(request, "2.37"):
-            return nets
-        raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
-                  f"'{nets}' is not of type 'array'" if not at_least(request, "2.37") else
-                  f"Invalid input for field/attribute networks. Value: {nets}. "
-                  f"'{nets}' is not one of ['none', 'auto']")
+        if not at_least(request, "2.37"):
+            raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
+                      f"'{nets}' is not of type 'array'")
+        if nets not in ("none", "auto"):
+            raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
+                      f"'{nets}' is not one of ['none', 'auto']")
+        return nets
     if not isinstance(nets, list) or not all(isinstance(n, dict) for n in nets):
         raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
                   f"{nets} is not valid under any of the given schemas")

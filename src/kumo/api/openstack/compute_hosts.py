@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from kumo import store
 from kumo.model import compute as cm
 
+from ..errors import ApiError
 from ..runtime import runtime
 from .compute_common import (
     bad,
@@ -289,9 +290,8 @@ async def _legacy_update(request: Request, action: str, body: ServiceUpdate) -> 
     reason = body.disabled_reason if action == "disable-log-reason" else None
     try:
         await _set_enabled(request, body.host, enabled, reason)
-    except Exception as exc:
-        raise not_found(f"Service {body.binary} on host {body.host} could not be found.") \
-            from exc
+    except ApiError as exc:
+        raise not_found(f"Host '{body.host}' could not be found.") from exc
     out: Obj = {"host": body.host, "binary": body.binary,
                 "status": "enabled" if enabled else "disabled"}
     if reason:

@@ -153,10 +153,9 @@ async def index(request: Request) -> Response:
         views = [v for v in views if (not since or parse_time(v["updated_at"]) >= since)
                  and (not before or parse_time(v["updated_at"]) <= before)]
     limit, marker = limit_marker(request)
-    try:
-        views = page(views, lambda v: v["request_id"], limit, marker)
-    except Exception as exc:
-        raise bad(f"Marker {marker} could not be found.") from exc
+    if marker is not None and marker not in {v["request_id"] for v in views}:
+        raise bad(f"Marker {marker} could not be found.")
+    views = page(views, lambda v: v["request_id"], limit, marker)
     body = {"instanceActions": views}
     if views and len(views) == limit:
         sid = server["metadata"]["name"]

@@ -23,6 +23,7 @@ from .compute_common import (
     bad,
     body_of,
     caller,
+    conflict,
     forbidden,
     policy_denied,
     project_exists,
@@ -213,6 +214,7 @@ async def _write_overrides(objects: store.ObjectStore, pid: str, wanted: dict[st
             return
         except (store.Conflict, store.AlreadyExists):
             continue
+    raise conflict("Too many concurrent quota updates; try again.")
 
 
 async def delete_quota(request: Request) -> Response:

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 
 from .compute_common import bad
+from .compute_lookup import is_uuid
 from .compute_microversion import at_least
 
 NAME_MSG = ("An invalid 'name' value was provided. The name must be: printable characters. "
@@ -117,8 +118,6 @@ def _tags(v: Any) -> list[str]:
 def _image_ref(v: Any) -> str:
     if not isinstance(v, str):
         raise _type_error(v, "'string'")
-    from .compute_lookup import is_uuid
-
     if v and not is_uuid(v):
         raise ValueError(f"'{v}' is not a 'uuid'")
     return v
