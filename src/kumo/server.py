@@ -62,12 +62,9 @@ async def open_runtime(config: Config) -> Runtime:
                        "Image (Glance v2)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
-    try:
-        from kumo.api.openstack import compute_bootstrap
-    except ImportError:  # TEMP until the compute facade lands
-        compute_bootstrap = None
-    if compute_bootstrap is not None:
-        await compute_bootstrap.bootstrap(rt)
+    from kumo.api.openstack import compute_bootstrap
+
+    await compute_bootstrap.bootstrap(rt)
     if creds is not None:
         write_private(config.data_dir / ADMIN_PASSWORD_FILE, creds.admin_password + "\n")
         write_private(config.data_dir / SERVICE_CREDENTIALS_FILE, yaml.safe_dump({
@@ -135,7 +132,8 @@ async def _local_agent(rt: Runtime, driver: str) -> None:
     creds = load_credentials(rt.config.data_dir / SERVICE_CREDENTIALS_FILE)
     creds["auth_url"] = f"http://{rt.config.listen}/v3"
     host = socket.gethostname().split(".")[0] or "kumo"
-    await run_agent(creds, host, rt.config.data_dir / "agent" / host, driver=driver)
+    await run_agent(creds, host, rt.config.data_dir / "agent" / host, driver=driver,
+                    debug_providers=rt.debug_providers)
 
 
 async def _import_tiny_image(rt: Runtime) -> None:

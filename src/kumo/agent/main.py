@@ -126,10 +126,13 @@ class Agent:
 
 
 async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,
-                    driver: str = "auto", vtep_ip: str | None = None) -> None:
+                    driver: str = "auto", vtep_ip: str | None = None,
+                    debug_providers: dict[str, Any] | None = None) -> None:
     api = ApiClient(credentials)
     state_dir.mkdir(parents=True, exist_ok=True)
     agent = Agent(api, make_driver(driver, state_dir), host, state_dir, vtep_ip)
+    if debug_providers is not None:
+        debug_providers[f"agent/{host}"] = agent.debug_state
     try:
         await agent.run()
     finally:

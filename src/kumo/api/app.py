@@ -130,7 +130,7 @@ async def healthz(request: Request) -> Response:
 
 
 def build_app(rt: Runtime) -> ASGIApp:
-    from .openstack import image
+    from .openstack import compute, image
     from .openstack import keystone as identity
 
     routes = [
@@ -142,12 +142,7 @@ def build_app(rt: Runtime) -> ASGIApp:
         Mount("/apis", app=native.build_app()),
         Mount("/v3", app=identity.build_app()),
         Mount("/image", app=image.build_app()),
+        Mount("/compute", app=compute.build_app()),
     ]
-    try:
-        from .openstack import compute
-    except ImportError:  # pragma: no cover - TEMP until the compute facade lands
-        compute = None
-    if compute is not None:
-        routes.append(Mount("/compute", app=compute.build_app()))
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
     return ObservabilityMiddleware(app, rt)
