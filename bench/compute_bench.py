@@ -46,6 +46,8 @@ def bare_boot(tiny, accel: str, workdir: Path) -> float:
                           "-kernel", str(tiny.kernel), "-initrd", str(tiny.ramdisk),
                           "-append", "console=ttyS0 quiet",
                           "-drive", f"file={disk},if=virtio,format=qcow2",
+                          "-object", "rng-random,id=rng0,filename=/dev/urandom",
+                          "-device", "virtio-rng-pci,rng=rng0",  # same devices as kumo's
                           "-serial", f"file:{log}"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -73,7 +75,8 @@ def main() -> None:
     try:
         cloud.start()
         tok = admin_token(cloud.base_url, cloud.admin_password)
-        c = httpx.Client(base_url=cloud.base_url, headers={"X-Auth-Token": tok}, timeout=60)
+        c = httpx.Client(base_url=cloud.base_url, timeout=60, headers={
+            "X-Auth-Token": tok, "OpenStack-API-Version": "compute 2.79"})
         while True:
             imgs = c.get("/image/v2/images", params={"name": "kumo-tiny"}).json()["images"]
             if imgs and imgs[0]["status"] == "active":

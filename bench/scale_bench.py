@@ -58,7 +58,7 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
 
     creds = yaml.safe_load((api.data_dir / "service-credentials.yaml").read_text())
     token = admin_token(api.base_url, api.admin_password)
-    h = {"X-Auth-Token": token}
+    h = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
     async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=120) as c:
         # a project with room for the run
         r = await c.get("/v3/projects", params={"name": "admin"})
