@@ -117,9 +117,10 @@ BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 
 def background_tasks() -> list[BackgroundTask]:
+    from kumo.api.openstack import compute_usage
     from kumo.control import gc, scheduler
 
-    return [_compaction_loop, _identity_watch, gc.run, scheduler.run]
+    return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run]
 
 
 async def _local_agent(rt: Runtime, driver: str) -> None:

@@ -38,6 +38,7 @@ class Runtime:
     catalog: list[CatalogService] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     debug_providers: dict[str, Any] = field(default_factory=dict)
+    caches: dict[str, Any] = field(default_factory=dict)  # watch-fed read caches by name
 
     def endpoint_url(self, svc: CatalogService) -> str:
         return self.config.base_url + svc.path

@@ -44,6 +44,10 @@ class Scheduler:
         self.decisions = 0
         self.claim_conflicts = 0
         self.no_valid_host = 0
+        # watch-fed caches of Hosts and Leases: no full list per decision
+        self.hosts: dict[str, dict[str, Any]] = {}
+        self.leases: dict[str, dict[str, Any]] = {}
+        self._synced: set[str] = set()
 
     # ---- sources ---------------------------------------------------------
     async def _on_event(self, ev: store.WatchEvent) -> None:
@@ -70,8 +74,38 @@ class Scheduler:
             return status.get("vmState") != "error"
         return bool(status.get("buildFailure"))
 
+    def _cache_for(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.hosts if kind == cm.HOST else self.leases
+
+    def _remember(self, obj: dict[str, Any]) -> None:
+        """Keep the newest version (by resourceVersion) of a Host or Lease."""
+        cache = self._cache_for(obj["kind"])
+        name = obj["metadata"]["name"]
+        old = cache.get(name)
+        if old is None or int(old["metadata"]["resourceVersion"]) <= int(
+                obj["metadata"]["resourceVersion"]):
+            cache[name] = obj
+
+    def _infra_watch(self, kind: str) -> Any:
+        async def on_event(ev: store.WatchEvent) -> None:
+            if ev.object is None:
+                return
+            if ev.type == "DELETED":
+                self._cache_for(kind).pop(ev.object["metadata"]["name"], None)
+            else:
+                self._remember(ev.object)
+
+        async def on_sync(items: list[dict[str, Any]]) -> None:
+            self._cache_for(kind).clear()
+            for obj in items:
+                self._remember(obj)
+            self._synced.add(kind)
+
+        return store.watchloop.watch_forever(self.objects, kind, None, on_event, on_sync)
+
     async def run(self) -> None:
         await asyncio.gather(
+            self._infra_watch(cm.HOST), self._infra_watch(cm.LEASE),
             self.controller.run(), self._sweep_loop(),
             store.watchloop.watch_forever(self.objects, cm.SERVER, None, self._on_event,
                                           self._on_sync))
@@ -135,8 +169,12 @@ class Scheduler:
         return req
 
     async def _hosts(self) -> list[placement.HostView]:
-        hosts = (await self.objects.list(cm.HOST)).items
-        leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
+        if {cm.HOST, cm.LEASE} <= self._synced:
+            hosts, leases = list(self.hosts.values()), self.leases
+        else:
+            hosts = (await self.objects.list(cm.HOST)).items
+            leases = {le["metadata"]["name"]: le
+                      for le in (await self.objects.list(cm.LEASE)).items}
         return [placement.HostView(h["metadata"]["name"], h, leases.get(h["metadata"]["name"]))
                 for h in hosts]
 
@@ -151,10 +189,13 @@ class Scheduler:
                            "namespace": server["metadata"]["namespace"],
                            "claim": claim, "claimedAt": time.time()}
         try:
-            await self.objects.update(host)
+            self._remember(await self.objects.update(host))
             return True
         except (store.Conflict, store.NotFound):
             self.claim_conflicts += 1
+            fresh = await self.objects.try_get(cm.HOST, "", h.name)
+            if fresh is not None:
+                self._remember(fresh)
             return False
 
     async def _bind(self, server: dict[str, Any], host: str) -> bool:
@@ -194,7 +235,7 @@ class Scheduler:
                 return
             del host["status"]["allocations"][uid]
             try:
-                await self.objects.update(host)
+                self._remember(await self.objects.update(host))
                 return
             except store.Conflict:
                 continue

@@ -23,6 +23,7 @@ from kumo.model import compute as cm
 from ..auth import AuthContext
 from ..runtime import runtime
 from . import compute_lookup as lookup
+from . import compute_usage
 from .compute_common import (
     ANN_HOSTNAME,
     ANN_LAUNCH_INDEX,
@@ -159,7 +160,8 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
     if group_id:
         await lookup.check_group(objects, pid, group_id, high, limits["server_group_members"])
     fspec = lookup.flavor_spec(flavor)
-    used = server_usage((await objects.list(cm.SERVER, pid)).items)
+    cache = compute_usage.cache_of(runtime(request))
+    used = cache.usage(pid) if cache else server_usage((await objects.list(cm.SERVER, pid)).items)
     count = check_instances(limits, used, fspec, low, high)
     return {"flavor": fspec, "image": lookup.image_spec(image), "zone": zone,
             "networks": networks, "group": group_id, "count": count, "keypair": keypair,
@@ -202,11 +204,15 @@ async def _recheck(request: Request, ctx: AuthContext, plan: dict[str, Any],
     """Quota recheck after the writes: undo this request's servers if a race overshot."""
     objects = runtime(request).objects
     mine = {s["metadata"]["name"] for s in created}
-    others = [s for s in (await objects.list(cm.SERVER, project_of(ctx))).items
-              if s["metadata"]["name"] not in mine]
+    cache = compute_usage.cache_of(runtime(request))
+    last = max(int(s["metadata"]["resourceVersion"]) for s in created) if created else 0
+    if cache is not None and await cache.wait_for(last):
+        used = cache.usage(project_of(ctx), {s["metadata"]["uid"] for s in created})
+    else:
+        used = server_usage([s for s in (await objects.list(cm.SERVER, project_of(ctx))).items
+                             if s["metadata"]["name"] not in mine])
     try:
-        check_instances(plan["limits"], server_usage(others), plan["flavor"], len(created),
-                        len(created))
+        check_instances(plan["limits"], used, plan["flavor"], len(created), len(created))
     except Exception:
         for s in created:
             try:
