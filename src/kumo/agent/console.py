@@ -31,6 +31,7 @@ class ConsoleUploader:
         self.servers = servers  # (ns, name) -> server, kept by the agent's watch
         self.interval = interval
         self._digests: dict[str, str] = {}
+        self._stamps: dict[str, object] = {}
         self._booted: set[str] = set()
         self.uploads = 0
 
@@ -44,12 +45,18 @@ class ConsoleUploader:
             await asyncio.sleep(self.interval)
 
     async def _sync(self, ns: str, name: str, server: dict[str, Any]) -> None:
+        stamp_of = getattr(self.driver, "console_stamp", None)
+        stamp = stamp_of(name) if stamp_of is not None else None
+        if stamp is not None and self._stamps.get(name) == stamp:
+            return  # unchanged since the last upload: no read, no hash
         try:
             text = await self.driver.console_output(name, MAX_LINES)
         except Exception:  # the VM may be gone already
             return
         digest = hashlib.sha1(text.encode(errors="replace")).hexdigest()
         if self._digests.get(name) == digest:
+            if stamp is not None:
+                self._stamps[name] = stamp
             return
         obj = {"kind": cm.CONSOLE_LOG, "metadata": {"name": name, "namespace": ns},
                "spec": {"text": text, "updated": store.now_iso()}}
@@ -61,6 +68,8 @@ class ConsoleUploader:
                 "uid": server["metadata"]["uid"]}]
             await self.api.create("consolelogs", obj, ns)
         self._digests[name] = digest
+        if stamp is not None:
+            self._stamps[name] = stamp
         self.uploads += 1
         if BOOT_MARKER in text and name not in self._booted:
             self._booted.add(name)
@@ -73,4 +82,5 @@ class ConsoleUploader:
 
     def forget(self, name: str) -> None:
         self._digests.pop(name, None)
+        self._stamps.pop(name, None)
         self._booted.discard(name)

@@ -95,6 +95,10 @@ class FakeDriver:
     async def destroy(self, vm_id: str) -> None:
         self.vms.pop(vm_id, None)
 
+    def console_stamp(self, vm_id: str) -> tuple[int, int] | None:
+        vm = self.vms.get(vm_id)
+        return None if vm is None else (vm.boots, 0)
+
     async def console_output(self, vm_id: str, length: int | None = None) -> str:
         vm = self._get(vm_id)
         lines = ["fake firmware", "fake kernel booting"]

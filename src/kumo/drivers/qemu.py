@@ -93,6 +93,14 @@ class QemuDriver:
     async def list_vms(self) -> list[VMState]:
         return [await self.state(i) for i in list_ids(self.state_dir)]
 
+    def console_stamp(self, vm_id: str) -> tuple[int, int] | None:
+        """(size, mtime_ns) of the console log: a cheap "did it change?" for pollers."""
+        try:
+            st = VMDir(self.state_dir, validate_id(vm_id)).console.stat()
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
+
     async def console_output(self, vm_id: str, length: int | None = None) -> str:
         vd = VMDir(self.state_dir, validate_id(vm_id))
         if not vd.exists():
