@@ -194,15 +194,19 @@ class QemuDriver:
             except ControlFailed:
                 pass
             if not await proc.wait_gone(pid, graceful_timeout):
-                try:
-                    await self.monitors.execute(vm_id, vd.qmp, "quit")
-                except ControlFailed:
-                    pass
-                if not await proc.wait_gone(pid, 3):
-                    proc.kill(pid, vm_id, vd.pidfile)
-                    await proc.wait_gone(pid, 5)
+                await self._quit(vd, pid)
             await self.monitors.drop(vm_id)
             vd.clear_runtime()
+
+    async def _quit(self, vd: VMDir, pid: int) -> None:
+        """QMP quit, then SIGKILL if QEMU does not go within 3 s."""
+        try:
+            await self.monitors.execute(vd.id, vd.qmp, "quit")
+        except ControlFailed:
+            pass
+        if not await proc.wait_gone(pid, 3):
+            proc.kill(pid, vd.id, vd.pidfile)
+            await proc.wait_gone(pid, 5)
 
     async def power_on(self, spec: VMSpec) -> VMState:
         async with self._lock(spec.id):
@@ -229,13 +233,7 @@ class QemuDriver:
                 return
             pid = self._pid(vd)
             if pid is not None:
-                try:
-                    await self.monitors.execute(vm_id, vd.qmp, "quit")
-                except ControlFailed:
-                    pass
-                if not await proc.wait_gone(pid, 3):
-                    proc.kill(pid, vm_id, vd.pidfile)
-                    await proc.wait_gone(pid, 5)
+                await self._quit(vd, pid)
             await self.monitors.drop(vm_id)
             vd.remove()
         self._locks.pop(vm_id, None)
