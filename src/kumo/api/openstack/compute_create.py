@@ -249,8 +249,11 @@ async def create(request: Request) -> Response:
     if body.server.return_reservation_id:
         return JSONResponse({"reservation_id": reservation}, status_code=202)
     first = created[0]["metadata"]["name"]
+    # Nova returns a generated admin password; kumo's guests take SSH keys from metadata
+    # and never see it, but clients and Tempest's schema expect the field.
     view: Obj = {"id": first, "links": links(request, "servers", first),
-                 "OS-DCF:diskConfig": "MANUAL"}
+                 "OS-DCF:diskConfig": "MANUAL",
+                 "adminPass": body.server.adminPass or secrets.token_urlsafe(9)}
     if plan["networks"] != "none":
         view["security_groups"] = [{"name": g.name} for g in body.server.security_groups or []] \
             or [{"name": "default"}]
