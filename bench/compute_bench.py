@@ -120,6 +120,7 @@ def main() -> None:
         print(f"  RSS of kumo up with {len(ids)} running VMs: {rss_vms:.0f} MB (QEMU excluded)")
     finally:
         cloud.stop()
+        cloud.kill_vms()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

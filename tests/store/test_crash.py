@@ -1,66 +1,116 @@
-"""Crash test: every write acknowledged before SIGKILL survives, revisions stay monotonic."""
+"""Crash test: a writer process is SIGKILLed mid-stream; every acknowledged write survives.
+
+The writer prints a line only after ``create``/``update`` returned, i.e. after
+the commit that holds it. Everything printed before the kill must be in the
+store when it is reopened, and revisions must keep increasing from there.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
+from contextlib import aclosing, closing
 from pathlib import Path
 
 import pytest
 
 from kumo import store
 
+from .conftest import take
+
 WRITER = r"""
 import asyncio, sys
 from kumo import store
 
-async def main(path, concurrency):
+async def main(path: str, tasks: int) -> None:
     objects = await store.open_sqlite(path)
-    i = 0
-    async def one(n):
-        o = await objects.create({"kind": "W", "metadata": {"name": f"w{n:07d}"}, "spec": {}})
-        print(o["metadata"]["name"], o["metadata"]["resourceVersion"], flush=True)
-    while True:
-        await asyncio.gather(*(one(i + k) for k in range(concurrency)))
-        i += concurrency
+
+    async def writer(t: int) -> None:
+        counter = await objects.create({"kind": "Counter", "metadata": {"name": f"c{t:02d}"},
+                                        "spec": {"n": 0}})
+        for i in range(10**9):
+            o = await objects.create({"kind": "W", "metadata": {"name": f"w{t:02d}-{i:07d}"},
+                                      "spec": {"i": i}})
+            print("create", o["metadata"]["name"], o["metadata"]["resourceVersion"], flush=True)
+            if i % 5 == 4:
+                counter["spec"]["n"] = i
+                counter = await objects.update(counter)
+                print("update", f"c{t:02d}", i, counter["metadata"]["resourceVersion"], flush=True)
+
+    await asyncio.gather(*(writer(t) for t in range(tasks)))
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
 
-@pytest.mark.parametrize("concurrency", [1, 32])
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path, concurrency: int) -> None:
-    db = tmp_path / "crash.db"
-    p = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(concurrency)],
-                         stdout=subprocess.PIPE, text=True)
-    acked: dict[str, int] = {}
-    assert p.stdout is not None
+def run_and_kill(db: Path, tasks: int, acks_before_kill: int) -> list[list[str]]:
+    """Start the writer, SIGKILL it after some acknowledgements; every complete line printed."""
+    with open(db.with_suffix(".stderr"), "w") as err:
+        p = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(tasks)],
+                             stdout=subprocess.PIPE, stderr=err, text=True)
+    watchdog = threading.Timer(60, p.kill)
+    watchdog.start()
+    lines: list[list[str]] = []
     try:
-        for line in p.stdout:
-            name, rv = line.split()
-            acked[name] = int(rv)
-            if len(acked) >= 400:
-                break
+        assert p.stdout is not None
+        while len(lines) < acks_before_kill:
+            line = p.stdout.readline()
+            if not line:
+                raise AssertionError(f"writer died: {db.with_suffix('.stderr').read_text()}")
+            lines.append(line.split())
+        p.send_signal(signal.SIGKILL)  # mid-stream: writes are in flight
+        rest = p.stdout.read()  # acknowledged before the kill, still in the pipe
     finally:
-        p.send_signal(signal.SIGKILL)
+        p.kill()
         p.wait()
+        watchdog.cancel()
+    lines += [ln.split() for ln in rest.splitlines(keepends=True) if ln.endswith("\n")]
+    assert p.returncode == -signal.SIGKILL
+    return lines
 
-    async def check() -> None:
-        objects = await store.open_sqlite(str(db))
-        try:
-            listed = await objects.list("W")
-            present = {o["metadata"]["name"]: int(o["metadata"]["resourceVersion"])
-                       for o in listed.items}
-            missing = set(acked) - set(present)
-            assert not missing, f"{len(missing)} acknowledged writes lost"
-            for name, rv in acked.items():
-                assert present[name] == rv
-            assert listed.resource_version >= max(acked.values())
-            new = await objects.create({"kind": "W", "metadata": {"name": "after"}})
-            assert int(new["metadata"]["resourceVersion"]) > listed.resource_version
-        finally:
-            await objects.backend.close()
 
-    asyncio.run(check())
+async def verify(db: Path, acks: list[list[str]], probe: str) -> None:
+    objects = await store.open_sqlite(str(db))
+    try:
+        ws = await objects.list("W")
+        present = {o["metadata"]["name"]: int(o["metadata"]["resourceVersion"]) for o in ws.items}
+        created = {a[1]: int(a[2]) for a in acks if a[0] == "create"}
+        lost = sorted(set(created) - set(present))
+        assert not lost, f"{len(lost)} of {len(created)} acknowledged creates lost: {lost[:5]}"
+        assert all(present[name] == rev for name, rev in created.items())
+
+        counters = {o["metadata"]["name"]: o for o in (await objects.list("Counter")).items}
+        for _, name, n, rev in (a for a in acks if a[0] == "update"):
+            assert counters[name]["spec"]["n"] >= int(n)
+            assert int(counters[name]["metadata"]["resourceVersion"]) >= int(rev)
+
+        top = max(int(a[-1]) for a in acks)
+        revision = await objects.revision()
+        assert ws.resource_version == revision >= top
+        all_revs = [*present.values(),
+                    *(int(c["metadata"]["resourceVersion"]) for c in counters.values())]
+        assert len(all_revs) == len(set(all_revs)) and max(all_revs) <= revision
+
+        async with aclosing(objects.watch("W", None, 0)) as stream:  # history survived too
+            history = await take(stream, max(present.values()))
+        assert sorted(e.object["metadata"]["name"] for e in history) == sorted(present)
+
+        new = await objects.create({"kind": "W", "metadata": {"name": probe}})
+        assert int(new["metadata"]["resourceVersion"]) == revision + 1
+    finally:
+        await objects.backend.close()
+
+
+@pytest.mark.parametrize("tasks,acks", [(1, 300), (32, 1500)], ids=["1-writer", "32-writers"])
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path, tasks: int, acks: int) -> None:
+    db = tmp_path / "crash.db"
+    lines = run_and_kill(db, tasks, acks)
+    assert len(lines) >= acks
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    asyncio.run(verify(db, lines, "after-crash"))
+    asyncio.run(verify(db, lines, "after-reopen"))  # and again after a clean close

@@ -34,7 +34,10 @@ def key_of(obj: Obj) -> Key:
     md = obj.get("metadata") or {}
     if not obj.get("kind") or not md.get("name"):
         raise Invalid("object needs kind and metadata.name")
-    return Key(obj["kind"], md.get("namespace") or "", md["name"])
+    key = Key(obj["kind"], md.get("namespace") or "", md["name"])
+    if not all(isinstance(part, str) for part in (key.kind, key.namespace, key.name)):
+        raise Invalid("kind, metadata.namespace and metadata.name must be strings")
+    return key
 
 
 def _to_obj(rec: Record) -> Obj:
@@ -154,6 +157,7 @@ class ObjectStore:
         for f in ("uid", "creationTimestamp"):
             if f in old_md:
                 md[f] = old_md[f]
+        md.pop("deletionTimestamp", None)  # set only by delete, as in Kubernetes
         if old_md.get("deletionTimestamp"):
             md["deletionTimestamp"] = old_md["deletionTimestamp"]
         md["generation"] = old_md.get("generation", 1)

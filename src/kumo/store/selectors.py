@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 
 from .errors import Invalid
 
-_SET = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+_KEY = re.compile(r"[\w./-]+")
+_SET = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s*\(([^)]*)\)\s*$")
 Predicate = Callable[[Mapping[str, str]], bool]
 
 
@@ -31,21 +32,23 @@ def _term(term: str) -> Predicate:
     m = _SET.match(term)
     if m:
         key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
+        if vals == {""}:
+            raise Invalid(f"label selector {term!r}: the set of values is empty")
         if op == "in":
             return lambda labels: labels.get(key) in vals
         return lambda labels: labels.get(key) not in vals
     for op in ("!=", "==", "="):
         if op in term:
             key, val = (s.strip() for s in term.split(op, 1))
-            if not key:
+            if not _KEY.fullmatch(key):
                 raise Invalid(f"invalid label selector term {term!r}")
             if op == "!=":
                 return lambda labels: labels.get(key) != val
             return lambda labels: labels.get(key) == val
-    if term.startswith("!"):
+    if term.startswith("!") and _KEY.fullmatch(term[1:].strip()):
         key = term[1:].strip()
         return lambda labels: key not in labels
-    if re.fullmatch(r"[\w./-]+", term):
+    if _KEY.fullmatch(term):
         return lambda labels: term in labels
     raise Invalid(f"invalid label selector term {term!r}")
 

@@ -46,6 +46,25 @@ def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def _clone(value: Any) -> Any:
+    """Copy a JSON tree (much faster than deepcopy)."""
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
+
+
+def _owned(ev: Event) -> Event:
+    """An event whose value nobody else holds: the writer's result, the hub and
+    every watcher each get their own copy, so mutating one cannot change another."""
+    rec = ev.record
+    if rec is None:
+        return ev
+    return Event(ev.type, ev.revision,
+                 Record(rec.key, _clone(rec.value), rec.create_revision, rec.mod_revision))
+
+
 class SqliteBackend:
     """Revisioned KV on one SQLite file; bound to the event loop that opens it."""
 
@@ -63,6 +82,7 @@ class SqliteBackend:
         self._ops: queue.Queue[Any] = queue.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._closing = False
         self._reader: sqlite3.Connection | None = None
         self._rev = 0
         self.compact_revision = 0
@@ -73,6 +93,7 @@ class SqliteBackend:
     # ---- lifecycle -------------------------------------------------------
     async def open(self) -> SqliteBackend:
         self._loop = asyncio.get_running_loop()
+        self._closing = False
         writer = self._connect()
         writer.executescript(SCHEMA)
         row = writer.execute("SELECT max(rev) FROM log").fetchone()
@@ -96,9 +117,14 @@ class SqliteBackend:
     async def close(self) -> None:
         if self._thread is None:
             return
+        self._closing = True
         self._ops.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
+        while not self._ops.empty():  # queued behind _STOP: fail them, never leave them hanging
+            item = self._ops.get_nowait()
+            if item is not _STOP and not item[1].done():
+                item[1].set_exception(StoreError("store is closed"))
         self.hub.close_all()
         if self._reader is not None:
             self._reader.close()
@@ -136,7 +162,7 @@ class SqliteBackend:
                 conn.execute("SAVEPOINT op")
                 try:
                     res, evs = op(conn, self._rev)
-                except (StoreError, sqlite3.Error, ValueError, TypeError) as exc:
+                except Exception as exc:  # fails this op only; the writer thread lives on
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     results.append((fut, None, exc))
@@ -176,7 +202,7 @@ class SqliteBackend:
                 fut.set_result(res)
 
     async def _submit(self, op: Op) -> Any:
-        if self._thread is None:
+        if self._thread is None or self._closing:
             raise StoreError("store is closed")
         assert self._loop is not None
         fut = self._loop.create_future()
@@ -208,7 +234,7 @@ class SqliteBackend:
                          (key.kind, key.namespace, key.name, rev, rev, text))
             self._append(conn, rev, key, "ADDED", rev, text)
             rec = Record(key, json.loads(text), rev, rev)
-            return rec, [Event("ADDED", rev, rec)]
+            return rec, [_owned(Event("ADDED", rev, rec))]
 
         return await self._submit(op)
 
@@ -226,7 +252,7 @@ class SqliteBackend:
                          (rev, text, key.kind, key.namespace, key.name))
             self._append(conn, rev, key, "MODIFIED", cur[0], text)
             rec = Record(key, json.loads(text), cur[0], rev)
-            return rec, [Event("MODIFIED", rev, rec)]
+            return rec, [_owned(Event("MODIFIED", rev, rec))]
 
         return await self._submit(op)
 
@@ -242,7 +268,7 @@ class SqliteBackend:
                          (key.kind, key.namespace, key.name))
             self._append(conn, rev, key, "DELETED", cur[0], cur[2])
             rec = Record(key, json.loads(cur[2]), cur[0], rev)
-            return rec, [Event("DELETED", rev, rec)]
+            return rec, [_owned(Event("DELETED", rev, rec))]
 
         return await self._submit(op)
 
@@ -338,7 +364,7 @@ class SqliteBackend:
                 if ev.revision <= last:
                     continue
                 last = ev.revision
-                yield ev
+                yield _owned(ev)
         finally:
             self.hub.remove(w)
 
