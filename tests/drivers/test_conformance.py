@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from kumo.drivers.compute import ChecksumMismatch, InvalidSpec, Power, VMSpec
+from kumo.drivers.compute import (
+    ChecksumMismatch,
+    InvalidPowerState,
+    InvalidSpec,
+    Power,
+    VMNotFound,
+    VMSpec,
+)
 from kumo.drivers.fake import FakeDriver
 from kumo.drivers.imagecache import ImageCache
 
@@ -142,3 +149,51 @@ async def test_image_cache_verifies_and_shares(tmp_path: Path) -> None:
     with pytest.raises(ChecksumMismatch):
         await cache.ensure(other, "0" * 32, fetch)
     assert not any(p.name.startswith(other) for p in tmp_path.iterdir())
+
+
+async def test_unknown_vm(kind: str, tmp_path: Path) -> None:
+    driver = make(kind, tmp_path)
+    vid = str(uuid.uuid4())
+    try:
+        assert (await driver.state(vid)).power == Power.ABSENT
+        assert await driver.list_vms() == []
+        await driver.destroy(vid)  # a no-op, not an error
+        for call in (driver.pause(vid), driver.power_off(vid), driver.console_output(vid)):
+            with pytest.raises(VMNotFound):
+                await call
+    finally:
+        await driver.close()
+
+
+async def test_wrong_power_state_and_orphans(kind: str, tmp_path: Path) -> None:
+    driver = make(kind, tmp_path)
+    keep, orphan = spec_for(kind), spec_for(kind)
+    try:
+        await driver.spawn(keep)
+        await driver.spawn(orphan)
+        await driver.power_off(orphan.id, graceful_timeout=0)
+        assert (await driver.state(orphan.id)).power == Power.SHUTDOWN
+        with pytest.raises(InvalidPowerState):
+            await driver.pause(orphan.id)
+        assert {s.id for s in await driver.list_vms()} == {keep.id, orphan.id}
+        assert await driver.cleanup_orphans({keep.id}) == [orphan.id]
+        assert (await driver.state(orphan.id)).power == Power.ABSENT
+        assert (await driver.state(keep.id)).power == Power.RUNNING
+    finally:
+        for s in (keep, orphan):
+            await driver.destroy(s.id)
+        await driver.close()
+
+
+async def test_console_tail(kind: str, tmp_path: Path) -> None:
+    driver = make(kind, tmp_path)
+    spec = spec_for(kind)
+    try:
+        await driver.spawn(spec)
+        await wait_console(driver, spec.id)
+        last = await driver.console_output(spec.id, length=2)
+        assert 1 <= len(last.splitlines()) <= 2
+        assert last.strip() in await driver.console_output(spec.id)  # output may still grow
+    finally:
+        await driver.destroy(spec.id)
+        await driver.close()

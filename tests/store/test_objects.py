@@ -59,9 +59,9 @@ async def test_create_duplicate_and_invalid(objects: store.ObjectStore) -> None:
                 {"kind": "Thing", "metadata": {"name": 2**70}},
                 {"kind": "Thing", "metadata": {"name": "x", "namespace": ["p"]}}):
         with pytest.raises(store.Invalid):
-            await objects.create(bad)
+            await asyncio.wait_for(objects.create(bad), 5)
     assert names((await objects.list("Thing")).items) == ["a"]
-    await objects.create(obj("still-writable"))
+    await asyncio.wait_for(objects.create(obj("still-writable")), 5)
 
 
 async def test_get_missing(objects: store.ObjectStore) -> None:

@@ -50,7 +50,7 @@ class FakeDriver:
 
     async def spawn(self, spec: VMSpec) -> VMState:
         spec.validate()
-        if spec.id in self.vms and self.vms[spec.id].power == Power.RUNNING:
+        if spec.id in self.vms and self.vms[spec.id].power in (Power.RUNNING, Power.PAUSED):
             return self._state(spec.id)
         if self.fail_spawn is not None and self.fail_spawn(spec):
             raise SpawnFailed("injected spawn failure")
@@ -76,7 +76,7 @@ class FakeDriver:
 
     async def power_on(self, spec: VMSpec) -> VMState:
         vm = self._get(spec.id)
-        if vm.power == Power.SHUTDOWN:
+        if vm.power in (Power.SHUTDOWN, Power.CRASHED):
             vm.power = Power.RUNNING
             vm.boots += 1
         return self._state(spec.id)
@@ -91,6 +91,10 @@ class FakeDriver:
         vm = self._get(vm_id)
         if vm.power == Power.PAUSED:
             vm.power = Power.RUNNING
+
+    def crash(self, vm_id: str) -> None:
+        """Failure injection: the VM's process died uncleanly, as QEMU would after SIGKILL."""
+        self._get(vm_id).power = Power.CRASHED
 
     async def destroy(self, vm_id: str) -> None:
         self.vms.pop(vm_id, None)

@@ -22,8 +22,13 @@ class ImageCache:
         return self.dir / validate_id(image_id, "image id")
 
     async def ensure(self, image_id: str, checksum_md5: str | None,
-                     fetch: Callable[[Path], Awaitable[None]]) -> Path:
-        """The cached file; concurrent callers for one image share one download."""
+                     fetch: Callable[[Path], Awaitable[None]],
+                     checksum_sha512: str | None = None) -> Path:
+        """The cached file; concurrent callers for one image share one download.
+
+        fetch(tmp) writes the image to tmp; only verified bytes are renamed into
+        place, so a crash or a bad download never leaves a usable-looking file.
+        """
         dest = self.path(image_id)
         async with self._locks.setdefault(image_id, asyncio.Lock()):
             if dest.exists():
@@ -31,11 +36,14 @@ class ImageCache:
             tmp = dest.with_name(dest.name + ".part")
             try:
                 await fetch(tmp)
-                if checksum_md5:
-                    got = await asyncio.to_thread(_md5, tmp)
-                    if got != checksum_md5:
-                        raise ChecksumMismatch(
-                            f"image {image_id}: md5 {got} != expected {checksum_md5}")
+                expected = {"md5": checksum_md5, "sha512": checksum_sha512}
+                expected = {k: v.lower() for k, v in expected.items() if v}
+                if expected:
+                    got = await asyncio.to_thread(_digests, tmp, list(expected))
+                    for algo, want in expected.items():
+                        if got[algo] != want:
+                            raise ChecksumMismatch(
+                                f"image {image_id}: {algo} {got[algo]} != expected {want}")
                 os.replace(tmp, dest)
             except ChecksumMismatch:
                 tmp.unlink(missing_ok=True)
@@ -50,9 +58,11 @@ class ImageCache:
         self.path(image_id).unlink(missing_ok=True)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
+def _digests(path: Path, algos: list[str]) -> dict[str, str]:
+    """Hex digests of one file for several algorithms, in a single read."""
+    hashes = {a: hashlib.new(a, usedforsecurity=False) for a in algos}
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+            for h in hashes.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashes.items()}

@@ -41,7 +41,7 @@ STATUS_TO_POWER = {"running": Power.RUNNING, "paused": Power.PAUSED,
 class QemuDriver:
     def __init__(self, state_dir: Path, accel: str | None = None,
                  qemu_binary: str = "qemu-system-x86_64", qemu_img: str = "qemu-img") -> None:
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).absolute()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.accel = accel or detect_accelerator()
         self.binary = qemu_binary
@@ -49,6 +49,7 @@ class QemuDriver:
         self.monitors = Monitors()
         self._locks: dict[str, asyncio.Lock] = {}
         self._children: set[int] = set()  # QEMUs this process started: reaped when they exit
+        self._pidfds: dict[int, int] = {}
 
     def _reap(self) -> None:
         for pid in list(self._children):
@@ -58,6 +59,23 @@ class QemuDriver:
                 done = pid
             if done:
                 self._children.discard(pid)
+
+    def _watch_child(self, pid: int) -> None:
+        """Reap our QEMU the moment it exits (a pidfd turns readable), not at the next poll."""
+        self._children.add(pid)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return  # _reap() at the next state() still collects it
+        self._pidfds[pid] = fd
+        asyncio.get_running_loop().add_reader(fd, self._child_exited, pid)
+
+    def _child_exited(self, pid: int) -> None:
+        fd = self._pidfds.pop(pid, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+        self._reap()
 
     def _lock(self, vm_id: str) -> asyncio.Lock:
         return self._locks.setdefault(vm_id, asyncio.Lock())
@@ -144,12 +162,12 @@ class QemuDriver:
         argv = build_argv(spec, vd, self.accel, self.binary, has_disk=vd.disk.exists())
         fd = vd.open_log()
         try:
-            pid = proc.launch(argv, fd)
-            self._children.add(pid)
+            pid = proc.launch(argv, fd, vd.path)
         except OSError as exc:
             raise SpawnFailed(f"cannot start {self.binary}: {exc}") from exc
         finally:
             os.close(fd)
+        self._watch_child(pid)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + QMP_READY_TIMEOUT
         while True:
@@ -163,7 +181,9 @@ class QemuDriver:
                     pass
             if loop.time() > deadline:
                 proc.kill(pid, spec.id, vd.pidfile)
-                raise SpawnFailed("QEMU did not open its QMP socket in time")
+                await proc.wait_gone(pid, 5)
+                vd.clear_runtime()
+                raise SpawnFailed(f"QEMU did not open its QMP socket in time: {vd.log_tail(10)}")
             await asyncio.sleep(0.02)
 
     async def _require_running(self, vm_id: str) -> tuple[VMDir, int]:
@@ -186,15 +206,22 @@ class QemuDriver:
     async def power_off(self, vm_id: str, graceful_timeout: float = 10) -> None:
         async with self._lock(vm_id):
             vd = VMDir(self.state_dir, validate_id(vm_id))
-            pid = self._pid(vd) if vd.exists() else None
+            if not vd.exists():
+                raise VMNotFound(vm_id)
+            pid = self._pid(vd)
             if pid is None:
+                vd.clear_runtime()  # already off; a crashed VM's stale pidfile goes too
                 return
-            try:
-                await self.monitors.execute(vm_id, vd.qmp, "system_powerdown")
-            except ControlFailed:
-                pass
-            if not await proc.wait_gone(pid, graceful_timeout):
+            # A paused guest cannot see the ACPI button: go straight to quit.
+            if graceful_timeout <= 0 or (await self.state(vm_id)).power != Power.RUNNING:
                 await self._quit(vd, pid)
+            else:
+                try:
+                    await self.monitors.execute(vm_id, vd.qmp, "system_powerdown")
+                except ControlFailed:
+                    pass
+                if not await proc.wait_gone(pid, graceful_timeout):
+                    await self._quit(vd, pid)
             await self.monitors.drop(vm_id)
             vd.clear_runtime()
 
@@ -248,4 +275,10 @@ class QemuDriver:
         return removed
 
     async def close(self) -> None:
+        """Drop QMP connections and child watches; the VMs keep running."""
         await self.monitors.close()
+        loop = asyncio.get_running_loop()
+        for fd in self._pidfds.values():
+            loop.remove_reader(fd)
+            os.close(fd)
+        self._pidfds.clear()

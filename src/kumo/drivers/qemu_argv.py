@@ -2,6 +2,10 @@
 
 No shell ever sees it. Paths inside QEMU option strings have commas doubled
 (QEMU's own escaping); the guest's name is never put on the command line.
+
+The QMP socket is bound through the VM directory inherited as fd 3
+(qemu_proc.DIR_FD): a unix socket path must fit in 108 bytes, the state
+directory need not.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from pathlib import Path
 
 from kumo.drivers.accel import KVM
 from kumo.drivers.compute import VMSpec
+from kumo.drivers.qemu_proc import DIR_FD
 from kumo.drivers.qemu_vmdir import VMDir
 
 
@@ -27,7 +32,7 @@ def build_argv(spec: VMSpec, vmdir: VMDir, accel: str, binary: str, has_disk: bo
         "-nodefaults",
         "-display", "none",
         "-pidfile", str(vmdir.pidfile),
-        "-chardev", f"socket,id=qmp,path={_esc(vmdir.qmp)},server=on,wait=off",
+        "-chardev", f"socket,id=qmp,path=/proc/self/fd/{DIR_FD}/{vmdir.qmp.name},server=on,wait=off",
         "-mon", "chardev=qmp,mode=control",
         "-chardev", f"file,id=console,path={_esc(vmdir.console)},append=on",
         "-serial", "chardev:console",

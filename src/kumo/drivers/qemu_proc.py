@@ -14,14 +14,16 @@ import signal
 from pathlib import Path
 
 _POLL = 0.05
+DIR_FD = 3  # the VM directory, open in QEMU, for paths too long for a socket
 
 
-def launch(argv: list[str], log_fd: int) -> int:
-    """Start argv detached (new session, stdin from /dev/null); return its pid."""
+def launch(argv: list[str], log_fd: int, vm_dir: Path) -> int:
+    """Start argv detached (new session, stdin from /dev/null, vm_dir as fd 3); return its pid."""
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_DUP2, log_fd, 1),
         (os.POSIX_SPAWN_DUP2, log_fd, 2),
+        (os.POSIX_SPAWN_OPEN, DIR_FD, str(vm_dir), os.O_RDONLY | os.O_DIRECTORY, 0),
     ]
     return os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions, setsid=True)
 

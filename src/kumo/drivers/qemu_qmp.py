@@ -1,7 +1,9 @@
 """QMP connections, one per VM, kept open and re-opened when QEMU went away.
 
 A QMP socket serves one client at a time, so connections are cached and
-released on close(); every qemu.qmp error becomes ControlFailed here.
+released on close(); every qemu.qmp error becomes ControlFailed here. The
+socket is reached through /proc/self/fd/<dir fd>/, so the length of the
+state directory never hits the 108-byte limit of unix socket paths.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +71,20 @@ class Monitors:
             client = QMPClient(vm_id[:8])
             client.logger = log
             try:
-                await asyncio.wait_for(client.connect(str(sock)), self.connect_timeout)
+                await asyncio.wait_for(_connect(client, sock), self.connect_timeout)
             except BaseException:
                 await _disconnect(client)
                 raise
             self._clients[vm_id] = client
             return client
+
+
+async def _connect(client: QMPClient, sock: Path) -> None:
+    dir_fd = os.open(sock.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        await client.connect(f"/proc/self/fd/{dir_fd}/{sock.name}")
+    finally:
+        os.close(dir_fd)
 
 
 async def _disconnect(client: QMPClient) -> None:
