@@ -1,28 +1,97 @@
 #!/usr/bin/env bash
-# Run Tempest's API tests against a throwaway `kumo up` (fake compute driver) on loopback.
-# Usage: tools/tempest/run.sh [REGEX]   (default: identity, image and a compute subset)
+# Reproduce the Tempest API-conformance run against kumo (loopback only).
+#
+#   tools/tempest/run.sh                 # identity, image, compute, one after another
+#   SERVICES="identity image" tools/tempest/run.sh
+#   SERVICES="compute_subset" tools/tempest/run.sh  # restricted compute regex (COMPUTE_REGEX)
+#   PARALLEL=1 tools/tempest/run.sh      # run the services' suites concurrently
+#
+# Results: $WORK/<svc>.subunit (raw), <svc>.csv, ws-<svc>/logs/tempest.log (HTTP log).
+#
+# Env knobs: KUMO (kumo binary), PORT, DRIVER (fake|qemu), VENV, WORK, TIMEOUT_<SVC>.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/../.." && pwd)
-work=$(mktemp -d /tmp/kumo-tempest-XXXX)
-python3 -m venv "$work/venv" && "$work/venv/bin/pip" install -q tempest
-"$repo/.venv/bin/kumo" up --data-dir "$work/kumo" --listen 127.0.0.1:18800 --driver fake \
-  >"$work/kumo.out" 2>"$work/kumo.err" &
-kumo=$!
-trap 'kill $kumo 2>/dev/null; wait $kumo 2>/dev/null; rm -rf "$work"' EXIT
-sleep 8
-export OS_CLIENT_CONFIG_FILE="$work/kumo/clouds.yaml"
-image=$("$repo/.venv/bin/openstack" --os-cloud kumo image list --name kumo-tiny -f value -c ID)
-"$work/venv/bin/tempest" init "$work/ws" >/dev/null
-sed "s/@ADMIN_PASSWORD@/$(cat "$work/kumo/admin-password")/; s/@IMAGE@/$image/g" \
-  "$here/tempest.conf.in" > "$work/ws/etc/tempest.conf"
-cd "$work/ws"
-if [ $# -gt 0 ]; then
-  regexes=("$1")
-else
-  regexes=('^tempest\.api\.identity' '^tempest\.api\.image'
-    '^tempest\.api\.compute\.(flavors|keypairs|servers\.test_create_server|servers\.test_list_server|servers\.test_server_actions|admin\.test_hypervisor|admin\.test_services|admin\.test_availability_zone|limits|test_versions|servers\.test_servers\b)')
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+KUMO="${KUMO:-$REPO/.venv/bin/kumo}"
+PORT="${PORT:-18800}"
+DRIVER="${DRIVER:-fake}"
+VENV="${VENV:-/tmp/tempest-venv}"
+WORK="${WORK:-/tmp/tempest-run}"
+DATA="${DATA:-$WORK/kumo-data}"
+URL="http://127.0.0.1:$PORT"
+SERVICES="${SERVICES:-identity image compute}"
+CONCURRENCY="${CONCURRENCY:-2}"
+COMPUTE_REGEX="${COMPUTE_REGEX:-^tempest\.api\.compute\.(flavors|keypairs|servers\.test_servers|servers\.test_create_server|servers\.test_list|admin\.test_hypervisor|admin\.test_services|admin\.test_availability_zone|limits|test_versions|servers\.test_server_actions)}"
+TIMEOUT_identity="${TIMEOUT_identity:-900}"
+TIMEOUT_image="${TIMEOUT_image:-900}"
+TIMEOUT_compute="${TIMEOUT_compute:-1200}"
+TIMEOUT_compute_subset="${TIMEOUT_compute_subset:-900}"
+PARALLEL="${PARALLEL:-0}"
+
+mkdir -p "$WORK"
+
+# 1. Tempest venv
+if [ ! -x "$VENV/bin/tempest" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q tempest python-openstackclient
 fi
-for regex in "${regexes[@]}"; do
-  echo "== $regex"
-  "$work/venv/bin/tempest" run --regex "$regex" --concurrency 2 | grep -E '^ - (Passed|Skipped|Failed)' || true
+"$VENV/bin/tempest" --version
+
+# 2. kumo on loopback
+rm -rf "$DATA"
+"$KUMO" up --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver "$DRIVER" >"$WORK/kumo.log" 2>&1 &
+KUMO_PID=$!
+cleanup() { kill "$KUMO_PID" 2>/dev/null || true; wait "$KUMO_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 60); do
+    grep -q "ready at" "$WORK/kumo.log" 2>/dev/null && break
+    sleep 1
 done
+export OS_CLIENT_CONFIG_FILE="$DATA/clouds.yaml"
+IMAGE_REF=""
+for _ in $(seq 120); do
+    IMAGE_REF="$("$VENV/bin/openstack" --os-cloud kumo image list --name kumo-tiny -f value -c ID 2>/dev/null || true)"
+    [ -n "$IMAGE_REF" ] && break
+    sleep 1
+done
+[ -n "$IMAGE_REF" ] || { echo "kumo-tiny image never appeared" >&2; exit 1; }
+ADMIN_PASSWORD="$(cat "$DATA/admin-password")"
+echo "kumo at $URL, image_ref=$IMAGE_REF"
+
+# 3+4. one tempest workspace per service so the services can run in parallel
+run_service() {
+    local svc="$1" regex ws
+    ws="$WORK/ws-$svc"
+    rm -rf "$ws"
+    # tempest keeps a workspace registry (~/.tempest/workspace.yaml); re-register by name
+    "$VENV/bin/tempest" workspace remove --name "kumo-$svc" >/dev/null 2>&1 || true
+    "$VENV/bin/tempest" init --name "kumo-$svc" "$ws" >/dev/null
+    sed -e "s#@KUMO_URL@#$URL#g" -e "s#@ADMIN_PASSWORD@#$ADMIN_PASSWORD#g" \
+        -e "s#@IMAGE_REF@#$IMAGE_REF#g" -e "s#@LOG_DIR@#$ws/logs#g" \
+        "$HERE/tempest.conf.in" >"$ws/etc/tempest.conf"
+    case "$svc" in
+        compute_subset) regex="$COMPUTE_REGEX" ;;
+        *) regex="^tempest\.api\.$svc" ;;
+    esac
+    local tvar="TIMEOUT_$svc"
+    # --subunit streams results as they arrive, so a time-boxed (killed) run
+    # still leaves every finished test in $svc.subunit.
+    (cd "$ws" && timeout "${!tvar}" "$VENV/bin/tempest" run --regex "$regex" \
+        --concurrency "$CONCURRENCY" --subunit >"$WORK/$svc.subunit" 2>"$WORK/$svc.err") || true
+    "$VENV/bin/subunit2csv" <"$WORK/$svc.subunit" >"$WORK/$svc.csv" || true
+}
+pids=()
+for svc in $SERVICES; do
+    if [ "$PARALLEL" = 1 ]; then run_service "$svc" & pids+=($!); else run_service "$svc"; fi
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+
+# 5. summary: counts + one line per failure (test :: exception :: failing requests)
+for svc in $SERVICES; do
+    echo "== $svc"
+    "$VENV/bin/python" "$HERE/failures.py" "$WORK/$svc.subunit" "$WORK/ws-$svc/logs/tempest.log" \
+        >"$WORK/$svc.failures.txt" || true
+    head -n 1 "$WORK/$svc.failures.txt"
+done
+echo "per-test failure lines: $WORK/<svc>.failures.txt"
