@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
 """
 
 _STOP = object()
+WATCH_DRAIN_BATCH = 256  # queued events a watcher takes before yielding to the loop
 Op = Callable[[sqlite3.Connection, int], tuple[Any, list[Event]]]
 
 
@@ -349,14 +350,20 @@ class SqliteBackend:
                 yield ev
             if from_revision < self.compact_revision:
                 raise Gone(f"revision {from_revision} was compacted while replaying")
+            drained = 0
             while True:
-                try:
-                    ev = await asyncio.wait_for(w.queue.get(), self.bookmark_interval)
-                except TimeoutError:
-                    if w.queue.empty():
-                        last = max(last, self.hub.delivered_revision)
-                        yield Event("BOOKMARK", last)
-                    continue
+                if not w.queue.empty() and drained < WATCH_DRAIN_BATCH:
+                    ev = w.queue.get_nowait()  # a backlog needs no timer per event
+                    drained += 1
+                else:
+                    drained = 0
+                    try:
+                        ev = await asyncio.wait_for(w.queue.get(), self.bookmark_interval)
+                    except TimeoutError:
+                        if w.queue.empty():
+                            last = max(last, self.hub.delivered_revision)
+                            yield Event("BOOKMARK", last)
+                        continue
                 if ev is None:
                     if w.overflowed:
                         raise Gone("watcher fell too far behind; re-list")
