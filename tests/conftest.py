@@ -34,6 +34,7 @@ class LiveCloud:
     data_dir: Path
     port: int
     args: list[str] = field(default_factory=list)
+    netns: str | None = None  # run kumo (and the CLI) inside this network namespace
     proc: subprocess.Popen[str] | None = None
     startup_seconds: float = 0.0
     log_path: Path = field(init=False)
@@ -57,7 +58,7 @@ class LiveCloud:
         t0 = time.perf_counter()
         log = open(self.log_path, "a")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "kumo"), "up", "--data-dir", str(self.data_dir),
+            [*self.ns_prefix(), str(VENV_BIN / "kumo"), "up", "--data-dir", str(self.data_dir),
              "--listen", f"127.0.0.1:{self.port}", *(extra_args or self.args)],
             stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ})
         assert self.proc.stdout is not None
@@ -83,6 +84,11 @@ class LiveCloud:
         self.proc = None
         return rc
 
+    def ns_prefix(self) -> list[str]:
+        # nsenter keeps the root mount namespace, so the DHCP namespaces kumo creates are
+        # visible (and deletable) from outside; `ip netns exec` would hide them.
+        return ["nsenter", f"--net=/run/netns/{self.netns}", "--"] if self.netns else []
+
     def kill_vms(self) -> None:
         """VMs outlive kumo by design; a test's cloud must not leave any behind."""
         for pidfile in self.data_dir.glob("agent/*/vms/*/qemu.pid"):
@@ -101,7 +107,7 @@ class LiveCloud:
     def openstack(self, *args: str, cloud: str = "kumo", json_out: bool = True,
                   check: bool = True, clouds_yaml: Path | None = None) -> Any:
         """Run the real `openstack` CLI; parsed `-f json` output (or the process)."""
-        argv = [str(VENV_BIN / "openstack"), "--os-cloud", cloud, *args]
+        argv = [*self.ns_prefix(), str(VENV_BIN / "openstack"), "--os-cloud", cloud, *args]
         if json_out:
             argv += ["-f", "json"]
         env = self.env()
@@ -119,7 +125,9 @@ class LiveCloud:
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LiveCloud]:
     tmp = Path(tempfile.mkdtemp(prefix="kumo-e2e-"))
-    c = LiveCloud(tmp / "data", free_port())
+    # The session cloud runs in the root namespace, so its agent's networking is the
+    # in-memory driver; real bridges, VXLAN and dnsmasq are tested inside namespaces.
+    c = LiveCloud(tmp / "data", free_port(), args=["--net-driver", "fake"])
     try:
         c.start()
         yield c
@@ -127,3 +135,19 @@ def cloud() -> Iterator[LiveCloud]:
         c.stop()
         c.kill_vms()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def multihost() -> Iterator[Any]:
+    """Factory for multi-host clouds in network namespaces: see tests/multihost.py.
+
+    ``with multihost(3, driver="qemu") as mh: ...``; any cloud still open is torn
+    down when the test ends.
+    """
+    from .multihost import MultiHostFactory
+
+    factory = MultiHostFactory()
+    try:
+        yield factory
+    finally:
+        factory.close()

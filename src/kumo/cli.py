@@ -22,10 +22,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Where all state lives.")]
 Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for every API.")]
 Driver = Annotated[str, typer.Option("--driver", help="Compute driver: qemu, fake or auto.")]
+NetDriver = Annotated[str, typer.Option(
+    "--net-driver", help="Host networking: linux (bridges, VXLAN, dnsmasq), fake (in memory) "
+    "or auto (linux beside QEMU, fake beside the fake compute driver).")]
 
 
 def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
-             agent: str | None = None, tiny_image: bool = False) -> None:
+             agent: str | None = None, tiny_image: bool = False,
+             net_driver: str = "auto") -> None:
     from kumo import server
     from kumo.observe import logging as klog
 
@@ -40,7 +44,8 @@ def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
               f"  openstack --os-cloud kumo token issue", flush=True)
 
     try:
-        asyncio.run(server.serve(cfg, ready, agent=agent, tiny_image=tiny_image))
+        asyncio.run(server.serve(cfg, ready, agent=agent, tiny_image=tiny_image,
+                                 net_driver=net_driver))
     except KeyboardInterrupt:
         pass
 
@@ -48,10 +53,11 @@ def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
 @app.command()
 def up(data_dir: DataDir = DEFAULT_DATA_DIR, listen: Listen = DEFAULT_LISTEN,
        public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None,
-       driver: Driver = "auto",
+       driver: Driver = "auto", net_driver: NetDriver = "auto",
        image: Annotated[bool, typer.Option(help="Build and publish kumo-tiny.")] = True) -> None:
     """Run the all-in-one cloud (API, controllers, local agent) with the embedded store."""
-    _run_api(data_dir, listen, public_url, "all-in-one", agent=driver, tiny_image=image)
+    _run_api(data_dir, listen, public_url, "all-in-one", agent=driver, tiny_image=image,
+             net_driver=net_driver)
 
 
 @app.command()
@@ -67,8 +73,12 @@ def agent(host: Annotated[str, typer.Option("--host", help="This hypervisor's na
           credentials: Annotated[Path, typer.Option(
               "--credentials", help="service-credentials.yaml written by `kumo api`.")],
           underlay_ip: Annotated[str | None, typer.Option("--underlay-ip")] = None,
-          driver: Driver = "auto",
-          state_dir: Annotated[Path | None, typer.Option("--state-dir")] = None) -> None:
+          driver: Driver = "auto", net_driver: NetDriver = "auto",
+          state_dir: Annotated[Path | None, typer.Option("--state-dir")] = None,
+          resync_interval: Annotated[float, typer.Option(
+              help="Seconds between full overlay resyncs.")] = 15.0,
+          vif_plug_timeout: Annotated[float, typer.Option(
+              help="Seconds a build waits for its ports to be plugged.")] = 10.0) -> None:
     """Run one host's agent against a remote API server."""
     from kumo.agent.apiclient import load_credentials
     from kumo.agent.main import run_agent
@@ -79,7 +89,10 @@ def agent(host: Annotated[str, typer.Option("--host", help="This hypervisor's na
     creds["auth_url"] = api_url.rstrip("/") + "/v3"
     sdir = state_dir or default_data_dir() / "agent" / host
     try:
-        asyncio.run(run_agent(creds, host, sdir, driver=driver, vtep_ip=underlay_ip))
+        asyncio.run(run_agent(creds, host, sdir, driver=driver, vtep_ip=underlay_ip,
+                              net_driver=net_driver,
+                              net_options={"resync_interval": resync_interval,
+                                           "vif_plug_timeout": vif_plug_timeout}))
     except KeyboardInterrupt:
         pass
 

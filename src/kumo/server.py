@@ -60,6 +60,8 @@ async def open_runtime(config: Config) -> Runtime:
                        "Compute (Nova v2.1)"),
         CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d72", "image", "glance", "/image",
                        "Image (Glance v2)"),
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d73", "network", "neutron", "/network",
+                       "Networking (Neutron v2.0)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
     from kumo.api.openstack import compute_bootstrap
@@ -118,12 +120,13 @@ BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 def background_tasks() -> list[BackgroundTask]:
     from kumo.api.openstack import compute_usage
-    from kumo.control import gc, scheduler
+    from kumo.control import dhcp, gc, ports, scheduler
 
-    return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run]
+    return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
+            dhcp.run, ports.run]
 
 
-async def _local_agent(rt: Runtime, driver: str) -> None:
+async def _local_agent(rt: Runtime, driver: str, net_driver: str = "auto") -> None:
     """The all-in-one host agent: the same code as a remote one, over loopback HTTP."""
     import socket
 
@@ -134,7 +137,7 @@ async def _local_agent(rt: Runtime, driver: str) -> None:
     creds["auth_url"] = f"http://{rt.config.listen}/v3"
     host = socket.gethostname().split(".")[0] or "kumo"
     await run_agent(creds, host, rt.config.data_dir / "agent" / host, driver=driver,
-                    debug_providers=rt.debug_providers)
+                    debug_providers=rt.debug_providers, net_driver=net_driver)
 
 
 async def _import_tiny_image(rt: Runtime) -> None:
@@ -167,7 +170,8 @@ async def _admin_project_id(rt: Runtime) -> str:
 
 
 async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, *,
-                agent: str | None = None, tiny_image: bool = True) -> None:
+                agent: str | None = None, tiny_image: bool = True,
+                net_driver: str = "auto") -> None:
     """Run the API server and control loops until a signal stops uvicorn.
 
     ``agent`` names a compute driver to also run this host's agent in-process
@@ -182,7 +186,7 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
         lifespan="off", timeout_graceful_shutdown=3))
     after: list[Awaitable[None]] = []
     if agent is not None:
-        after.append(_local_agent(rt, agent))
+        after.append(_local_agent(rt, agent, net_driver))
     if tiny_image:
         after.append(_import_tiny_image(rt))
     watcher = asyncio.create_task(_announce(server, rt, ready, after))

@@ -38,8 +38,9 @@ def test_argv_is_a_plain_list_without_user_text(tmp_path: Path) -> None:
     assert argv[argv.index("-uuid") + 1] == vid
     assert argv[argv.index("-accel") + 1] == "tcg"
     assert f"file={state}".replace(",", ",,") in " ".join(argv)  # commas escaped
-    assert f"tap,id=net0,ifname=tap{port[:11]},script=no,downscript=no" in argv
-    assert "virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01" in argv
+    assert f"tap,id=net-{port[:11]},ifname=tap{port[:11]},script=no,downscript=no" in argv
+    assert f"virtio-net-pci,netdev=net-{port[:11]},mac=fa:16:3e:00:00:01,id=nic-{port[:11]}" \
+        in argv
     assert "-nic" not in argv
 
 

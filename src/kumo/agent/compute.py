@@ -23,6 +23,7 @@ from kumo.observe.events import event_object
 
 from .apiclient import ApiClient
 from .images import ImageFetcher
+from .network import NetworkAgent, VifPlugTimeout
 
 log = logging.getLogger("kumo.agent.compute")
 COMPONENT = "compute-agent"
@@ -38,8 +39,10 @@ def iso_now() -> str:
 
 class ServerReconciler:
     def __init__(self, api: ApiClient, driver: drv.ComputeDriver, host: str,
-                 images: ImageFetcher, accelerator: str = "tcg") -> None:
+                 images: ImageFetcher, accelerator: str = "tcg",
+                 network: NetworkAgent | None = None) -> None:
         self.api = api
+        self.network = network
         self.driver = driver
         self.host = host
         self.images = images
@@ -111,13 +114,19 @@ class ServerReconciler:
             kernel = await self.images.ensure(kernel_id, None)
         if ramdisk_id:
             ramdisk = await self.images.ensure(ramdisk_id, None)
+        nics: list[drv.NicSpec] = []
+        port_ids = list(spec.get("ports") or [])
+        if port_ids:
+            if self.network is None:
+                raise VifPlugTimeout(port_ids[0], self.host, 0)
+            nics = await self.network.plug_server_ports(server, port_ids)
         return drv.VMSpec(
             id=server["metadata"]["name"], name=spec.get("displayName") or "server",
             vcpus=int(flavor.get("vcpus", 1)), memory_mb=int(flavor.get("ram", 128)),
             root_gb=int(flavor.get("disk", 0)), image_path=path,
             image_format="qcow2" if fmt == "qcow2" else "raw",
             kernel_path=kernel, ramdisk_path=ramdisk,
-            kernel_cmdline=props.get("os_command_line") or KERNEL_CMDLINE)
+            kernel_cmdline=props.get("os_command_line") or KERNEL_CMDLINE, nics=nics)
 
     async def _build(self, server: dict[str, Any]) -> None:
         name = server["metadata"]["name"]
@@ -125,10 +134,24 @@ class ServerReconciler:
         try:
             spec = await self._vm_spec(server)
             await self.event(server, "ImageReady", "image in the host cache", start=t0)
+            if spec.nics:
+                await self.event(server, "VifsPlugged", "ports plugged on " + self.host + ": "
+                                 + ", ".join(n.port_id for n in spec.nics), start=t0)
             t1 = iso_now()
             state = await self.driver.spawn(spec)
             await self.event(server, "Spawned",
                              f"QEMU started (pid {state.pid}, {state.accelerator})", start=t1)
+        except VifPlugTimeout as exc:
+            # Not the host's fault and not worth a reschedule: say which port, which host.
+            self.build_failures += 1
+            log.warning("build of %s failed: %s", name, exc)
+            await self.driver.destroy(name)
+            await self.event(server, "VifPlugTimeout", str(exc), start=t0, warning=True)
+            await self.patch_status(server, {
+                "vmState": "error", "taskState": None, "host": self.host,
+                "fault": {"code": 500, "message": str(exc), "created": iso_now(),
+                          "details": f"port {exc.port_id} on host {exc.host}"}})
+            return
         except Exception as exc:  # any build failure is reported and rescheduled
             self.build_failures += 1
             log.warning("build of %s failed: %s", name, exc)
@@ -177,6 +200,7 @@ class ServerReconciler:
         elif desired == "on" and state.power == "paused":
             await self.driver.unpause(name)
             await self.event(server, "Unpaused", "server unpaused", start=t0)
+        await self._converge_nics(server)
         reboot = spec.get("reboot") or {}
         if int(reboot.get("nonce", 0)) > int(status.get("observedRebootNonce", 0)):
             hard = reboot.get("type", "SOFT").upper() == "HARD"
@@ -187,6 +211,33 @@ class ServerReconciler:
                 await self.event(server, "Rebooted", f"{'hard' if hard else 'soft'} reboot",
                                  start=t0)
             await self.patch_status(server, {"observedRebootNonce": int(reboot["nonce"])})
+
+    async def _converge_nics(self, server: dict[str, Any]) -> None:
+        """os-interface attach/detach: hot-plug the difference between spec.ports and the VM."""
+        name = server["metadata"]["name"]
+        if (await self.driver.state(name)).power not in ("running", "paused"):
+            return  # a stopped VM gets its NICs from the spec when it starts
+        want = list(server["spec"].get("ports") or [])
+        have = [n.port_id for n in await self.driver.nics(name)]
+        for pid in have:
+            if pid not in want:
+                t0 = iso_now()
+                await self.driver.detach_nic(name, pid)
+                await self.event(server, "InterfaceDetached", f"port {pid} unplugged",
+                                 start=t0)
+        new = [p for p in want if p not in have]
+        if not new or self.network is None:
+            return
+        t0 = iso_now()
+        try:
+            nics = await self.network.plug_server_ports(server, new)
+        except VifPlugTimeout as exc:
+            await self.event(server, "VifPlugTimeout", str(exc), start=t0, warning=True)
+            return
+        for nic in nics:
+            await self.driver.attach_nic(name, nic)
+            await self.event(server, "InterfaceAttached",
+                             f"port {nic.port_id} hot-plugged ({nic.mac})", start=t0)
 
     async def _report(self, server: dict[str, Any], state: drv.VMState, *,
                       launched: bool = False) -> None:

@@ -24,6 +24,7 @@ from .compute import ServerReconciler
 from .console import ConsoleUploader
 from .host import register, renew_forever
 from .images import ImageFetcher
+from .network import NetworkAgent
 
 log = logging.getLogger("kumo.agent")
 RESYNC_INTERVAL = 30.0
@@ -44,6 +45,21 @@ def make_driver(kind: str, state_dir: Path) -> ComputeDriver:
     raise ValueError(f"unknown driver {kind!r}")
 
 
+def make_net_driver(compute: ComputeDriver, kind: str = "auto") -> Any:
+    """The real Linux bridge/VXLAN driver beside QEMU; the in-memory one beside fakes."""
+    if kind == "auto":
+        kind = "fake" if type(compute).__name__ == "FakeDriver" else "linux"
+    if kind not in ("fake", "linux"):
+        raise ValueError(f"unknown network driver {kind!r}")
+    if kind == "fake":
+        from kumo.drivers.fakenet import FakeNet
+
+        return FakeNet()
+    from kumo.drivers.linuxnet import LinuxNet
+
+    return LinuxNet()
+
+
 @dataclass
 class Agent:
     api: ApiClient
@@ -52,10 +68,19 @@ class Agent:
     state_dir: Path
     vtep_ip: str | None = None
     servers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    net_driver: Any = None
+    net_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.images = ImageFetcher(self.api, ImageCache(self.state_dir / "images"))
-        self.reconciler = ServerReconciler(self.api, self.driver, self.host, self.images)
+        net = self.net_driver or make_net_driver(self.driver)
+        options = dict(self.net_options)
+        if type(net).__name__ == "FakeNet":
+            options.setdefault("dhcp", False)  # in-memory networking runs no dnsmasq
+        self.network = NetworkAgent(self.api, self.host, self.state_dir, self.vtep_ip, net,
+                                    **options)
+        self.reconciler = ServerReconciler(self.api, self.driver, self.host, self.images,
+                                           network=self.network)
         self.console = ConsoleUploader(self.api, self.driver, self.servers)
         self.ready = asyncio.Event()
 
@@ -117,20 +142,25 @@ class Agent:
         await asyncio.gather(
             renew_forever(self.api, self.host, f"{self.host}/{os.getpid()}"),
             self._watch_servers(), self.reconciler.controller.run(), self.console.run(),
-            self._resync())
+            self._resync(), self.network.run())
 
     def debug_state(self) -> dict[str, Any]:
         return {"host": self.host, "servers": len(self.servers),
                 "reconciler": self.reconciler.debug_state(), "console_uploads":
-                self.console.uploads}
+                self.console.uploads, "network": self.network.debug_state()}
 
 
 async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,
                     driver: str = "auto", vtep_ip: str | None = None,
-                    debug_providers: dict[str, Any] | None = None) -> None:
+                    debug_providers: dict[str, Any] | None = None,
+                    net_options: dict[str, Any] | None = None,
+                    net_driver: str = "auto") -> None:
     api = ApiClient(credentials)
     state_dir.mkdir(parents=True, exist_ok=True)
-    agent = Agent(api, make_driver(driver, state_dir), host, state_dir, vtep_ip)
+    compute = make_driver(driver, state_dir)
+    net = make_net_driver(compute, net_driver)
+    agent = Agent(api, compute, host, state_dir, vtep_ip, net_driver=net,
+                  net_options=dict(net_options or {}))
     if debug_providers is not None:
         debug_providers[f"agent/{host}"] = agent.debug_state
     try:

@@ -35,7 +35,7 @@ def service_of(path: str) -> str:
     first = path.strip("/").split("/", 1)[0]
     return {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
             "debug": "observe", "healthz": "observe", "image": "image",
-            "compute": "compute"}.get(first, first)
+            "compute": "compute", "network": "network"}.get(first, first)
 
 
 def route_of(path: str) -> str:
@@ -130,7 +130,7 @@ async def healthz(request: Request) -> Response:
 
 
 def build_app(rt: Runtime) -> ASGIApp:
-    from .openstack import compute, image
+    from .openstack import compute, image, metadata, network
     from .openstack import keystone as identity
 
     routes = [
@@ -143,6 +143,8 @@ def build_app(rt: Runtime) -> ASGIApp:
         Mount("/v3", app=identity.build_app()),
         Mount("/image", app=image.build_app()),
         Mount("/compute", app=compute.build_app()),
+        Mount("/metadata", app=metadata.build_app()),
+        Mount("/network", app=network.build_app()),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
     return ObservabilityMiddleware(app, rt)

@@ -24,6 +24,7 @@ class Request:
     group_hosts: list[str] = field(default_factory=list)  # hosts of the group's members
     image_properties: dict[str, Any] = field(default_factory=dict)
     excluded_hosts: list[str] = field(default_factory=list)
+    requested_host: str | None = None  # an admin's "zone:host" or 2.74 host
 
 
 @dataclass
@@ -63,6 +64,8 @@ def reject_reason(h: HostView, req: Request, now: float) -> str | None:
     """Why this host cannot take the request, or None if it can."""
     if h.name in req.excluded_hosts:
         return "RetryFilter"
+    if req.requested_host and h.name != req.requested_host:
+        return "RequestedHostFilter"
     if not h.alive(now):
         return "ComputeFilter (host down)"
     if not h.spec.get("enabled", True):

@@ -154,7 +154,8 @@ class Scheduler:
             disk_gb=int(flavor.get("disk", 0)) + int(flavor.get("ephemeral", 0)),
             availability_zone=spec.get("availabilityZone") or None,
             image_properties=(spec.get("image") or {}).get("properties") or {},
-            excluded_hosts=list(status.get("excludedHosts") or []))
+            excluded_hosts=list(status.get("excludedHosts") or []),
+            requested_host=spec.get("requestedHost") or None)
         group_id = spec.get("group")
         if group_id:
             ns = server["metadata"]["namespace"]

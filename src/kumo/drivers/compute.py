@@ -220,6 +220,18 @@ class ComputeDriver(Protocol):
         """Stop the VM and remove all of its files; a no-op when absent."""
         ...
 
+    async def nics(self, vm_id: str) -> list[NicSpec]:
+        """The NICs the VM has now (boot NICs plus hot-plugged ones)."""
+        ...
+
+    async def attach_nic(self, vm_id: str, nic: NicSpec) -> None:
+        """Hot-plug a NIC on a running VM (idempotent); kept across power cycles."""
+        ...
+
+    async def detach_nic(self, vm_id: str, port_id: str) -> None:
+        """Hot-unplug a NIC (idempotent)."""
+        ...
+
     async def console_output(self, vm_id: str, length: int | None = None) -> str:
         """The last `length` lines of the serial console (all when None)."""
         ...

@@ -11,7 +11,16 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .compute import HostInfo, InvalidPowerState, Power, SpawnFailed, VMNotFound, VMSpec, VMState
+from .compute import (
+    HostInfo,
+    InvalidPowerState,
+    NicSpec,
+    Power,
+    SpawnFailed,
+    VMNotFound,
+    VMSpec,
+    VMState,
+)
 
 
 @dataclass
@@ -95,6 +104,19 @@ class FakeDriver:
     def crash(self, vm_id: str) -> None:
         """Failure injection: the VM's process died uncleanly, as QEMU would after SIGKILL."""
         self._get(vm_id).power = Power.CRASHED
+
+    async def nics(self, vm_id: str) -> list[NicSpec]:
+        return list(self._get(vm_id).spec.nics)
+
+    async def attach_nic(self, vm_id: str, nic: NicSpec) -> None:
+        nic.validate()
+        vm = self._get(vm_id)
+        if all(n.port_id != nic.port_id for n in vm.spec.nics):
+            vm.spec.nics.append(nic)
+
+    async def detach_nic(self, vm_id: str, port_id: str) -> None:
+        vm = self._get(vm_id)
+        vm.spec.nics = [n for n in vm.spec.nics if n.port_id != port_id]
 
     async def destroy(self, vm_id: str) -> None:
         self.vms.pop(vm_id, None)

@@ -20,6 +20,7 @@ from .compute import (
     ControlFailed,
     HostInfo,
     InvalidPowerState,
+    NicSpec,
     Power,
     SpawnFailed,
     VMNotFound,
@@ -27,7 +28,7 @@ from .compute import (
     VMState,
     validate_id,
 )
-from .qemu_argv import build_argv
+from .qemu_argv import build_argv, nic_ids
 from .qemu_qmp import Monitors
 from .qemu_vmdir import VMDir, list_ids
 
@@ -252,6 +253,69 @@ class QemuDriver:
     async def unpause(self, vm_id: str) -> None:
         vd, _ = await self._require_running(vm_id)
         await self.monitors.execute(vm_id, vd.qmp, "cont")
+
+    # ---- NIC hot-plug ---------------------------------------------------------------
+    async def nics(self, vm_id: str) -> list[NicSpec]:
+        loaded = VMDir(self.state_dir, validate_id(vm_id)).load()
+        if loaded is None:
+            raise VMNotFound(vm_id)
+        return list(loaded[0].nics)
+
+    async def attach_nic(self, vm_id: str, nic: NicSpec) -> None:
+        nic.validate()
+        async with self._lock(vm_id):
+            vd, _ = await self._require_running(vm_id)
+            loaded = vd.load()
+            if loaded is None:
+                raise VMNotFound(vm_id)
+            spec, accel = loaded
+            if any(n.port_id == nic.port_id for n in spec.nics):
+                return
+            netdev, device = nic_ids(nic.port_id)
+            await self.monitors.execute(vm_id, vd.qmp, "netdev_add", {
+                "type": "tap", "id": netdev, "ifname": nic.tap, "script": "no",
+                "downscript": "no"})
+            try:
+                await self.monitors.execute(vm_id, vd.qmp, "device_add", {
+                    "driver": "virtio-net-pci", "id": device, "netdev": netdev,
+                    "mac": nic.mac})
+            except ControlFailed:
+                await self.monitors.execute(vm_id, vd.qmp, "netdev_del", {"id": netdev})
+                raise
+            spec.nics.append(nic)
+            vd.save(spec, accel)
+
+    async def detach_nic(self, vm_id: str, port_id: str, timeout: float = 10.0) -> None:
+        async with self._lock(vm_id):
+            vd, _ = await self._require_running(vm_id)
+            loaded = vd.load()
+            if loaded is None:
+                raise VMNotFound(vm_id)
+            spec, accel = loaded
+            netdev, device = nic_ids(port_id)
+            if any(n.port_id == port_id for n in spec.nics):
+                try:
+                    await self.monitors.execute(vm_id, vd.qmp, "device_del", {"id": device})
+                except ControlFailed as exc:
+                    if "not found" not in str(exc):
+                        raise
+                # The guest ejects the device (ACPI); wait until QEMU has removed it.
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+                while loop.time() < deadline:
+                    kids = await self.monitors.execute(vm_id, vd.qmp, "qom-list",
+                                                       {"path": "/machine/peripheral"})
+                    if all(k.get("name") != device for k in kids):
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise ControlFailed(f"guest did not release NIC {device} in {timeout:g} s")
+                try:
+                    await self.monitors.execute(vm_id, vd.qmp, "netdev_del", {"id": netdev})
+                except ControlFailed:
+                    pass
+                spec.nics = [n for n in spec.nics if n.port_id != port_id]
+                vd.save(spec, accel)
 
     async def destroy(self, vm_id: str) -> None:
         async with self._lock(vm_id):

@@ -63,12 +63,18 @@ def _nic_args(spec: VMSpec) -> list[str]:
     if not spec.nics:
         return ["-nic", "none"]
     args: list[str] = []
-    for i, nic in enumerate(spec.nics):
+    for nic in spec.nics:
+        netdev, device = nic_ids(nic.port_id)
         args += [
-            "-netdev", f"tap,id=net{i},ifname={nic.tap},script=no,downscript=no",
-            "-device", f"virtio-net-pci,netdev=net{i},mac={nic.mac}",
+            "-netdev", f"tap,id={netdev},ifname={nic.tap},script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev={netdev},mac={nic.mac},id={device}",
         ]
     return args
+
+
+def nic_ids(port_id: str) -> tuple[str, str]:
+    """(netdev id, device id) of a port's NIC: stable, so a boot NIC can be unplugged."""
+    return f"net-{port_id[:11]}", f"nic-{port_id[:11]}"
 
 
 def _esc(path: Path) -> str:

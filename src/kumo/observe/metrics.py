@@ -40,3 +40,31 @@ RECONCILE_LATENCY = Histogram("kumo_reconcile_duration_seconds", "Reconcile late
                               ["controller"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("kumo_workqueue_depth", "Keys waiting in a controller's work queue",
                     ["controller"], registry=REGISTRY)
+
+# ---- host agent: overlay (l2population) and DHCP ------------------------------
+L2_ENTRIES = Gauge("kumo_agent_l2pop_entries", "FDB/neighbour entries on this host's VXLAN "
+                   "devices", ["host", "table", "state"], registry=REGISTRY)  # programmed|desired
+L2_DEVICES = Gauge("kumo_agent_network_devices", "Bridges, VXLAN devices and taps present",
+                   ["host", "kind"], registry=REGISTRY)
+NET_SYNC_LATENCY = Histogram(
+    "kumo_agent_network_sync_duration_seconds", "Full overlay resync duration", ["host"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY)
+NET_SYNCS = Counter("kumo_agent_network_syncs_total", "Overlay resyncs", ["host", "result"],
+                    registry=REGISTRY)
+NET_REPAIRS = Counter("kumo_agent_network_repairs_total", "Entries or devices re-added or "
+                      "removed although desired state had not changed (drift repaired)",
+                      ["host"], registry=REGISTRY)
+PORTS_PLUGGED = Counter("kumo_agent_ports_plugged_total", "Ports plugged (vif-plugged events)",
+                        ["host"], registry=REGISTRY)
+DHCP_UP = Gauge("kumo_dhcp_up", "dnsmasq running for the network", ["network", "host"],
+                registry=REGISTRY)
+DHCP_LEASES = Gauge("kumo_dhcp_leases", "Leases in dnsmasq's lease file", ["network", "host"],
+                    registry=REGISTRY)
+DHCP_ACKS = Gauge("kumo_dhcp_acks", "DHCPACK lines logged by dnsmasq (since it was set up)",
+                  ["network", "host"], registry=REGISTRY)
+DHCP_NAKS = Gauge("kumo_dhcp_naks", "DHCPNAK lines logged by dnsmasq (since it was set up)",
+                  ["network", "host"], registry=REGISTRY)
+DHCP_RESTARTS = Counter("kumo_dhcp_restarts_total", "dnsmasq found dead and restarted",
+                        ["network", "host"], registry=REGISTRY)
+METADATA_REQUESTS = Counter("kumo_metadata_requests_total", "Metadata proxy requests",
+                            ["host", "status"], registry=REGISTRY)

@@ -23,7 +23,9 @@ reads (it sets the initial status at create, nothing after).
     (hypervisors, services, availability zones), compute_aggregates.py (read-only,
     derived from zones), compute_bootstrap.py
 
-Not there yet: networks other than "none"/"auto" (no network service), volumes
+    compute_ports.py           requested networks → Ports, addresses, os-interface
+
+Not there yet: volumes
 and block device mappings, resize/migrate/shelve/suspend/rescue/snapshot,
 consoles other than the text log, personality files, forced hosts.
 """
@@ -49,6 +51,7 @@ from . import (
     compute_hosts,
     compute_instance_actions,
     compute_keypairs,
+    compute_ports,
     compute_quotas,
     compute_server_meta,
     compute_servers,
@@ -103,6 +106,11 @@ def build_app() -> Starlette:
         Route(srv + "/tags/{tag}", meta.check_tag, methods=["GET"]),
         Route(srv + "/tags/{tag}", meta.add_tag, methods=["PUT"]),
         Route(srv + "/tags/{tag}", meta.delete_tag, methods=["DELETE"]),
+        Route(srv + "/os-interface", compute_ports.list_interfaces, methods=["GET"]),
+        Route(srv + "/os-interface", compute_ports.attach_interface, methods=["POST"]),
+        Route(srv + "/os-interface/{port_id}", compute_ports.show_interface, methods=["GET"]),
+        Route(srv + "/os-interface/{port_id}", compute_ports.detach_interface,
+              methods=["DELETE"]),
         Route(srv + "/os-instance-actions", compute_instance_actions.index, methods=["GET"]),
         Route(srv + "/os-instance-actions/{request_id}", compute_instance_actions.show,
               methods=["GET"]),

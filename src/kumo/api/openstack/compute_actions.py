@@ -174,7 +174,7 @@ async def _rebuild(request: Request, ctx: AuthContext, server: Obj, body: Any) -
 
     updated = await _apply(request, ctx, server, "rebuild", change,
                            f"rebuild with image {new_image['id']} requested")
-    vc = await views.view_context(request, ctx)
+    vc = await views.view_context(request, ctx, [updated])
     view = views.show(vc, updated, user_data=False)
     if not at_least(request, "2.54"):
         view.pop("key_name", None)

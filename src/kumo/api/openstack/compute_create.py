@@ -23,7 +23,7 @@ from kumo.model import compute as cm
 from ..auth import AuthContext
 from ..runtime import runtime
 from . import compute_lookup as lookup
-from . import compute_usage
+from . import compute_ports, compute_usage
 from .compute_common import (
     ANN_HOSTNAME,
     ANN_LAUNCH_INDEX,
@@ -47,34 +47,6 @@ from .compute_quotas import check_instances, limits_for, server_usage
 from .compute_schemas import CreateBody, ServerCreate, gate
 
 Obj = dict[str, Any]
-NO_NETWORKING = ("networking is not available yet: kumo has no network service, so only "
-                 "\"networks\": \"none\" or \"auto\" can be requested")
-
-
-def _networks(request: Request, server: ServerCreate) -> str:
-    """'none' or 'auto' as requested; explicit networks/ports need a network service."""
-    nets = server.networks
-    if nets is None:
-        if at_least(request, "2.37"):
-            raise bad("Invalid input for field/attribute server. Value: {...}. "
-                      "'networks' is a required property")
-        return "auto"
-    if isinstance(nets, str):
-        if not at_least(request, "2.37"):
-            raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
-                      f"'{nets}' is not of type 'array'")
-        if nets not in ("none", "auto"):
-            raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
-                      f"'{nets}' is not one of ['none', 'auto']")
-        return nets
-    if not isinstance(nets, list) or not all(isinstance(n, dict) for n in nets):
-        raise bad(f"Invalid input for field/attribute networks. Value: {nets}. "
-                  f"{nets} is not valid under any of the given schemas")
-    if not nets:
-        return "auto"
-    raise bad(NO_NETWORKING)
-
-
 NO_VOLUMES = "Block device mappings are not available yet: kumo has no volume service."
 
 
@@ -127,18 +99,24 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
                                      "hypervisor_hostname", "hostname"))
     if server.personality:
         raise bad("Personality files are not supported; pass user_data instead.")
+    wanted_host = None
     if server.host or server.hypervisor_hostname:
         if not ctx.is_admin:
             raise forbidden("Policy doesn't allow compute:servers:create:requested_destination "
                             "to be performed.")
-        raise bad("Requesting a host is not supported; the scheduler places servers.")
+        if server.host and server.hypervisor_hostname and \
+                server.host != server.hypervisor_hostname:
+            raise bad("Requested host and hypervisor_hostname name different hosts.")
+        wanted_host = await lookup.check_host(runtime(request).objects,
+                                              server.host or server.hypervisor_hostname or "")
     low, high = _counts(server)
     if server.hostname and high > 1:
         raise bad("Unable to specify a hostname when creating multiple instances.")
     objects = runtime(request).objects
-    zone = await lookup.check_zone(objects, ctx, server.availability_zone)
+    zone, forced_host = await lookup.check_zone(objects, ctx, server.availability_zone)
+    wanted_host = wanted_host or forced_host
     image_ref = _boot_image(server)
-    networks = _networks(request, server)
+    networks = compute_ports.parse_networks(request, server.networks)
     _security_groups(server)
     flavor_id = lookup.flavor_ref(server.flavorRef)
     flavor = await lookup.get_flavor(objects, ctx, flavor_id)
@@ -163,7 +141,11 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
     cache = compute_usage.cache_of(runtime(request))
     used = cache.usage(pid) if cache else server_usage((await objects.list(cm.SERVER, pid)).items)
     count = check_instances(limits, used, fspec, low, high)
+    requested = networks if isinstance(networks, str) else [
+        {"uuid": n.network_id, "port": n.port_id, "fixed_ip": n.fixed_ip} for n in networks]
+    networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
     return {"flavor": fspec, "image": lookup.image_spec(image), "zone": zone,
+            "requested_host": wanted_host, "requested_networks": requested,
             "networks": networks, "group": group_id, "count": count, "keypair": keypair,
             "metadata": metadata, "limits": limits, "min_count": low, "max_count": high}
 
@@ -180,10 +162,12 @@ def _server_object(request: Request, ctx: AuthContext, server: ServerCreate, pla
         "displayName": name, "flavor": plan["flavor"], "image": plan["image"],
         "keyName": server.key_name, "publicKey": keypair["spec"]["publicKey"] if keypair else None,
         "userData": server.user_data, "metadata": dict(plan["metadata"]),
-        "availabilityZone": plan["zone"], "group": plan["group"], "networks": plan["networks"],
+        "availabilityZone": plan["zone"], "group": plan["group"],
+        "networks": plan["requested_networks"],
         "power": "on", "reboot": {"nonce": 0, "type": "SOFT"},
         "rebuild": {"nonce": 0, "image": None}, "locked": None, "description": description,
         "tags": sorted(set(server.tags or [])), "requestId": req_id, "host": None,
+        "requestedHost": plan["requested_host"], "ports": [],
     }
     return {"apiVersion": "kumo.io/v1", "kind": cm.SERVER,
             "metadata": {"name": sid, "namespace": project_of(ctx), "labels": {},
@@ -232,13 +216,20 @@ async def create(request: Request) -> Response:
                                  for _ in range(8))
     objects = runtime(request).objects
     created: list[Obj] = []
+    ports: list[str] = []
+    rt = runtime(request)
     try:
         for i in range(plan["count"]):
             obj = _server_object(request, ctx, body.server, plan, i, reservation, req_id)
+            mine = await compute_ports.allocate(rt, ctx, plan["networks"], obj["metadata"]["name"],
+                                                plan["zone"])
+            ports += mine
+            obj["spec"]["ports"] = mine
             created.append(await objects.create(obj))
-    except store.StoreError:
+    except BaseException:
         for s in created:
             await objects.delete(cm.SERVER, s["metadata"]["namespace"], s["metadata"]["name"])
+        await compute_ports.release_ports(rt, project_of(ctx), ports)
         raise
     await _recheck(request, ctx, plan, created)
     for s in created:
@@ -254,7 +245,7 @@ async def create(request: Request) -> Response:
     view: Obj = {"id": first, "links": links(request, "servers", first),
                  "OS-DCF:diskConfig": "MANUAL",
                  "adminPass": body.server.adminPass or secrets.token_urlsafe(9)}
-    if plan["networks"] != "none":
+    if body.server.networks != "none":
         view["security_groups"] = [{"name": g.name} for g in body.server.security_groups or []] \
             or [{"name": "default"}]
     location = f"{compute_root(request)}/v2.1/servers/{first}"

@@ -125,23 +125,32 @@ def host_zone(host: Obj) -> str:
 
 
 async def check_zone(objects: store.ObjectStore, ctx: AuthContext, zone: str | None
-                     ) -> str | None:
-    """The requested zone if it exists; "zone:host" forcing is not supported."""
+                     ) -> tuple[str | None, str | None]:
+    """(zone, forced host) for a request; "zone:host" forcing is for admins only."""
     if not zone:
-        return None
+        return None, None
     name, _, host = zone.partition(":")
+    forced = None
     if host:
         if not ctx.is_admin:
             raise forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host "
                             "to be performed.")
-        raise bad("Forcing a host with 'zone:host' is not supported; the scheduler places "
-                  "servers.")
+        forced = await check_host(objects, host)
+    if not name:
+        return None, forced
     if name == DEFAULT_AZ:
-        return name
+        return name, forced
     for host_obj in (await objects.list(cm.HOST)).items:
         if host_zone(host_obj) == name and (host_obj.get("spec") or {}).get("enabled", True):
-            return name
+            return name, forced
     raise bad("The requested availability zone is not available")
+
+
+async def check_host(objects: store.ObjectStore, host: str) -> str:
+    """A host an admin asked for by name must exist."""
+    if await objects.try_get(cm.HOST, "", host) is None:
+        raise bad(f"Compute host {host} could not be found.")
+    return host
 
 
 def zones_of(hosts: list[Obj]) -> tuple[list[str], list[str]]:

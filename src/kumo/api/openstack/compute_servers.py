@@ -215,7 +215,7 @@ async def _list(request: Request, detail: bool) -> Response:
     servers = _sorted(request, ctx.is_admin, servers)
     limit, marker = limit_marker(request)
     servers = page(servers, lambda s: s["metadata"]["name"], limit, marker)
-    vc = await views.view_context(request, ctx)
+    vc = await views.view_context(request, ctx, servers if detail else None)
     body: Obj = {"servers": [views.show(vc, s, detail_list=True) if detail
                              else views.basic(vc, s) for s in servers]}
     if servers and len(servers) == limit:
@@ -235,7 +235,7 @@ async def detail(request: Request) -> Response:
 async def show(request: Request) -> Response:
     ctx = await caller(request)
     server = await find_server(request, ctx, request.path_params["server_id"])
-    vc = await views.view_context(request, ctx)
+    vc = await views.view_context(request, ctx, [server])
     return JSONResponse({"server": views.show(vc, server)})
 
 
@@ -260,7 +260,7 @@ async def update(request: Request) -> Response:
     md = server["metadata"]
     updated = await mutate(runtime(request).objects, cm.SERVER, md["namespace"], md["name"],
                            change, instance_not_found(sid))
-    vc = await views.view_context(request, ctx)
+    vc = await views.view_context(request, ctx, [updated])
     return JSONResponse({"server": views.show(vc, updated)})
 
 

@@ -144,6 +144,7 @@ class ViewContext:
     ctx: AuthContext
     hosts: dict[str, Obj] = field(default_factory=dict)
     leases: dict[str, Obj] = field(default_factory=dict)
+    addresses: dict[str, Obj] = field(default_factory=dict)  # server id -> Nova addresses
 
     def at_least(self, v: str) -> bool:
         return at_least(self.request, v)
@@ -174,11 +175,15 @@ def lease_alive(lease: Obj | None, now: float | None = None) -> bool:
         spec.get("leaseDurationSeconds", cm.LEASE_SECONDS))
 
 
-async def view_context(request: Request, ctx: AuthContext) -> ViewContext:
-    objects = runtime(request).objects
+async def view_context(request: Request, ctx: AuthContext,
+                       servers: list[Obj] | None = None) -> ViewContext:
+    from .compute_ports import addresses_for
+
+    rt = runtime(request)
+    objects = rt.objects
     hosts = {h["metadata"]["name"]: h for h in (await objects.list(cm.HOST)).items}
     leases = {le["metadata"]["name"]: le for le in (await objects.list(cm.LEASE)).items}
-    return ViewContext(request, ctx, hosts, leases)
+    return ViewContext(request, ctx, hosts, leases, await addresses_for(rt, servers or []))
 
 
 def basic(vc: ViewContext, server: Obj) -> Obj:
@@ -229,7 +234,7 @@ def show(vc: ViewContext, server: Obj, *, detail_list: bool = False,
     vm, task = effective_state(server)
     status = server_status(server)
     out: Obj = {
-        "accessIPv4": "", "accessIPv6": "", "addresses": {},
+        "accessIPv4": "", "accessIPv6": "", "addresses": vc.addresses.get(sid, {}),
         "created": isotime(md.get("creationTimestamp")), "flavor": _flavor(vc, spec),
         "hostId": host_id(project, host), "id": sid, "image": _image(vc, spec),
         "links": links(vc.request, "servers", sid), "metadata": dict(spec.get("metadata") or {}),

@@ -1,0 +1,137 @@
+"""Network kinds: Network, Subnet, Port, SecurityGroup, SecurityGroupRule and the
+allocation records that make IPAM race-free — and who owns which field.
+
+All tenant kinds are namespaced by project and named by their Neutron uuid.
+Labels carry the relations agents and the facade select on.
+
+Network (namespaced)
+  spec   facade: {name, description, adminStateUp, shared, mtu (1450 on VXLAN),
+                  networkType ("vxlan"), segmentationId (VNI), portSecurityEnabled,
+                  external (router:external, always false for now), tags[],
+                  availabilityZoneHints[]}
+  status facade: {status "ACTIVE"}
+  labels kumo.io/shared=true when shared (so other projects can list it cheaply)
+
+Subnet (namespaced)
+  spec   facade: {name, description, networkId, ipVersion 4, cidr, gatewayIp|null,
+                  allocationPools[{start,end}], dnsNameservers[],
+                  hostRoutes[{destination,nexthop}], enableDhcp, tags[]}
+  labels kumo.io/network=<network id>
+
+Port (namespaced)
+  spec   facade: {name, description, networkId, macAddress,
+                  fixedIps[{subnetId, ipAddress}], deviceId, deviceOwner, adminStateUp,
+                  securityGroups[], allowedAddressPairs[{ipAddress, macAddress}],
+                  portSecurityEnabled, tags[], autoDelete (created by compute for a
+                  server: deleted with it)}
+         binding (agent, DHCP scheduler, or an admin's binding:host_id): {bindingHostId}
+  status agent: {status "DOWN"|"BUILD"|"ACTIVE", pluggedHost, pluggedAt, vifType}
+  labels kumo.io/network=<network id>, kumo.io/device=<device id> when bound to a
+         device, kumo.io/host=<host> when bound to a host (agents watch by it),
+         kumo.io/owner=<device owner with ':' → '.'>
+
+IPAllocation (cluster, name = "<subnet id>.<ip>"): one per fixed IP. Creating it is
+  the claim: the store refuses a second create of the same name, so no two ports
+  ever hold one address, whatever the concurrency.
+  spec {subnetId, networkId, ipAddress, portId, project}; labels kumo.io/subnet,
+  kumo.io/network (so a network's leftovers are found in one list)
+MacAllocation (cluster, name = "<network id>.<mac with - for :>"): same for MACs.
+  spec {networkId, macAddress, portId, project}; labels kumo.io/network
+SegmentAllocation (cluster, name = "vxlan.<vni>"): the network holding a VNI.
+  spec {networkId, project}
+
+SecurityGroup (namespaced): spec {name, description, stateful, tags[]}.
+  The project's default group is named uuid5(project) so it is created exactly once.
+SecurityGroupRule (namespaced): spec {securityGroupId, direction, ethertype,
+  protocol, portRangeMin, portRangeMax, remoteIpPrefix, remoteGroupId,
+  remoteAddressGroupId, description}; labels kumo.io/security-group=<group id>
+QuotaSet name "network" (namespaced): spec {network, subnet, port, security_group,
+  security_group_rule, router, floatingip} overrides of the defaults (router and
+  floatingip are reported, not enforced: kumo has neither yet).
+
+DHCP: the DHCP controller (control/dhcp.py) keeps one port per DHCP-enabled network
+with deviceOwner "network:dhcp", deviceId "dhcp-<network id>", bound to one live
+host; that host's agent runs dnsmasq and the metadata proxy in a namespace on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .registry import KindInfo, register
+
+NETWORK = "Network"
+SUBNET = "Subnet"
+PORT = "Port"
+SECURITY_GROUP = "SecurityGroup"
+SECURITY_GROUP_RULE = "SecurityGroupRule"
+IP_ALLOCATION = "IPAllocation"
+MAC_ALLOCATION = "MacAllocation"
+SEGMENT_ALLOCATION = "SegmentAllocation"
+
+NETWORK_LABEL = "kumo.io/network"
+SUBNET_LABEL = "kumo.io/subnet"
+DEVICE_LABEL = "kumo.io/device"
+OWNER_LABEL = "kumo.io/owner"
+SHARED_LABEL = "kumo.io/shared"
+SG_LABEL = "kumo.io/security-group"
+
+DHCP_OWNER = "network:dhcp"
+COMPUTE_OWNER_PREFIX = "compute:"
+VXLAN_MTU = 1450  # 1500 underlay minus the 50-byte VXLAN header
+VNI_MIN, VNI_MAX = 1, 16_000_000
+METADATA_IP = "169.254.169.254"
+
+_DEFAULT_SG_NS = uuid.UUID("6f2d3c1e-7a43-4a57-9a77-2f1f6b0e5c11")
+
+register(KindInfo(NETWORK, "networks", namespaced=True, short_names=("net",)))
+register(KindInfo(SUBNET, "subnets", namespaced=True))
+register(KindInfo(PORT, "ports", namespaced=True))
+register(KindInfo(SECURITY_GROUP, "securitygroups", namespaced=True, short_names=("sg",)))
+register(KindInfo(SECURITY_GROUP_RULE, "securitygrouprules", namespaced=True))
+register(KindInfo(IP_ALLOCATION, "ipallocations", namespaced=False, admin_only=True))
+register(KindInfo(MAC_ALLOCATION, "macallocations", namespaced=False, admin_only=True))
+register(KindInfo(SEGMENT_ALLOCATION, "segmentallocations", namespaced=False, admin_only=True))
+
+
+def default_security_group_id(project: str) -> str:
+    """The project's default group id: derived, so concurrent first requests agree."""
+    return str(uuid.uuid5(_DEFAULT_SG_NS, project))
+
+
+def ip_allocation_name(subnet_id: str, ip: str) -> str:
+    return f"{subnet_id}.{ip}"
+
+
+def mac_allocation_name(network_id: str, mac: str) -> str:
+    return f"{network_id}.{mac.lower().replace(':', '-')}"
+
+
+def owner_label(device_owner: str) -> str:
+    """Label values cannot hold ':'; 'compute:nova' → 'compute.nova'."""
+    return device_owner.replace(":", ".")[:63]
+
+
+def dhcp_device_id(network_id: str) -> str:
+    return f"dhcp-{network_id}"
+
+
+def bridge_name(vni: int) -> str:
+    """Per host and network: the bridge the taps, the VXLAN device and DHCP plug into."""
+    return f"kbr-{int(vni)}"
+
+
+def vxlan_name(vni: int) -> str:
+    return f"kvx-{int(vni)}"
+
+
+def tap_name(port_id: str) -> str:
+    return "tap" + port_id[:11]
+
+
+def dhcp_netns(network_id: str) -> str:
+    return f"qdhcp-{network_id}"
+
+
+def dhcp_ns_ifname(port_id: str) -> str:
+    return "ns-" + port_id[:11]
