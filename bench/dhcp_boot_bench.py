@@ -81,14 +81,14 @@ async def bare_setup(work: Path, mac: str) -> tuple[str, Path, object]:
 
     net = LinuxNet()
     ns = f"kb-bdhcp-{os.getpid()}"
-    tap = "tapbare0000001"[:14]
-    net.ensure_bridge("kbr-999", 1450)
-    net.ensure_veth_netns("tapbaredhcp01", "ns-baredhcp01", ns, "kbr-999", 1450,
+    tap = "bbtap0"
+    net.ensure_bridge("benchbr0", 1450)
+    net.ensure_veth_netns("bbdhcp0", "bbdhcpns0", ns, "benchbr0", 1450,
                           "fa:16:3e:99:00:02", ["10.249.0.2/24"])
-    net.ensure_tap(tap, "kbr-999", 1450)
+    net.ensure_tap(tap, "benchbr0", 1450)
     d = work / "bare-dhcp"
     d.mkdir(parents=True, exist_ok=True)
-    dm = Dnsmasq(str(uuid.uuid4()), ns, "ns-baredhcp01", d)
+    dm = Dnsmasq(str(uuid.uuid4()), ns, "bbdhcpns0", d)
     await dm.ensure([DhcpSubnet("s", "10.249.0.0/24", "10.249.0.1", (), (), 1450)],
                     [DhcpHost(mac, "10.249.0.10", "bare")], "10.249.0.2")
     return tap, d, (net, ns, dm)

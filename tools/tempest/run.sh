@@ -3,6 +3,7 @@
 #
 #   tools/tempest/run.sh                 # identity, image, compute, one after another
 #   SERVICES="identity image" tools/tempest/run.sh
+#   SERVICES="network" tools/tempest/run.sh   # Neutron API tests (neutron enabled only here)
 #   SERVICES="compute_subset" tools/tempest/run.sh  # restricted compute regex (COMPUTE_REGEX)
 #   PARALLEL=1 tools/tempest/run.sh      # run the services' suites concurrently
 #
@@ -27,6 +28,7 @@ TIMEOUT_identity="${TIMEOUT_identity:-900}"
 TIMEOUT_image="${TIMEOUT_image:-900}"
 TIMEOUT_compute="${TIMEOUT_compute:-1200}"
 TIMEOUT_compute_subset="${TIMEOUT_compute_subset:-900}"
+TIMEOUT_network="${TIMEOUT_network:-1200}"
 PARALLEL="${PARALLEL:-0}"
 
 mkdir -p "$WORK"
@@ -69,6 +71,7 @@ run_service() {
     "$VENV/bin/tempest" init --name "kumo-$svc" "$ws" >/dev/null
     sed -e "s#@KUMO_URL@#$URL#g" -e "s#@ADMIN_PASSWORD@#$ADMIN_PASSWORD#g" \
         -e "s#@IMAGE_REF@#$IMAGE_REF#g" -e "s#@LOG_DIR@#$ws/logs#g" \
+        -e "s#@NEUTRON@#$([ "$svc" = network ] && echo True || echo False)#g" \
         "$HERE/tempest.conf.in" >"$ws/etc/tempest.conf"
     case "$svc" in
         compute_subset) regex="$COMPUTE_REGEX" ;;

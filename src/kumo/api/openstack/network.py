@@ -73,8 +73,6 @@ EXTENSIONS: list[tuple[str, str, str]] = [
     ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, "
      "network, port, security_group", "Enables to set tag on resources with standard "
      "attribute."),
-    ("tag-ports-during-bulk-creation", "Tag Ports During Bulk Creation", "Allow to tag "
-     "ports during bulk creation"),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a "
      "network resource."),
