@@ -326,7 +326,8 @@ class MultiHost:
                 str(VENV_BIN / "kumo"), "agent",
                 "--host", self.host_name(i), "--api", self.api_url,
                 "--credentials", str(self.credentials), "--underlay-ip", underlay_ip(i),
-                "--state-dir", str(self.state_dir(i)), "--driver", self.driver]
+                "--state-dir", str(self.state_dir(i)), "--driver", self.driver,
+                "--listen", f"{underlay_ip(i)}:9774"]
         if self.net_driver is not None:
             argv += ["--net-driver", self.net_driver]
         log = open(self.agent_log(i), "ab")  # noqa: SIM115 - handed to the child

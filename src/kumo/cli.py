@@ -78,7 +78,10 @@ def agent(host: Annotated[str, typer.Option("--host", help="This hypervisor's na
           resync_interval: Annotated[float, typer.Option(
               help="Seconds between full overlay resyncs.")] = 15.0,
           vif_plug_timeout: Annotated[float, typer.Option(
-              help="Seconds a build waits for its ports to be plugged.")] = 10.0) -> None:
+              help="Seconds a build waits for its ports to be plugged.")] = 10.0,
+          listen: Annotated[str | None, typer.Option(
+              help="HOST:PORT for this agent's /metrics and /debug/state (no auth); "
+              "off unless given.")] = None) -> None:
     """Run one host's agent against a remote API server."""
     from kumo.agent.apiclient import load_credentials
     from kumo.agent.main import run_agent
@@ -90,7 +93,7 @@ def agent(host: Annotated[str, typer.Option("--host", help="This hypervisor's na
     sdir = state_dir or default_data_dir() / "agent" / host
     try:
         asyncio.run(run_agent(creds, host, sdir, driver=driver, vtep_ip=underlay_ip,
-                              net_driver=net_driver,
+                              net_driver=net_driver, listen=listen or None,
                               net_options={"resync_interval": resync_interval,
                                            "vif_plug_timeout": vif_plug_timeout}))
     except KeyboardInterrupt:

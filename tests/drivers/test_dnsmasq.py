@@ -411,3 +411,23 @@ def test_bad_namespace_names() -> None:
     for bad in ("", "../etc", "a/b", ".hidden", "x" * 65):
         with pytest.raises(netns.NetnsError):
             netns.exists(bad)
+
+
+@needs_netns
+async def test_address_of_a_removed_port_goes_to_its_successor(pair: Pair,
+                                                               tmp_path: Path) -> None:
+    """A port deleted and its address given to a new port (new MAC): the new one gets it
+    at once, not after the old lease expires."""
+    d = Dnsmasq(str(uuid.uuid4()), pair.server, SERVER_IF, tmp_path / "state")
+    assert await d.ensure([_subnet()], [DhcpHost(MAC_A, "10.90.0.10", "a")], SERVER_IP) \
+        == "started"
+    lease = await pair.udhcpc()
+    assert lease is not None and lease["ip"] == "10.90.0.10"
+    assert MAC_A in d.lease_file.read_text()
+    assert await d.ensure([_subnet()], [DhcpHost(MAC_B, "10.90.0.10", "b")], SERVER_IP) \
+        == "reloaded"
+    assert MAC_A not in d.lease_file.read_text()
+    pair.set_client_mac(MAC_B)
+    lease = await pair.udhcpc()
+    assert lease is not None and lease["ip"] == "10.90.0.10", d.log_file.read_text()[-2000:]
+    await d.stop()

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,16 @@ def test_three_hosts_overlay_dhcp_metadata_and_faults(multihost, tmp_path: Path)
         assert (mac1, vtep[1]) in fdb(mh, 3, vx1)
         assert mh.exec_in(1, ["ip", "-j", "addr", "show", "dev", f"kbr-{vni1}"]).stdout.count(
             '"local"') == 0  # the host has no address on the tenant network
+
+        # The agents' own metrics: l2pop entries programmed as desired, DHCP up.
+        scrape = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+                  f"'http://{vtep[1]}:9774/metrics').read().decode())")
+        text = mh.exec_in(1, [sys.executable, "-c", scrape]).stdout
+        desired = re.search(r'kumo_agent_l2pop_entries\{host="host1",table="fdb",'
+                            r'state="desired"\} (\S+)', text)
+        programmed = re.search(r'kumo_agent_l2pop_entries\{host="host1",'
+                               r'table="fdb",state="programmed"\} (\S+)', text)
+        assert desired and programmed and float(desired[1]) == float(programmed[1]) >= 2
 
         # Fault: kill host1's agent; the guests keep talking (vm3's console, uploaded by
         # host3's agent, keeps counting successful fetches of vm1's page).

@@ -154,7 +154,7 @@ async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,
                     driver: str = "auto", vtep_ip: str | None = None,
                     debug_providers: dict[str, Any] | None = None,
                     net_options: dict[str, Any] | None = None,
-                    net_driver: str = "auto") -> None:
+                    net_driver: str = "auto", listen: str | None = None) -> None:
     api = ApiClient(credentials)
     state_dir.mkdir(parents=True, exist_ok=True)
     compute = make_driver(driver, state_dir)
@@ -164,7 +164,12 @@ async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,
     if debug_providers is not None:
         debug_providers[f"agent/{host}"] = agent.debug_state
     try:
-        await agent.run()
+        if listen:
+            from .endpoint import serve
+
+            await asyncio.gather(agent.run(), serve(listen, agent.debug_state))
+        else:
+            await agent.run()
     finally:
         await agent.driver.close()
         await api.close()

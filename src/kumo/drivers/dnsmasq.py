@@ -274,6 +274,15 @@ class Dnsmasq:
                 if _cmdline(pid) == argv and self._in_our_netns(pid):
                     if not changed:
                         return "unchanged"
+                    if self._has_stale_leases(hosts):
+                        # dnsmasq keeps honouring a lease of a removed port, so a new port
+                        # given the same address would get nothing until it expires. It
+                        # reads the lease file only at start: prune it and restart.
+                        await self._terminate(pid)
+                        self._prune_leases(hosts)
+                        await self._start(argv)
+                        log.info("dnsmasq %s restarted without stale leases", self.network_id)
+                        return "reloaded"
                     os.kill(pid, signal.SIGHUP)
                     log.info("dnsmasq %s (pid %d) reloaded", self.network_id, pid)
                     return "reloaded"
@@ -310,6 +319,26 @@ class Dnsmasq:
                 "acks": self._acks, "naks": self._naks}
 
     # -- internals --------------------------------------------------------------
+
+    def _lease_lines(self) -> list[str]:
+        try:
+            return self.lease_file.read_text().splitlines()
+        except OSError:
+            return []
+
+    @staticmethod
+    def _lease_ok(line: str, keep: set[tuple[str, str]]) -> bool:
+        parts = line.split()
+        return len(parts) < 3 or (parts[1].lower(), parts[2]) in keep
+
+    def _has_stale_leases(self, hosts: list[DhcpHost]) -> bool:
+        keep = {(h.mac, h.ip) for h in hosts}
+        return not all(self._lease_ok(line, keep) for line in self._lease_lines())
+
+    def _prune_leases(self, hosts: list[DhcpHost]) -> None:
+        keep = {(h.mac, h.ip) for h in hosts}
+        lines = [line for line in self._lease_lines() if self._lease_ok(line, keep)]
+        _write_if_changed(self.lease_file, "".join(f"{line}\n" for line in lines))
 
     def _is_ours(self, pid: int) -> bool:
         args = _cmdline(pid)
