@@ -31,12 +31,14 @@ from starlette.routing import Route
 from ..errors import handlers, neutron_body
 from ..runtime import Runtime, runtime
 from . import (
+    network_agents,
     network_networks,
     network_ports,
     network_quotas,
     network_secgroups,
     network_subnets,
 )
+from .network_bulk import bulk
 from .network_common import (
     Caller,
     bad_request,
@@ -62,8 +64,6 @@ EXTENSIONS: list[tuple[str, str, str]] = [
     ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
     ("provider", "Provider Network", "Expose mapping of virtual networks to physical "
      "networks"),
-    ("external-net", "Neutron external network", "Adds external network attribute to "
-     "network resource."),
     ("standard-attr-description", "standard-attr-description", "Extension to add "
      "descriptions to standard attributes"),
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at "
@@ -231,17 +231,20 @@ def build_app() -> Starlette:
         Route("/v2.0/extensions", extensions, methods=["GET"]),
         Route("/v2.0/extensions/{alias}", extension, methods=["GET"]),
         Route("/v2.0/networks", nets.index, methods=["GET"]),
-        Route("/v2.0/networks", nets.create, methods=["POST"]),
+        Route("/v2.0/networks", bulk(nets.create, nets.delete, "network", "networks",
+                                     "network_id"), methods=["POST"]),
         Route("/v2.0/networks/{network_id}", nets.show, methods=["GET"]),
         Route("/v2.0/networks/{network_id}", nets.update, methods=["PUT"]),
         Route("/v2.0/networks/{network_id}", nets.delete, methods=["DELETE"]),
         Route("/v2.0/subnets", subs.index, methods=["GET"]),
-        Route("/v2.0/subnets", subs.create, methods=["POST"]),
+        Route("/v2.0/subnets", bulk(subs.create, subs.delete, "subnet", "subnets",
+                                    "subnet_id"), methods=["POST"]),
         Route("/v2.0/subnets/{subnet_id}", subs.show, methods=["GET"]),
         Route("/v2.0/subnets/{subnet_id}", subs.update, methods=["PUT"]),
         Route("/v2.0/subnets/{subnet_id}", subs.delete, methods=["DELETE"]),
         Route("/v2.0/ports", ports.index, methods=["GET"]),
-        Route("/v2.0/ports", ports.create, methods=["POST"]),
+        Route("/v2.0/ports", bulk(ports.create, ports.delete, "port", "ports", "port_id"),
+              methods=["POST"]),
         Route("/v2.0/ports/{port_id}", ports.show, methods=["GET"]),
         Route("/v2.0/ports/{port_id}", ports.update, methods=["PUT"]),
         Route("/v2.0/ports/{port_id}", ports.delete, methods=["DELETE"]),
@@ -254,6 +257,8 @@ def build_app() -> Starlette:
         Route("/v2.0/security-group-rules", sgs.rules_create, methods=["POST"]),
         Route("/v2.0/security-group-rules/{rule_id}", sgs.rules_show, methods=["GET"]),
         Route("/v2.0/security-group-rules/{rule_id}", sgs.rules_delete, methods=["DELETE"]),
+        Route("/v2.0/agents", network_agents.index, methods=["GET"]),
+        Route("/v2.0/agents/{agent_id}", network_agents.show, methods=["GET"]),
         Route("/v2.0/quotas", q.index, methods=["GET"]),
         Route("/v2.0/quotas/{project_id}", q.show, methods=["GET"]),
         Route("/v2.0/quotas/{project_id}", q.update, methods=["PUT"]),

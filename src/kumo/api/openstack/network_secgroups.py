@@ -211,6 +211,9 @@ async def update(request: Request) -> Response:
                     group["metadata"]["namespace"]):
             raise err(409, "SecurityGroupCannotUpdateDefault",
                       "Updating default security group not allowed.")
+        if changes["name"] == "default" and group["spec"].get("name") != "default":
+            raise err(409, "SecurityGroupDefaultAlreadyExists",
+                      "Default security group already exists.")
     if "description" in data:
         changes["description"] = to_str("description", data["description"])
     if "stateful" in data:
@@ -298,17 +301,17 @@ def parse_rule(data: Obj) -> Obj:
         if lo is not None and hi is None:
             hi = lo
         if hi is not None and lo is None:
-            raise err(400, "SecurityGroupMissingPortRangeMin",
-                      "port_range_min must be set when port_range_max is")
+            raise err(400, "SecurityGroupInvalidPortRange",
+                      "For TCP/UDP protocols, port_range_min must be <= port_range_max")
     elif protocol in ICMP:
         if lo is not None and lo > 255:
             raise err(400, "SecurityGroupInvalidIcmpValue",
-                      f"Invalid value for ICMP port_range_min(type): {lo}. It must be 0 to "
-                      "255.")
+                      f"Invalid value for ICMP type (port_range_min): {lo}. It must be 0 "
+                      "to 255.")
         if hi is not None and hi > 255:
             raise err(400, "SecurityGroupInvalidIcmpValue",
-                      f"Invalid value for ICMP port_range_max(code): {hi}. It must be 0 to "
-                      "255.")
+                      f"Invalid value for ICMP code (port_range_max): {hi}. It must be 0 "
+                      "to 255.")
         if hi is not None and lo is None:
             raise err(400, "SecurityGroupMissingIcmpType",
                       f"ICMP code (port-range-max) {hi} is provided but ICMP type "
