@@ -145,11 +145,16 @@ def test_three_hosts_overlay_dhcp_metadata_and_faults(multihost, tmp_path: Path)
         scrape = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
                   f"'http://{vtep[1]}:9774/metrics').read().decode())")
         text = mh.exec_in(1, [sys.executable, "-c", scrape]).stdout
-        desired = re.search(r'kumo_agent_l2pop_entries\{host="host1",table="fdb",'
-                            r'state="desired"\} (\S+)', text)
-        programmed = re.search(r'kumo_agent_l2pop_entries\{host="host1",'
-                               r'table="fdb",state="programmed"\} (\S+)', text)
-        assert desired and programmed and float(desired[1]) == float(programmed[1]) >= 2
+        def gauge(**labels: str) -> float | None:
+            for line in text.splitlines():
+                if line.startswith("kumo_agent_l2pop_entries{") and all(
+                        f'{k}="{v}"' in line for k, v in labels.items()):
+                    return float(line.rsplit(" ", 1)[1])
+            return None
+
+        desired = gauge(host="host1", table="fdb", state="desired")
+        programmed = gauge(host="host1", table="fdb", state="programmed")
+        assert desired is not None and desired == programmed and desired >= 2, text
 
         # Fault: kill host1's agent; the guests keep talking (vm3's console, uploaded by
         # host3's agent, keeps counting successful fetches of vm1's page).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import random
 import secrets
 import time
 from typing import Any
@@ -229,7 +230,7 @@ class Scheduler:
 
     async def release(self, host_name: str, uid: str, claim: str | None = None) -> None:
         """Drop a server's allocation from a host (CAS, retried); only ``claim``'s if given."""
-        for _ in range(20):
+        for attempt in range(200):
             host = await self.objects.try_get(cm.HOST, "", host_name)
             alloc = (host or {}).get("status", {}).get("allocations", {}).get(uid)
             if alloc is None or (claim is not None and alloc.get("claim") != claim):
@@ -239,7 +240,11 @@ class Scheduler:
                 self._remember(await self.objects.update(host))
                 return
             except store.Conflict:
+                # A busy host (many claims at once): back off a little, never give up
+                # early, or the loser of a race would keep capacity it does not use.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
                 continue
+        log.warning("could not release %s's claim on %s; the sweep will", uid, host_name)
 
     async def _handle_build_failure(self, server: dict[str, Any]) -> None:
         status = server.get("status") or {}
