@@ -101,6 +101,9 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
             active = sum(1 for s in servers if s["status"] == "ACTIVE")
             errors = sum(1 for s in servers if s["status"] == "ERROR")
             if active + errors >= args.servers:
+                for s in servers:
+                    if s["status"] == "ERROR":
+                        print("  ERROR:", s["id"], (s.get("fault") or {}).get("message"))
                 break
             await asyncio.sleep(0.5)
         t_all = time.perf_counter() - t0

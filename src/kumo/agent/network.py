@@ -73,7 +73,8 @@ class NetworkAgent:
         self.ports = Informer(api, "ports", on_change=self._changed)
         self.networks = Informer(api, "networks", on_change=self._changed)
         self.subnets = Informer(api, "subnets", on_change=self._changed)
-        self.hosts = Informer(api, "hosts", on_change=self._changed)
+        self.hosts = Informer(api, "hosts", on_change=self._host_changed)
+        self._vteps: dict[str, str | None] = {}
         self._dirty = asyncio.Event()
         self._dnsmasq: dict[str, Any] = {}
         self._proxies: dict[str, MetadataProxy] = {}
@@ -87,6 +88,18 @@ class NetworkAgent:
 
     def _changed(self, typ: str, obj: Obj) -> None:
         self._dirty.set()
+
+    def _host_changed(self, typ: str, obj: Obj) -> None:
+        """Hosts change on every scheduler claim; only a VTEP appearing, moving or going
+        matters to the overlay, so only that triggers a sync."""
+        name = obj["metadata"]["name"]
+        vtep = None if typ == "DELETED" else (obj.get("status") or {}).get("vtepIp")
+        if typ == "DELETED":
+            self._vteps.pop(name, None)
+            self._dirty.set()
+        elif name not in self._vteps or self._vteps[name] != vtep:
+            self._vteps[name] = vtep
+            self._dirty.set()
 
     # ---- the compute side's entry point ------------------------------------
     async def plug_server_ports(self, server: Obj, port_ids: list[str]) -> list[NicSpec]:
