@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ..conftest import LiveCloud, free_port
+from ..multihost import delete_netns, netns_list
 from .vmhelpers import BOOT_MARKER, need_qemu, wait_for, wait_image_active
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -29,19 +30,6 @@ def ssh_public_key(comment: str) -> str:
     key = ed25519.Ed25519PrivateKey.generate().public_key()
     raw = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return f"{raw.decode()} {comment}"
-
-
-def netns_list() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
-
-
-def delete_netns(name: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True,
-                          text=True).stdout.split()
-    for pid in pids:
-        subprocess.run(["kill", "-9", pid], capture_output=True)
-    subprocess.run(["ip", "netns", "delete", name], capture_output=True)
 
 
 @pytest.fixture(scope="module")

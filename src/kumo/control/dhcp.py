@@ -24,14 +24,6 @@ log = logging.getLogger("kumo.control.dhcp")
 Obj = dict[str, Any]
 
 
-def _alive(lease: Obj | None, now: float) -> bool:
-    if lease is None:
-        return False
-    spec = lease.get("spec") or {}
-    return now < float(spec.get("renewTime", 0)) + float(
-        spec.get("leaseDurationSeconds", cm.LEASE_SECONDS))
-
-
 class DhcpScheduler:
     def __init__(self, rt: Any) -> None:
         self.rt = rt
@@ -80,7 +72,7 @@ class DhcpScheduler:
             return None
         leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
         now = time.time()
-        live = [h for h, obj in hosts.items() if _alive(leases.get(h), now)
+        live = [h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
                 and (obj.get("spec") or {}).get("enabled", True)]
         if not live:
             return Requeue(5.0)

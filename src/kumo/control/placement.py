@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kumo.model import compute as cm
+
 DEFAULT_RATIOS = {"cpu": 16.0, "ram": 1.5, "disk": 1.0}
 
 
@@ -42,10 +44,7 @@ class HostView:
         return self.host.get("status") or {}
 
     def alive(self, now: float) -> bool:
-        if self.lease is None:
-            return False
-        ls = self.lease["spec"]
-        return now < float(ls.get("renewTime", 0)) + float(ls.get("leaseDurationSeconds", 30))
+        return cm.lease_alive(self.lease, now)
 
     def free(self) -> tuple[float, float, float]:
         cap = self.status.get("capacity") or {}

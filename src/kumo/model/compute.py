@@ -47,6 +47,9 @@ QuotaSet (namespaced, name = "compute"): spec {instances, cores, ram, ...} overr
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from .registry import KindInfo, register
 
 SERVER = "Server"
@@ -74,3 +77,13 @@ register(KindInfo(INSTANCE_ACTION, "instanceactions", namespaced=True))
 register(KindInfo(LEASE, "leases", namespaced=False, admin_only=True))
 register(KindInfo(CONSOLE_LOG, "consolelogs", namespaced=True))
 register(KindInfo(QUOTA_SET, "quotasets", namespaced=True))
+
+
+def lease_alive(lease: dict[str, Any] | None, now: float | None = None) -> bool:
+    """Whether a host's Lease (its agent's heartbeat) is still fresh."""
+    if lease is None:
+        return False
+    spec = lease.get("spec") or {}
+    now = time.time() if now is None else now
+    return now < float(spec.get("renewTime", 0)) + float(
+        spec.get("leaseDurationSeconds", LEASE_SECONDS))

@@ -9,7 +9,6 @@ reboot → rebooting, ...): the state checks of the next action see it too.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,13 +165,7 @@ class ViewContext:
         return "UP" if lease_alive(self.leases.get(host)) else "DOWN"
 
 
-def lease_alive(lease: Obj | None, now: float | None = None) -> bool:
-    if lease is None:
-        return False
-    spec = lease.get("spec") or {}
-    now = time.time() if now is None else now
-    return now < float(spec.get("renewTime", 0)) + float(
-        spec.get("leaseDurationSeconds", cm.LEASE_SECONDS))
+lease_alive = cm.lease_alive
 
 
 async def view_context(request: Request, ctx: AuthContext,

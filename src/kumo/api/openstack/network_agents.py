@@ -8,7 +8,6 @@ list, as Neutron's policy gives them.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -27,14 +26,6 @@ KINDS = (("Linux bridge agent", "neutron-linuxbridge-agent", None),
          ("Metadata agent", "neutron-metadata-agent", None))
 
 
-def _alive(lease: Obj | None) -> bool:
-    if lease is None:
-        return False
-    spec = lease.get("spec") or {}
-    return time.time() < float(spec.get("renewTime", 0)) + float(
-        spec.get("leaseDurationSeconds", cm.LEASE_SECONDS))
-
-
 def _agents(hosts: list[Obj], leases: dict[str, Obj]) -> list[Obj]:
     out = []
     for h in hosts:
@@ -48,7 +39,7 @@ def _agents(hosts: list[Obj], leases: dict[str, Obj]) -> list[Obj]:
             out.append({
                 "id": str(uuid.uuid5(_NS, f"{name}/{binary}")), "agent_type": agent_type,
                 "binary": binary, "host": name, "topic": "N/A",
-                "alive": _alive(leases.get(name)),
+                "alive": cm.lease_alive(leases.get(name)),
                 "admin_state_up": (h.get("spec") or {}).get("enabled", True),
                 "availability_zone": (h.get("spec") or {}).get("availabilityZone") or "nova",
                 "configurations": conf, "created_at": h["metadata"].get("creationTimestamp"),
