@@ -122,9 +122,9 @@ async def l2pop_fake(args: argparse.Namespace) -> None:
     import yaml
     from tests.e2e.vmhelpers import admin_token
 
-    from kumo.agent.apiclient import ApiClient
     from kumo.agent.host import register
     from kumo.agent.network import NetworkAgent
+    from kumo.client import ApiClient
     from kumo.drivers.compute import HostInfo
     from kumo.drivers.fakenet import FakeNet
     from kumo.model import network as nm

@@ -39,8 +39,8 @@ def rss_mb(pid: int) -> float:
 
 
 async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
-    from kumo.agent.apiclient import ApiClient
     from kumo.agent.main import Agent
+    from kumo.client import ApiClient
     from kumo.drivers.fake import FakeDriver
 
     tasks = []

@@ -83,8 +83,8 @@ def agent(host: Annotated[str, typer.Option("--host", help="This hypervisor's na
               help="HOST:PORT for this agent's /metrics and /debug/state (no auth); "
               "off unless given.")] = None) -> None:
     """Run one host's agent against a remote API server."""
-    from kumo.agent.apiclient import load_credentials
     from kumo.agent.main import run_agent
+    from kumo.client import load_credentials
     from kumo.observe import logging as klog
 
     klog.setup(os.environ.get("KUMO_LOG_LEVEL", "INFO"))
@@ -105,7 +105,7 @@ def get(plural: str, name: Annotated[str | None, typer.Argument()] = None,
         namespace: Annotated[str | None, typer.Option("-n", "--namespace")] = None,
         cloud: Annotated[str, typer.Option("--os-cloud")] = "kumo") -> None:
     """Read native resources (admin): ``kumo get hosts``, ``kumo get events -n PROJECT``."""
-    from kumo import client
+    from kumo.client import cloud as client
 
     with client.Client.from_cloud(cloud) as c:
         out = c.get(plural, name, namespace)

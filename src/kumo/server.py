@@ -44,7 +44,7 @@ def write_private(path: Path, text: str) -> None:
 
 async def open_runtime(config: Config) -> Runtime:
     """Open the store, load the token key, register the catalog, bootstrap identity."""
-    from kumo.api.openstack import keystone_bootstrap as identity_bootstrap
+    from kumo.api.openstack.identity import bootstrap as identity_bootstrap
 
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     objects = await store.open_sqlite(
@@ -64,7 +64,7 @@ async def open_runtime(config: Config) -> Runtime:
                        "Networking (Neutron v2.0)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
-    from kumo.api.openstack import compute_bootstrap
+    from kumo.api.openstack.compute import bootstrap as compute_bootstrap
 
     await compute_bootstrap.bootstrap(rt)
     if creds is not None:
@@ -119,7 +119,7 @@ BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 
 def background_tasks() -> list[BackgroundTask]:
-    from kumo.api.openstack import compute_usage
+    from kumo.api.openstack.compute import usage as compute_usage
     from kumo.control import dhcp, gc, ports, scheduler
 
     return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
@@ -130,8 +130,8 @@ async def _local_agent(rt: Runtime, driver: str, net_driver: str = "auto") -> No
     """The all-in-one host agent: the same code as a remote one, over loopback HTTP."""
     import socket
 
-    from kumo.agent.apiclient import load_credentials
     from kumo.agent.main import run_agent
+    from kumo.client import load_credentials
 
     creds = load_credentials(rt.config.data_dir / SERVICE_CREDENTIALS_FILE)
     creds["auth_url"] = f"http://{rt.config.listen}/v3"
@@ -142,7 +142,7 @@ async def _local_agent(rt: Runtime, driver: str, net_driver: str = "auto") -> No
 
 async def _import_tiny_image(rt: Runtime) -> None:
     """Build kumo-tiny if missing and publish it as a public image (first start)."""
-    from kumo.api.openstack import image as glance
+    from kumo.api.openstack.image import app as glance
     from kumo.imagebuild import kumo_tiny
 
     try:

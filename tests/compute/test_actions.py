@@ -8,7 +8,7 @@ import pytest
 
 from kumo import store
 from kumo.model import compute as cm
-from kumo.observe import events
+from kumo.model import events
 
 from .conftest import Nova, Tenant
 

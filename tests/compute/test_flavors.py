@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kumo.api.openstack import compute_bootstrap
+from kumo.api.openstack.compute import bootstrap as compute_bootstrap
 from kumo.model import compute as cm
 
 from .conftest import Nova, Tenant

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kumo.api.errors import ApiError
-from kumo.api.openstack import compute_microversion as mv
+from kumo.api.openstack.compute import microversion as mv
 
 from .conftest import Nova, Tenant
 

@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_unplugged_port_errors_the_server_within_the_timeout(tmp_path: Path) -> None:
-    from kumo.agent.apiclient import ApiClient
     from kumo.agent.main import Agent
+    from kumo.client import ApiClient
     from kumo.drivers.fake import FakeDriver
     from kumo.drivers.fakenet import FakeNet
     from kumo.drivers.linuxnet import NetDriverError

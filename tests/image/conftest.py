@@ -16,7 +16,8 @@ from starlette.routing import Mount
 from kumo import store
 from kumo.api.app import ObservabilityMiddleware
 from kumo.api.auth import TokenManager, load_or_create_key
-from kumo.api.openstack import image, image_data
+from kumo.api.openstack.image import app as image
+from kumo.api.openstack.image import data as image_data
 from kumo.api.runtime import Runtime
 from kumo.config import Config
 from kumo.model import identity as m

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from kumo.api.openstack import image, image_data
+from kumo.api.openstack.image import app as image
+from kumo.api.openstack.image import data as image_data
 from kumo.store.blobs import BlobStore
 
 from .conftest import Glance, build_image_app, digests

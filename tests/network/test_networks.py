@@ -155,7 +155,7 @@ async def test_shared_networks(neutron: Neutron, alice: Tenant, bob: Tenant,
 
 
 async def test_network_delete_cascade(neutron: Neutron, alice: Tenant) -> None:
-    from kumo.api.openstack import network_ports
+    from kumo.api.openstack.network import ports as network_ports
     from kumo.model import network as nm
 
     net = await neutron.network(alice, "n")

@@ -175,7 +175,7 @@ async def test_security_groups_and_pairs(neutron: Neutron, alice: Tenant, bob: T
 
 
 async def test_public_coroutines(neutron: Neutron, alice: Tenant, net: str) -> None:
-    from kumo.api.openstack import network_ports
+    from kumo.api.openstack.network import ports as network_ports
 
     await neutron.subnet(alice, net, "10.0.0.0/24")
     ctx = await neutron.rt.tokens.validate(alice.token)

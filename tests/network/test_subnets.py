@@ -94,7 +94,7 @@ async def test_update_subnet(neutron: Neutron, alice: Tenant, net: str) -> None:
 
 
 async def test_subnet_in_use(neutron: Neutron, alice: Tenant, bob: Tenant, net: str) -> None:
-    from kumo.api.openstack import network_ports
+    from kumo.api.openstack.network import ports as network_ports
     from kumo.model import network as nm
 
     sub = await neutron.subnet(alice, net, "10.0.0.0/24")

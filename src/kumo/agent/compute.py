@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kumo import store
-from kumo.control.reconciler import Controller, Requeue
+from kumo.client import ApiClient
+from kumo.common import clock, errors
+from kumo.common.reconciler import Controller, Requeue
 from kumo.drivers import compute as drv
 from kumo.model import compute as cm
-from kumo.observe.events import event_object
+from kumo.model.events import event_object
 
-from .apiclient import ApiClient
 from .images import ImageFetcher
 from .network import NetworkAgent, VifPlugTimeout
 
@@ -34,7 +34,7 @@ KERNEL_CMDLINE = "console=ttyS0 quiet"
 
 
 def iso_now() -> str:
-    return store.now_iso()
+    return clock.now_iso()
 
 
 class ServerReconciler:
@@ -60,7 +60,7 @@ class ServerReconciler:
                           extra={"host": self.host})
         try:
             await self.api.create("events", ev, ev["metadata"]["namespace"])
-        except store.StoreError:
+        except errors.StoreError:
             log.warning("could not record event %s", reason)
 
     async def patch_status(self, server: dict[str, Any], status: dict[str, Any]
@@ -266,7 +266,7 @@ class ServerReconciler:
         await self.event(server, "Deleted", "VM and its files removed", start=t0)
         try:
             await self.api.delete("consolelogs", md["name"], md["namespace"])
-        except store.StoreError:
+        except errors.StoreError:
             pass
         for _ in range(10):
             fresh = await self.api.get("servers", md["name"], md["namespace"])
@@ -279,9 +279,9 @@ class ServerReconciler:
             try:
                 await self.api.patch("servers", md["name"], patch, md["namespace"])
                 return
-            except store.Conflict:
+            except errors.Conflict:
                 continue
-            except store.NotFound:
+            except errors.NotFound:
                 return
 
     def debug_state(self) -> dict[str, Any]:

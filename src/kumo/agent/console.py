@@ -12,11 +12,10 @@ import hashlib
 import logging
 from typing import Any
 
-from kumo import store
+from kumo.client import ApiClient
+from kumo.common import clock, errors
 from kumo.drivers.compute import ComputeDriver
 from kumo.model import compute as cm
-
-from .apiclient import ApiClient
 
 log = logging.getLogger("kumo.agent.console")
 MAX_LINES = 2000
@@ -40,7 +39,7 @@ class ConsoleUploader:
             for (ns, name), server in list(self.servers.items()):
                 try:
                     await self._sync(ns, name, server)
-                except (store.StoreError, OSError) as exc:
+                except (errors.StoreError, OSError) as exc:
                     log.debug("console sync of %s failed: %s", name, exc)
             await asyncio.sleep(self.interval)
 
@@ -59,10 +58,10 @@ class ConsoleUploader:
                 self._stamps[name] = stamp
             return
         obj = {"kind": cm.CONSOLE_LOG, "metadata": {"name": name, "namespace": ns},
-               "spec": {"text": text, "updated": store.now_iso()}}
+               "spec": {"text": text, "updated": clock.now_iso()}}
         try:
             await self.api.patch("consolelogs", name, {"spec": obj["spec"]}, ns)
-        except store.NotFound:
+        except errors.NotFound:
             obj["metadata"]["ownerReferences"] = [{
                 "apiVersion": "kumo.io/v1", "kind": cm.SERVER, "name": name,
                 "uid": server["metadata"]["uid"]}]
@@ -73,7 +72,7 @@ class ConsoleUploader:
         self.uploads += 1
         if BOOT_MARKER in text and name not in self._booted:
             self._booted.add(name)
-            from kumo.observe.events import event_object
+            from kumo.model.events import event_object
 
             line = next(ln for ln in text.splitlines() if BOOT_MARKER in ln)
             ev = event_object(server, "guest", "GuestBooted", line.strip(),

@@ -7,11 +7,10 @@ import logging
 import time
 from typing import Any
 
-from kumo import store
+from kumo.client import ApiClient
+from kumo.common import clock, errors
 from kumo.drivers.compute import HostInfo
 from kumo.model import compute as cm
-
-from .apiclient import ApiClient
 
 log = logging.getLogger("kumo.agent.host")
 RENEW_INTERVAL = 10.0
@@ -26,13 +25,13 @@ async def register(api: ApiClient, name: str, info: HostInfo, *, vtep_ip: str | 
             await api.create("hosts", {"kind": cm.HOST, "metadata": {"name": name}, "spec": {
                 "enabled": True, "availabilityZone": "nova",
                 "allocationRatios": {"cpu": 16.0, "ram": 1.5, "disk": 1.0}}})
-        except store.AlreadyExists:
+        except errors.AlreadyExists:
             pass
     return await api.patch("hosts", name, {"status": {
         "capacity": {"vcpus": info.vcpus, "memoryMb": info.memory_mb, "diskGb": info.disk_gb},
         "accelerator": info.accelerator, "hypervisorType": info.hypervisor_type,
         "cpuArch": info.cpu_arch, "vtepIp": vtep_ip, "agentVersion": version,
-        "startedAt": store.now_iso()}}, status=True)
+        "startedAt": clock.now_iso()}}, status=True)
 
 
 async def renew_forever(api: ApiClient, name: str, holder: str,
@@ -44,9 +43,9 @@ async def renew_forever(api: ApiClient, name: str, holder: str,
         try:
             try:
                 await api.patch("leases", name, {"spec": spec})
-            except store.NotFound:
+            except errors.NotFound:
                 await api.create("leases", {"kind": cm.LEASE, "metadata": {"name": name},
                                             "spec": spec})
-        except (store.StoreError, OSError) as exc:
+        except (errors.StoreError, OSError) as exc:
             log.warning("lease renewal failed: %s", exc)
         await asyncio.sleep(interval)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kumo.client import ApiClient
 from kumo.drivers.imagecache import ImageCache
-
-from .apiclient import ApiClient
 
 
 class ImageFetcher:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kumo import store
+from kumo.client import ApiClient, ApiSource
+from kumo.common.informer import Informer
 from kumo.drivers.compute import ComputeDriver
 from kumo.drivers.imagecache import ImageCache
 from kumo.model import compute as cm
 
-from .apiclient import ApiClient
 from .compute import ServerReconciler
 from .console import ConsoleUploader
 from .host import register, renew_forever
@@ -96,28 +96,13 @@ class Agent:
 
     async def _watch_servers(self) -> None:
         selector = f"{cm.HOST_LABEL}={self.host}"
-        while True:
-            try:
-                items, rv = await self.api.list("servers", label_selector=selector)
-                seen = set()
-                for obj in items:
-                    self._track("ADDED", obj)
-                    seen.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-                for key in set(self.servers) - seen:
-                    self._track("DELETED", self.servers[key])
-                if not self.ready.is_set():
-                    await self._adopt(seen)
-                    self.ready.set()
-                async for typ, obj in self.api.watch("servers", rv, label_selector=selector):
-                    if typ in ("ADDED", "MODIFIED", "DELETED"):
-                        self._track(typ, obj)
-            except store.Gone:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("server watch failed (%s); re-listing", exc)
-                await asyncio.sleep(1.0)
+        await Informer(ApiSource(self.api, "servers", label_selector=selector),
+                       on_event=self._track, on_sync=self._listed).run()
+
+    async def _listed(self, items: list[dict[str, Any]]) -> None:
+        if not self.ready.is_set():
+            await self._adopt({(o["metadata"]["namespace"], o["metadata"]["name"]) for o in items})
+            self.ready.set()
 
     async def _adopt(self, keep: set[tuple[str, str]]) -> None:
         """After a restart: running VMs of our servers stay; VMs of no server go."""

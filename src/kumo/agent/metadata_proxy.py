@@ -14,11 +14,10 @@ import logging
 import socket
 from typing import Any
 
+from kumo.client import ApiClient
 from kumo.drivers import netns
 from kumo.model import network as nm
 from kumo.observe import metrics
-
-from .apiclient import ApiClient
 
 log = logging.getLogger("kumo.agent.metadata")
 MAX_HEADER = 16384

@@ -18,15 +18,15 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from kumo import store
+from kumo.client import ApiClient, ApiSource
+from kumo.common import clock, errors
+from kumo.common.informer import Informer
 from kumo.drivers.compute import NicSpec
 from kumo.model import compute as cm
 from kumo.model import network as nm
 from kumo.observe import metrics
 
 from . import network_desired
-from .apiclient import ApiClient
-from .informer import Informer
 from .metadata_proxy import MetadataProxy
 
 log = logging.getLogger("kumo.agent.network")
@@ -70,10 +70,10 @@ class NetworkAgent:
         self.dhcp_enabled = dhcp
         self.resync_interval = resync_interval
         self.vif_plug_timeout = vif_plug_timeout
-        self.ports = Informer(api, "ports", on_change=self._changed)
-        self.networks = Informer(api, "networks", on_change=self._changed)
-        self.subnets = Informer(api, "subnets", on_change=self._changed)
-        self.hosts = Informer(api, "hosts", on_change=self._host_changed)
+        self.ports = Informer(ApiSource(api, "ports"), on_event=self._changed)
+        self.networks = Informer(ApiSource(api, "networks"), on_event=self._changed)
+        self.subnets = Informer(ApiSource(api, "subnets"), on_event=self._changed)
+        self.hosts = Informer(ApiSource(api, "hosts"), on_event=self._host_changed)
         self._vteps: dict[str, str | None] = {}
         self._dirty = asyncio.Event()
         self._dnsmasq: dict[str, Any] = {}
@@ -337,9 +337,9 @@ class NetworkAgent:
             ns = port["metadata"]["namespace"]
             try:
                 await self.api.patch("ports", pid, {"status": {
-                    "status": "ACTIVE", "pluggedHost": self.host, "pluggedAt": store.now_iso(),
+                    "status": "ACTIVE", "pluggedHost": self.host, "pluggedAt": clock.now_iso(),
                     "vifType": "bridge"}}, ns, status=True)
-            except store.NotFound:
+            except errors.NotFound:
                 continue
             self.plugged.add(pid)
             metrics.PORTS_PLUGGED.labels(self.host).inc()

@@ -130,8 +130,11 @@ async def healthz(request: Request) -> Response:
 
 
 def build_app(rt: Runtime) -> ASGIApp:
-    from .openstack import compute, image, metadata, network
-    from .openstack import keystone as identity
+    from .openstack.compute import app as compute
+    from .openstack.identity import app as identity
+    from .openstack.image import app as image
+    from .openstack.metadata import app as metadata
+    from .openstack.network import app as network
 
     routes = [
         Route("/", identity.versions),

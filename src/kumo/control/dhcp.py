@@ -15,10 +15,11 @@ import time
 from typing import Any
 
 from kumo import store
+from kumo.common.reconciler import Controller, Requeue
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
-from .reconciler import Controller, Requeue
+from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.dhcp")
 Obj = dict[str, Any]
@@ -32,7 +33,7 @@ class DhcpScheduler:
         self.bindings = 0
 
     async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
-        from kumo.api.openstack import network_ports
+        from kumo.api.openstack.network import ports as network_ports
 
         ns, net_id = key
         net = await self.objects.try_get(nm.NETWORK, ns, net_id)
@@ -149,7 +150,7 @@ class DhcpScheduler:
         return {**self.controller.debug_state(), "bindings": self.bindings}
 
 
-async def run(rt: Any) -> None:
+async def run(rt: ControlPlane) -> None:
     sched = DhcpScheduler(rt)
     rt.debug_providers["dhcp_scheduler"] = sched.debug_state
     await sched.run()

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
 from kumo import store
 from kumo.model import registry
 from kumo.observe import metrics
 
-if TYPE_CHECKING:
-    from kumo.api.runtime import Runtime
+from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.gc")
 Ref = tuple[str, str, str]  # kind, namespace, name
@@ -80,7 +78,7 @@ class GarbageCollector:
                     log.exception("gc delete failed")
 
 
-async def run(rt: Runtime) -> None:
+async def run(rt: ControlPlane) -> None:
     gc = GarbageCollector(rt.objects)
     rt.debug_providers["gc"] = lambda: {"tracked_owners": len(gc.dependents),
                                         "live_objects": len(gc.live), "deleted": gc.deleted,

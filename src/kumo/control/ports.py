@@ -15,10 +15,11 @@ import time
 from typing import Any
 
 from kumo import store
+from kumo.common.reconciler import Controller, Requeue
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
-from .reconciler import Controller, Requeue
+from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.ports")
 GRACE_SECONDS = 30.0
@@ -44,7 +45,7 @@ class PortReleaser:
         self.released = 0
 
     async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
-        from kumo.api.openstack.compute_ports import release_port
+        from kumo.api.openstack.compute.ports import release_port
 
         ns, name = key
         port = await self.objects.try_get(nm.PORT, ns, name)
@@ -107,7 +108,7 @@ class PortReleaser:
         return {**self.controller.debug_state(), "released": self.released}
 
 
-async def run(rt: Any) -> None:
+async def run(rt: ControlPlane) -> None:
     releaser = PortReleaser(rt)
     rt.debug_providers["port_releaser"] = releaser.debug_state
     await releaser.run()

@@ -19,11 +19,12 @@ import time
 from typing import Any
 
 from kumo import store
+from kumo.common.reconciler import Controller, Requeue
 from kumo.model import compute as cm
-from kumo.observe import events
+from kumo.model import events
 
 from . import placement
-from .reconciler import Controller, Requeue
+from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.scheduler")
 COMPONENT = "scheduler"
@@ -325,7 +326,7 @@ class Scheduler:
                 "pack": self.pack, "time": time.time()}
 
 
-async def run(rt: Any) -> None:
+async def run(rt: ControlPlane) -> None:
     sched = Scheduler(rt.objects)
     rt.debug_providers["scheduler"] = sched.debug_state
     await sched.run()

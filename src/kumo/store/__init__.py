@@ -3,11 +3,13 @@
 from . import selectors, watchloop
 from .backend import Backend, Event, Key, Page, Record
 from .errors import AlreadyExists, Conflict, Gone, Invalid, NotFound, StoreError
-from .objects import ObjectList, ObjectStore, WatchEvent, now_iso
+from .listwatch import StoreSource
+from .objects import UNCHANGED, ObjectList, ObjectStore, WatchEvent, now_iso
 
 __all__ = [
     "AlreadyExists", "Backend", "Conflict", "Event", "Gone", "Invalid", "Key", "NotFound",
-    "ObjectList", "ObjectStore", "Page", "Record", "StoreError", "WatchEvent", "now_iso",
+    "ObjectList", "ObjectStore", "Page", "Record", "StoreError", "StoreSource", "UNCHANGED",
+    "WatchEvent", "now_iso",
     "selectors", "watchloop",
 ]
 

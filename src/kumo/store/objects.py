@@ -9,25 +9,28 @@ is the record's mod revision, injected on read, as etcd-backed Kubernetes does.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
+import inspect
 import json
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from kumo.common.clock import now_iso
 
 from .backend import Backend, Event, Key, Record
 from .errors import Conflict, Invalid, NotFound
 from .selectors import parse_selector
 
 Obj = dict[str, Any]
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+CAS_ATTEMPTS = 20
+UNCHANGED: Any = object()  # a mutate change function returns it to skip the write
+Change = Callable[[Obj], Any]
 
 
 def key_of(obj: Obj) -> Key:
@@ -217,6 +220,38 @@ class ObjectStore:
     ) -> Obj:
         return await self._timed("delete", self._delete(
             kind, namespace, name, expected_rv=expected_rv))
+
+    async def mutate(self, kind: str, namespace: str, name: str, change: Change, *,
+                     current: Obj | None = None, attempts: int = CAS_ATTEMPTS) -> Obj:
+        """The one read-modify-write of kumo: optimistic, retried, never a lost update.
+
+        ``change`` (plain or async) gets a private copy of the object and edits it in place (returns
+        None), returns a replacement, or returns ``UNCHANGED`` to skip the write (then
+        the object as read is returned). The write carries the read's resourceVersion;
+        a Conflict re-reads and re-applies ``change`` after a short jittered pause.
+        ``current`` saves the first read when the caller already has the object.
+        NotFound propagates; so does Conflict once ``attempts`` races are lost, and any
+        exception ``change`` raises (domain refusals abort the write).
+        """
+        obj = current if current is not None else await self.get(kind, namespace, name)
+        for attempt in range(attempts):
+            new = copy.deepcopy(obj)
+            result = change(new)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is UNCHANGED:
+                return obj
+            if result is not None:
+                new = result
+            new.setdefault("metadata", {})["resourceVersion"] = obj["metadata"][
+                "resourceVersion"]
+            try:
+                return await self.update(new)
+            except Conflict:
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                obj = await self.get(kind, namespace, name)
+        raise Conflict(f"{kind} {name!r} is being changed concurrently; gave up after "
+                       f"{attempts} attempts")
 
     async def _timed(self, op: str, coro: Any) -> Any:
         start = time.perf_counter()

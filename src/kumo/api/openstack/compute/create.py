@@ -1,0 +1,253 @@
+"""POST /servers: validate everything first, then write Server objects.
+
+Nothing is written until every check passed (flavor, image, keypair, zone,
+group, user data, metadata, quotas), so a bad request leaves nothing behind.
+After the writes the instance quota is counted again; losing a race with a
+concurrent create deletes what this request made and answers 403, as Nova's
+quota recheck does. The only status the facade ever writes is the initial one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kumo import store
+from kumo.model import compute as cm
+
+from ...auth import AuthContext
+from ...runtime import runtime
+from . import lookup
+from . import ports as compute_ports
+from . import usage as compute_usage
+from .common import (
+    ANN_HOSTNAME,
+    ANN_LAUNCH_INDEX,
+    ANN_RESERVATION,
+    ANN_UPDATED,
+    ANN_USER,
+    bad,
+    body_of,
+    caller,
+    compute_root,
+    forbidden,
+    links,
+    project_of,
+    request_id,
+    require_member,
+    sanitize_hostname,
+)
+from .instance_actions import record_action, record_step
+from .microversion import at_least
+from .quotas import check_instances, limits_for, server_usage
+from .schemas import CreateBody, ServerCreate, gate
+
+Obj = dict[str, Any]
+NO_VOLUMES = "Block device mappings are not available yet: kumo has no volume service."
+
+
+def _boot_image(server: ServerCreate) -> str:
+    """The image to boot: imageRef, or the image-to-local root disk mapping clients send."""
+    if server.block_device_mapping:
+        raise bad(NO_VOLUMES)
+    image = server.imageRef or ""
+    for bdm in server.block_device_mapping_v2 or []:
+        if not isinstance(bdm, dict):
+            raise bad(f"Invalid input for field/attribute block_device_mapping_v2. Value: "
+                      f"{bdm}. {bdm!r} is not of type 'object'")
+        source = bdm.get("source_type")
+        dest = bdm.get("destination_type") or ("local" if source in ("image", "blank")
+                                               else "volume")
+        if source == "image" and dest == "local" and str(bdm.get("boot_index")) == "0":
+            ref = str(bdm.get("uuid") or bdm.get("image_id") or "")
+            if image and ref and ref != image:
+                raise bad(f"Block device mapping image {ref} does not match imageRef {image}.")
+            image = image or ref
+            continue
+        if dest == "volume" or source in ("volume", "snapshot"):
+            raise bad(NO_VOLUMES)
+        raise bad("Ephemeral and swap disks are not available yet: a server has only the root "
+                  "disk of its flavor.")
+    if not image:
+        raise bad("Missing imageRef attribute")
+    return image
+
+
+def _counts(server: ServerCreate) -> tuple[int, int]:
+    low = server.min_count or 1
+    high = server.max_count or low
+    if low > high:
+        raise bad("min_count must be <= max_count")
+    return low, high
+
+
+def _security_groups(server: ServerCreate) -> None:
+    for group in server.security_groups or []:
+        if group.name != "default":
+            raise bad(f"Security group {group.name} not found.")
+
+
+async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> dict[str, Any]:
+    """Every check of the request, in Nova's order; returns what the writes need."""
+    server = body.server
+    gate(request, server, "server", ("description", "tags", "personality",
+                                     "trusted_image_certificates", "host",
+                                     "hypervisor_hostname", "hostname"))
+    if server.personality:
+        raise bad("Personality files are not supported; pass user_data instead.")
+    wanted_host = None
+    if server.host or server.hypervisor_hostname:
+        if not ctx.is_admin:
+            raise forbidden("Policy doesn't allow compute:servers:create:requested_destination "
+                            "to be performed.")
+        if server.host and server.hypervisor_hostname and \
+                server.host != server.hypervisor_hostname:
+            raise bad("Requested host and hypervisor_hostname name different hosts.")
+        wanted_host = await lookup.check_host(runtime(request).objects,
+                                              server.host or server.hypervisor_hostname or "")
+    low, high = _counts(server)
+    if server.hostname and high > 1:
+        raise bad("Unable to specify a hostname when creating multiple instances.")
+    objects = runtime(request).objects
+    zone, forced_host = await lookup.check_zone(objects, ctx, server.availability_zone)
+    wanted_host = wanted_host or forced_host
+    image_ref = _boot_image(server)
+    networks = compute_ports.parse_networks(request, server.networks)
+    _security_groups(server)
+    flavor_id = lookup.flavor_ref(server.flavorRef)
+    flavor = await lookup.get_flavor(objects, ctx, flavor_id)
+    if flavor is None:
+        raise bad(f"Flavor {flavor_id} could not be found.")
+    image = await lookup.bootable_image(objects, ctx, image_ref)
+    lookup.check_image_fits(ctx, image, flavor)
+    keypair = None
+    if server.key_name is not None:
+        keypair = await lookup.get_keypair(objects, ctx.user_id, server.key_name)
+        if keypair is None:
+            raise bad("Invalid key_name provided.")
+    pid = project_of(ctx)
+    limits = await limits_for(objects, pid)
+    metadata = server.metadata or {}
+    if 0 <= limits["metadata_items"] < len(metadata):
+        raise forbidden(f"Maximum number of metadata items exceeds {limits['metadata_items']}")
+    group_id = lookup.group_hint(body.hints or body.legacy_hints)
+    if group_id:
+        await lookup.check_group(objects, pid, group_id, high, limits["server_group_members"])
+    fspec = lookup.flavor_spec(flavor)
+    cache = compute_usage.cache_of(runtime(request))
+    used = cache.usage(pid) if cache else server_usage((await objects.list(cm.SERVER, pid)).items)
+    count = check_instances(limits, used, fspec, low, high)
+    requested = networks if isinstance(networks, str) else [
+        {"uuid": n.network_id, "port": n.port_id, "fixed_ip": n.fixed_ip} for n in networks]
+    networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
+    return {"flavor": fspec, "image": lookup.image_spec(image), "zone": zone,
+            "requested_host": wanted_host, "requested_networks": requested,
+            "networks": networks, "group": group_id, "count": count, "keypair": keypair,
+            "metadata": metadata, "limits": limits, "min_count": low, "max_count": high}
+
+
+def _server_object(request: Request, ctx: AuthContext, server: ServerCreate, plan: dict[str, Any],
+                   index: int, reservation: str, req_id: str) -> Obj:
+    sid = str(uuid.uuid4())
+    name = server.name if plan["count"] == 1 else f"{server.name}-{index + 1}"
+    description = server.description if at_least(request, "2.19") else server.name
+    keypair = plan["keypair"]
+    now = store.now_iso()
+    hostname = server.hostname or lookup_hostname(name, sid)
+    spec = {
+        "displayName": name, "flavor": plan["flavor"], "image": plan["image"],
+        "keyName": server.key_name, "publicKey": keypair["spec"]["publicKey"] if keypair else None,
+        "userData": server.user_data, "metadata": dict(plan["metadata"]),
+        "availabilityZone": plan["zone"], "group": plan["group"],
+        "networks": plan["requested_networks"],
+        "power": "on", "reboot": {"nonce": 0, "type": "SOFT"},
+        "rebuild": {"nonce": 0, "image": None}, "locked": None, "description": description,
+        "tags": sorted(set(server.tags or [])), "requestId": req_id, "host": None,
+        "requestedHost": plan["requested_host"], "ports": [],
+    }
+    return {"apiVersion": "kumo.io/v1", "kind": cm.SERVER,
+            "metadata": {"name": sid, "namespace": project_of(ctx), "labels": {},
+                         "annotations": {ANN_USER: ctx.user_id, ANN_UPDATED: now,
+                                         ANN_RESERVATION: reservation,
+                                         ANN_LAUNCH_INDEX: str(index), ANN_HOSTNAME: hostname}},
+            "spec": spec,
+            "status": {"vmState": "building", "taskState": "scheduling",
+                       "powerState": cm.NOSTATE}}
+
+
+def lookup_hostname(name: str, sid: str) -> str:
+    return sanitize_hostname(name) or f"Server-{sid}"
+
+
+async def _recheck(request: Request, ctx: AuthContext, plan: dict[str, Any],
+                   created: list[Obj]) -> None:
+    """Quota recheck after the writes: undo this request's servers if a race overshot."""
+    objects = runtime(request).objects
+    mine = {s["metadata"]["name"] for s in created}
+    cache = compute_usage.cache_of(runtime(request))
+    last = max(int(s["metadata"]["resourceVersion"]) for s in created) if created else 0
+    if cache is not None and await cache.wait_for(last):
+        used = cache.usage(project_of(ctx), {s["metadata"]["uid"] for s in created})
+    else:
+        used = server_usage([s for s in (await objects.list(cm.SERVER, project_of(ctx))).items
+                             if s["metadata"]["name"] not in mine])
+    try:
+        check_instances(plan["limits"], used, plan["flavor"], len(created), len(created))
+    except Exception:
+        for s in created:
+            try:
+                await objects.delete(cm.SERVER, s["metadata"]["namespace"], s["metadata"]["name"])
+            except store.NotFound:
+                pass
+        raise
+
+
+async def create(request: Request) -> Response:
+    ctx = await caller(request)
+    require_member(ctx, "os_compute_api:servers:create")
+    body = await body_of(request, CreateBody, "server")
+    plan = await _validated(request, ctx, body)
+    req_id = request_id(request)
+    reservation = "r-" + "".join(secrets.choice(string.ascii_lowercase + string.digits)
+                                 for _ in range(8))
+    objects = runtime(request).objects
+    created: list[Obj] = []
+    ports: list[str] = []
+    rt = runtime(request)
+    try:
+        for i in range(plan["count"]):
+            obj = _server_object(request, ctx, body.server, plan, i, reservation, req_id)
+            mine = await compute_ports.allocate(rt, ctx, plan["networks"], obj["metadata"]["name"],
+                                                plan["zone"])
+            ports += mine
+            obj["spec"]["ports"] = mine
+            created.append(await objects.create(obj))
+    except BaseException:
+        for s in created:
+            await objects.delete(cm.SERVER, s["metadata"]["namespace"], s["metadata"]["name"])
+        await compute_ports.release_ports(rt, project_of(ctx), ports)
+        raise
+    await _recheck(request, ctx, plan, created)
+    for s in created:
+        await record_action(objects, s, "create", req_id, ctx)
+        await record_step(objects, s, "CreateAccepted",
+                          f"server {s['metadata']['name']} accepted for scheduling", req_id,
+                          start=s["metadata"].get("creationTimestamp"))
+    if body.server.return_reservation_id:
+        return JSONResponse({"reservation_id": reservation}, status_code=202)
+    first = created[0]["metadata"]["name"]
+    # Nova returns a generated admin password; kumo's guests take SSH keys from metadata
+    # and never see it, but clients and Tempest's schema expect the field.
+    view: Obj = {"id": first, "links": links(request, "servers", first),
+                 "OS-DCF:diskConfig": "MANUAL",
+                 "adminPass": body.server.adminPass or secrets.token_urlsafe(9)}
+    if body.server.networks != "none":
+        view["security_groups"] = [{"name": g.name} for g in body.server.security_groups or []] \
+            or [{"name": "default"}]
+    location = f"{compute_root(request)}/v2.1/servers/{first}"
+    return JSONResponse({"server": view}, status_code=202, headers={"Location": location})
