@@ -7,6 +7,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from kumo.core.actor import Actor
+
+from .auth import AuthContext
 from .errors import ApiError
 from .runtime import runtime
 
@@ -48,3 +51,8 @@ def query_bool(request: Request, name: str) -> bool | None:
     if raw is None:
         return None
     return raw.lower() in ("1", "true", "yes", "on", "")
+
+
+def actor_of(ctx: AuthContext) -> Actor:
+    """The domain's view of a token: project, user, admin, may it write."""
+    return Actor(ctx.project_id, ctx.user_id, ctx.is_admin, ctx.can_write)
