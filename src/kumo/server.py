@@ -18,6 +18,7 @@ import yaml
 from kumo import store
 from kumo.api.auth import TokenManager, load_or_create_key
 from kumo.api.runtime import CatalogService, Runtime
+from kumo.common.informer import Informer
 from kumo.config import Config
 from kumo.model import identity as idm
 from kumo.observe import metrics
@@ -106,13 +107,11 @@ async def _compaction_loop(rt: Runtime) -> None:
 async def _identity_watch(rt: Runtime) -> None:
     """Invalidate cached token validations whenever an identity object changes."""
 
-    async def changed(_: object) -> None:
+    def changed(_: str, __: object) -> None:
         rt.tokens.invalidate()
 
-    await asyncio.gather(*(store.watchloop.watch_forever(rt.objects, kind, None, changed)
-                           for kind in idm.IDENTITY_KINDS if kind != idm.TOKEN_REVOCATION),
-                         store.watchloop.watch_forever(rt.objects, idm.TOKEN_REVOCATION, None,
-                                                       changed))
+    await asyncio.gather(*(Informer(store.StoreSource(rt.objects, kind), on_event=changed).run()
+                           for kind in idm.IDENTITY_KINDS))
 
 
 BackgroundTask = Callable[[Runtime], Awaitable[None]]

@@ -28,7 +28,7 @@ async def test_dependents_follow_their_owner(tmp_path: Path) -> None:
         async def feed() -> None:
             async for ev in objects.watch("ConfigMap", None, rev):
                 if ev.type != "BOOKMARK":
-                    await gc.on_event(ev)
+                    gc.on_change(ev.type, ev.object)
 
         tasks = [asyncio.create_task(feed()), asyncio.create_task(gc.worker())]
         await objects.delete("ConfigMap", "p", "owner")

@@ -1,8 +1,6 @@
-"""Backends under test: every store test runs against each of ``BACKENDS``.
+"""Backends under test: every store test runs against each of ``backends.BACKENDS``.
 
-A new backend (etcd) joins by adding its name to ``BACKENDS`` and a branch to
-``open_backend``; the conformance, object, property and watch tests then run
-against it unchanged. ``make(**kw)`` takes the retention and bookmark knobs
+``make(**kw)`` takes the retention and bookmark knobs
 (``min_history_revisions``, ``min_history_seconds``, ``bookmark_interval``);
 calling it twice in one test reopens the same data.
 """
@@ -19,17 +17,10 @@ import pytest
 
 from kumo import store
 from kumo.store.backend import Backend, Event
-from kumo.store.sqlite import SqliteBackend
 
-BACKENDS = ["sqlite"]
+from .backends import BACKENDS, open_backend
+
 Factory = Callable[..., Awaitable[Backend]]
-
-
-async def open_backend(name: str, data_dir: Path, **kw: Any) -> Backend:
-    """Open backend ``name`` on the data kept in ``data_dir``."""
-    if name == "sqlite":
-        return await SqliteBackend(data_dir / "store.db", **kw).open()
-    raise AssertionError(f"unknown backend {name}")
 
 
 @pytest.fixture(params=BACKENDS)

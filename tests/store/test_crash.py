@@ -1,5 +1,6 @@
 """Crash test: a writer process is SIGKILLed mid-stream; every acknowledged write survives.
 
+Runs against every backend of ``backends.BACKENDS`` (the writer opens it by name).
 The writer prints a line only after ``create``/``update`` returned, i.e. after
 the commit that holds it. Everything printed before the kill must be in the
 store when it is reopened, and revisions must keep increasing from there.
@@ -9,25 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
-from contextlib import aclosing, closing
+from contextlib import aclosing
 from pathlib import Path
 
 import pytest
 
-from kumo import store
-
+from .backends import BACKENDS, check_integrity, open_objects
 from .conftest import take
 
+REPO = Path(__file__).resolve().parents[2]
 WRITER = r"""
 import asyncio, sys
-from kumo import store
+from tests.store.backends import open_objects
 
-async def main(path: str, tasks: int) -> None:
-    objects = await store.open_sqlite(path)
+async def main(backend: str, path: str, tasks: int) -> None:
+    objects = await open_objects(backend, path)
 
     async def writer(t: int) -> None:
         counter = await objects.create({"kind": "Counter", "metadata": {"name": f"c{t:02d}"},
@@ -43,15 +43,17 @@ async def main(path: str, tasks: int) -> None:
 
     await asyncio.gather(*(writer(t) for t in range(tasks)))
 
-asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-def run_and_kill(db: Path, tasks: int, acks_before_kill: int) -> list[list[str]]:
+def run_and_kill(backend: str, data: Path, tasks: int, acks_before_kill: int
+                 ) -> list[list[str]]:
     """Start the writer, SIGKILL it after some acknowledgements; every complete line printed."""
-    with open(db.with_suffix(".stderr"), "w") as err:
-        p = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(tasks)],
-                             stdout=subprocess.PIPE, stderr=err, text=True)
+    errlog = data.with_suffix(".stderr")
+    with open(errlog, "w") as err:
+        p = subprocess.Popen([sys.executable, "-c", WRITER, backend, str(data), str(tasks)],
+                             stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
     watchdog = threading.Timer(60, p.kill)
     watchdog.start()
     lines: list[list[str]] = []
@@ -60,7 +62,7 @@ def run_and_kill(db: Path, tasks: int, acks_before_kill: int) -> list[list[str]]
         while len(lines) < acks_before_kill:
             line = p.stdout.readline()
             if not line:
-                raise AssertionError(f"writer died: {db.with_suffix('.stderr').read_text()}")
+                raise AssertionError(f"writer died: {errlog.read_text()}")
             lines.append(line.split())
         p.send_signal(signal.SIGKILL)  # mid-stream: writes are in flight
         rest = p.stdout.read()  # acknowledged before the kill, still in the pipe
@@ -73,8 +75,8 @@ def run_and_kill(db: Path, tasks: int, acks_before_kill: int) -> list[list[str]]
     return lines
 
 
-async def verify(db: Path, acks: list[list[str]], probe: str) -> None:
-    objects = await store.open_sqlite(str(db))
+async def verify(backend: str, data: Path, acks: list[list[str]], probe: str) -> None:
+    objects = await open_objects(backend, data)
     try:
         ws = await objects.list("W")
         present = {o["metadata"]["name"]: int(o["metadata"]["resourceVersion"]) for o in ws.items}
@@ -105,12 +107,14 @@ async def verify(db: Path, acks: list[list[str]], probe: str) -> None:
         await objects.backend.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("tasks,acks", [(1, 300), (32, 1500)], ids=["1-writer", "32-writers"])
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path, tasks: int, acks: int) -> None:
-    db = tmp_path / "crash.db"
-    lines = run_and_kill(db, tasks, acks)
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path, backend: str, tasks: int,
+                                             acks: int) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = run_and_kill(backend, data, tasks, acks)
     assert len(lines) >= acks
-    with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    asyncio.run(verify(db, lines, "after-crash"))
-    asyncio.run(verify(db, lines, "after-reopen"))  # and again after a clean close
+    check_integrity(backend, data)
+    asyncio.run(verify(backend, data, lines, "after-crash"))
+    asyncio.run(verify(backend, data, lines, "after-reopen"))  # and again after a clean close

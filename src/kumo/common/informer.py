@@ -128,8 +128,8 @@ class Informer:
         for obj in items:
             await self._apply("ADDED", obj)
         self.revision = max(self.revision, revision)
-        await _call(self.on_sync, items)
         self.synced.set()
+        await _call(self.on_sync, items)
         await self._notify()
         return revision
 

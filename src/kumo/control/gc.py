@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 
 from kumo import store
+from kumo.common.informer import Informer
 from kumo.model import registry
 from kumo.observe import metrics
 
@@ -38,16 +39,14 @@ class GarbageCollector:
             if uid:
                 self.dependents[uid].add(ref)
 
-    async def on_event(self, ev: store.WatchEvent) -> None:
-        if ev.object is None:
-            return
-        md = ev.object["metadata"]
-        if ev.type == "DELETED":
+    def on_change(self, typ: str, obj: store.objects.Obj) -> None:
+        md = obj["metadata"]
+        if typ == "DELETED":
             self.live.discard(md["uid"])
             if md["uid"] in self.dependents:
                 self.queue.put_nowait(md["uid"])
         else:
-            self._index(ev.object)
+            self._index(obj)
 
     async def sweep_orphans(self) -> None:
         """After (re)listing: owners that no longer exist."""
@@ -83,17 +82,13 @@ async def run(rt: ControlPlane) -> None:
     rt.debug_providers["gc"] = lambda: {"tracked_owners": len(gc.dependents),
                                         "live_objects": len(gc.live), "deleted": gc.deleted,
                                         "queue": gc.queue.qsize()}
-    kinds = [k.kind for k in registry.all_kinds()]
-    for kind in kinds:
-        for obj in (await rt.objects.list(kind)).items:
-            gc._index(obj)
-    await gc.sweep_orphans()
+    informers: list[Informer] = []
 
-    async def on_sync(items: list[store.objects.Obj]) -> None:
-        for obj in items:
-            gc._index(obj)
-        await gc.sweep_orphans()
+    async def synced(_: list[store.objects.Obj]) -> None:
+        # an owner of another kind may not be listed yet: sweep once every kind is
+        if all(i.synced.is_set() for i in informers):
+            await gc.sweep_orphans()
 
-    await asyncio.gather(gc.worker(), *(
-        store.watchloop.watch_forever(rt.objects, kind, None, gc.on_event, on_sync)
-        for kind in kinds))
+    informers += [Informer(store.StoreSource(rt.objects, info.kind), on_event=gc.on_change,
+                           on_sync=synced) for info in registry.all_kinds()]
+    await asyncio.gather(gc.worker(), *(i.run() for i in informers))
