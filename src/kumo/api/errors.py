@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import errors as domain
 
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -61,6 +62,19 @@ def from_store_error(exc: store.StoreError) -> ApiError:
     return ApiError(500, f"store error: {exc}", reason="InternalError")
 
 
+DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
+    (domain.NotFound, 404), (domain.Conflict, 409), (domain.Exhausted, 409),
+    (domain.QuotaExceeded, 403), (domain.Invalid, 422), (domain.Forbidden, 403),
+)
+
+
+def from_domain_error(exc: domain.DomainError) -> ApiError:
+    """A domain refusal with the status its class implies; faces with their own mapping
+    (Neutron's types, Nova's messages) convert before this default applies."""
+    status = next((code for cls, code in DOMAIN_STATUS if isinstance(exc, cls)), 500)
+    return ApiError(status, exc.message, reason=exc.code)
+
+
 def k8s_status(err: ApiError) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": err.message, "reason": err.reason or K8S_REASONS.get(err.status, "Unknown"),
@@ -96,6 +110,10 @@ def handlers(fmt: Formatter) -> dict[Any, Callable[[Request, Exception], Respons
         assert isinstance(exc, store.StoreError)
         return api_error(request, from_store_error(exc))
 
+    def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, domain.DomainError)
+        return api_error(request, from_domain_error(exc))
+
     def http_exception(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         detail = getattr(exc, "detail", None) or TITLES.get(status, "Error")
@@ -103,4 +121,5 @@ def handlers(fmt: Formatter) -> dict[Any, Callable[[Request, Exception], Respons
 
     from starlette.exceptions import HTTPException
 
-    return {ApiError: api_error, store.StoreError: store_error, HTTPException: http_exception}
+    return {ApiError: api_error, store.StoreError: store_error,
+            domain.DomainError: domain_error, HTTPException: http_exception}

@@ -25,12 +25,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from kumo import store
+from kumo.core import admission
 from kumo.model import registry
 from kumo.model.registry import API_VERSION, KindInfo
 from kumo.store.selectors import parse_selector
 
 from .auth import AuthContext, authenticate
-from .common import read_json
+from .common import actor_of, read_json
 from .errors import ApiError, from_store_error, handlers, k8s_status
 from .runtime import runtime
 
@@ -71,8 +72,8 @@ async def _authorize(request: Request, info: KindInfo, write: bool) -> tuple[Aut
         raise ApiError(403, f"{info.plural} are admin-only", reason="Forbidden")
     if ns and not ctx.can_read_project(ns):
         raise ApiError(404, f"namespace {ns!r} not found", reason="NotFound")
-    if write and not ctx.can_write:
-        raise ApiError(403, "your role does not allow writes", reason="Forbidden")
+    if write:
+        admission.admit_write(actor_of(ctx), info, ns)
     return ctx, ns
 
 
@@ -154,6 +155,7 @@ async def _create(request: Request, info: KindInfo) -> Response:
         md["name"] = md["generateName"] + secrets.token_hex(3)
     _validate_meta(md)
     body.pop("status", None)
+    admission.validate(body)
     return _json(await runtime(request).objects.create(body), 201)
 
 
@@ -245,6 +247,7 @@ async def _replace(request: Request, info: KindInfo, ns: str, name: str,
             "metadata": {**md, "name": name, "namespace": ns}}
     new = _apply_scope(current, body, status_only)
     _validate_meta(new["metadata"])
+    admission.validate(new)
     return await objects.update(new)
 
 
@@ -260,6 +263,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
         new = _apply_scope(current, desired, status_only)
         new["metadata"]["resourceVersion"] = pinned or current["metadata"]["resourceVersion"]
         _validate_meta(new["metadata"])
+        admission.validate(new)
         try:
             return await objects.update(new)
         except store.Conflict:

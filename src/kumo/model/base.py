@@ -24,6 +24,14 @@ from .registry import API_VERSION
 Obj = dict[str, Any]
 
 
+_MODELS: dict[str, type[Resource]] = {}
+
+
+def model_for(kind: str) -> type[Resource] | None:
+    """The typed model of a kind (every Resource subclass with a KIND registers itself)."""
+    return _MODELS.get(kind)
+
+
 class Model(BaseModel):
     """camelCase on the wire, snake_case in Python, unknown fields kept."""
 
@@ -72,6 +80,11 @@ class Resource(Model):
     api_version: str = API_VERSION
     kind: str = ""
     metadata: ObjectMeta
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.KIND:
+            _MODELS[cls.KIND] = cls
 
     def model_post_init(self, _: Any) -> None:
         if not self.kind:

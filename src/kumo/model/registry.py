@@ -17,6 +17,9 @@ class KindInfo:
     plural: str
     namespaced: bool
     admin_only: bool = False  # identity and infrastructure kinds: admin (or service) only
+    # members may write it through the native API in their own project (ConfigMap); other
+    # namespaced kinds are written by members only through their OpenStack API (core rules)
+    tenant_writable: bool = False
     short_names: tuple[str, ...] = ()
 
     @property
@@ -53,4 +56,5 @@ for _kind in identity.IDENTITY_KINDS:
 
 register(KindInfo("Event", "events", namespaced=True, short_names=("ev",)))
 register(KindInfo("Host", "hosts", namespaced=False, admin_only=True))  # fields: see compute.py
-register(KindInfo("ConfigMap", "configmaps", namespaced=True, short_names=("cm",)))
+register(KindInfo("ConfigMap", "configmaps", namespaced=True, short_names=("cm",),
+                  tenant_writable=True))

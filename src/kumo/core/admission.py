@@ -1,0 +1,59 @@
+"""One admission rule for the generic (native) door, the same the OpenStack faces obey.
+
+The native API writes any kind by name. Without this, a member could write through it
+what the OpenStack faces forbid: raise its own quotas, give itself another project's
+address or VXLAN segment, set a server's status or flavor, drop an agent's finalizer,
+forge instance actions. So, for every native write:
+
+- admin-only kinds (identity, hosts, allocations, ...) are written by admins and kumo's
+  services only;
+- namespaced kinds are written by members only when the kind is ``tenant_writable``
+  (ConfigMap); every other kind has a domain operation behind its OpenStack API, and a
+  member's write must go through it (Forbidden here);
+- whatever is admitted must still read back as its kind: the typed model validates the
+  whole object, so no write can store a value that breaks a later read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from kumo.model.base import model_for
+from kumo.model.registry import KindInfo
+
+from .actor import Actor
+from .errors import Forbidden, Invalid
+
+Obj = dict[str, Any]
+
+
+def admit_write(actor: Actor, info: KindInfo, namespace: str) -> None:
+    """May ``actor`` write objects of this kind in ``namespace`` through the native API?"""
+    if actor.is_admin or actor.system:
+        return
+    if info.admin_only:
+        raise Forbidden(f"{info.plural} are admin-only", rule=f"native:{info.plural}:write")
+    if not actor.can_write:
+        raise Forbidden("your role does not allow writes", rule=f"native:{info.plural}:write")
+    if not info.tenant_writable:
+        raise Forbidden(f"{info.plural} are written through their OpenStack API, which applies "
+                        "the cloud's rules; the native API is read-only for them to members",
+                        rule=f"native:{info.plural}:write")
+    if namespace and not actor.sees(namespace):
+        raise Forbidden(f"namespace {namespace!r} is not yours", rule="native:namespace")
+
+
+def validate(obj: Obj) -> None:
+    """The object parses as its kind's typed model (when the kind has one)."""
+    model = model_for(str(obj.get("kind") or ""))
+    if model is None:
+        return
+    try:
+        model.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise Invalid(f"{obj.get('kind')} is invalid at {where or 'the top'}: "
+                      f"{first.get('msg')}") from None
