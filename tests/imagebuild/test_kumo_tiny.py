@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from kumo.imagebuild import CMDLINE, TinyImage, build
+from kumo.imagebuild import CMDLINE, TinyImage, build, initramfs
 from kumo.imagebuild import kumo_tiny as kt
 
 BOOT_TIMEOUT = 60.0
@@ -52,7 +52,7 @@ needs_netns = pytest.mark.skipif(
 
 
 def test_cpio_newc_layout() -> None:
-    cpio = kt._Cpio()
+    cpio = initramfs.Cpio()
     cpio.file("init", b"#!/bin/sh\n", 0o755)
     cpio.chardev("dev/console", 5, 1)
     data = cpio.finish()

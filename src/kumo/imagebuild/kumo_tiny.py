@@ -18,15 +18,12 @@ and (optionally) busybox-static.
 from __future__ import annotations
 
 import fcntl
-import gzip
 import hashlib
 import importlib.resources
 import json
-import lzma
 import os
 import re
 import shutil
-import stat
 import struct
 import subprocess
 import tempfile
@@ -35,6 +32,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import initramfs
+from .initramfs import BuildError, build_initramfs, is_static_elf, resolve_modules
 
 #: Bump when the layout of the outputs changes (the source digest covers the rest).
 FORMAT = 1
@@ -66,10 +66,6 @@ _TOOLS = {
     "syslinux": "syslinux",
     "qemu-img": "qemu-utils",
 }
-
-
-class BuildError(RuntimeError):
-    """The image could not be built (missing tool, apt failure, bad input)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +130,7 @@ def recipe_digest() -> str:
     h = hashlib.sha256()
     h.update(f"format={FORMAT}\n".encode())
     h.update(Path(__file__).read_bytes())
+    h.update(Path(initramfs.__file__).read_bytes())
     h.update(_init_script())
     return h.hexdigest()
 
@@ -254,7 +251,7 @@ def _kernel_deb(downloads: Path) -> Path:
 def _busybox(work: Path, downloads: Path) -> Path:
     """A statically linked busybox: the host's busybox-static, else downloaded."""
     for cand in (Path("/bin/busybox"), Path("/usr/bin/busybox")):
-        if cand.is_file() and _is_static_elf(cand.read_bytes()):
+        if cand.is_file() and is_static_elf(cand.read_bytes()):
             return cand
     deb = _fetch_deb(BUSYBOX_PACKAGE, downloads)
     _run(["dpkg-deb", "-x", str(deb), str(work / "busybox")])
@@ -262,145 +259,6 @@ def _busybox(work: Path, downloads: Path) -> Path:
         if cand.is_file():
             return cand
     raise BuildError(f"{deb} has no bin/busybox")
-
-
-def _elf_sections(data: bytes) -> dict[bytes, bytes]:
-    """Section name -> contents of a little-endian ELF64 file."""
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise BuildError("not a little-endian ELF64 file")
-    shoff = struct.unpack_from("<Q", data, 0x28)[0]
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-
-    def header(i: int) -> tuple[int, ...]:
-        return struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-
-    stroff = header(shstrndx)[4]
-    sections = {}
-    for i in range(shnum):
-        name_off, _type, _flags, _addr, off, size = header(i)[:6]
-        start = stroff + name_off
-        sections[data[start : data.index(b"\0", start)]] = data[off : off + size]
-    return sections
-
-
-def _is_static_elf(data: bytes) -> bool:
-    """True for an ELF64 executable without a PT_INTERP (dynamic loader) header."""
-    if data[:4] != b"\x7fELF" or data[4] != 2:
-        return False
-    phoff = struct.unpack_from("<Q", data, 0x20)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    return all(struct.unpack_from("<I", data, phoff + i * phentsize)[0] != 3 for i in range(phnum))
-
-
-def _modinfo(data: bytes) -> dict[str, str]:
-    blob = _elf_sections(data).get(b".modinfo", b"")
-    info: dict[str, str] = {}
-    for entry in blob.split(b"\0"):
-        key, sep, value = entry.decode(errors="replace").partition("=")
-        if sep and key not in info:
-            info[key] = value
-    return info
-
-
-def _read_module(path: Path) -> bytes:
-    """Module bytes, decompressing .ko.xz (busybox insmod wants plain ELF)."""
-    if path.name.endswith(".ko.xz"):
-        return lzma.decompress(path.read_bytes())
-    return path.read_bytes()
-
-
-def _resolve_modules(moddir: Path, wanted: tuple[str, ...]) -> list[tuple[str, bytes]]:
-    """``wanted`` plus dependencies, in load order (dependencies first)."""
-    index: dict[str, Path] = {}
-    for p in moddir.rglob("*.ko*"):
-        if p.name.endswith((".ko", ".ko.xz")):
-            index[p.name.split(".ko")[0].replace("-", "_")] = p
-    ordered: list[tuple[str, bytes]] = []
-    seen: set[str] = set()
-
-    def visit(name: str, chain: tuple[str, ...]) -> None:
-        if name in seen:
-            return
-        if name in chain:
-            raise BuildError(f"module dependency cycle: {' -> '.join((*chain, name))}")
-        if name not in index:
-            raise BuildError(f"kernel has no module {name} (built in or missing?)")
-        data = _read_module(index[name])
-        for dep in filter(None, _modinfo(data).get("depends", "").split(",")):
-            visit(dep.replace("-", "_"), (*chain, name))
-        seen.add(name)
-        ordered.append((name, data))
-
-    for name in wanted:
-        visit(name, ())
-    return ordered
-
-
-# --- initramfs ----------------------------------------------------------------
-
-
-class _Cpio:
-    """Minimal writer for the newc cpio format the kernel unpacks as initramfs.
-
-    Written here (not GNU cpio) so device nodes and ownership need no root and
-    the archive is reproducible (fixed mtime, uid 0).
-    """
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.ino = 1
-
-    def _add(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
-        fields = (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, *rdev, len(name) + 1, 0)
-        self.ino += 1
-        head = b"070701" + "".join(f"{v:08X}" for v in fields).encode() + name.encode() + b"\0"
-        self.parts += [head, b"\0" * (-len(head) % 4), data, b"\0" * (-len(data) % 4)]
-
-    def dir(self, name: str) -> None:
-        self._add(name, stat.S_IFDIR | 0o755)
-
-    def file(self, name: str, data: bytes, perm: int = 0o644) -> None:
-        self._add(name, stat.S_IFREG | perm, data)
-
-    def symlink(self, name: str, target: str) -> None:
-        self._add(name, stat.S_IFLNK | 0o777, target.encode())
-
-    def chardev(self, name: str, major: int, minor: int, perm: int = 0o600) -> None:
-        self._add(name, stat.S_IFCHR | perm, rdev=(major, minor))
-
-    def finish(self) -> bytes:
-        self._add("TRAILER!!!", 0)
-        return b"".join(self.parts)
-
-
-def _initramfs(busybox: Path, modules: list[tuple[str, bytes]], release: str) -> bytes:
-    cpio = _Cpio()
-    for d in (
-        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run",
-        "etc", "root", "var", "var/www", "lib", "lib/modules",
-    ):  # fmt: skip
-        cpio.dir(d)
-    cpio._add("tmp", stat.S_IFDIR | 0o1777)
-    cpio.chardev("dev/console", 5, 1)
-    cpio.chardev("dev/null", 1, 3, 0o666)
-    cpio.file("bin/busybox", busybox.read_bytes(), 0o755)
-    applets = _run([str(busybox), "--list-full"]).split()
-    for path in sorted(set(applets)):
-        if path != "bin/busybox" and "/" in path:
-            cpio.symlink(path, "/bin/busybox")
-    cpio.file("init", _init_script(), 0o755)
-    for name, data in modules:
-        cpio.file(f"lib/modules/{name}.ko", data)
-    cpio.file("lib/modules/load-order", "".join(f"{n}\n" for n, _ in modules).encode())
-    cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
-    cpio.file("etc/group", b"root:x:0:\n")
-    cpio.file("etc/hosts", b"127.0.0.1 localhost\n")
-    cpio.file("etc/profile", b"export PATH=/sbin:/bin:/usr/sbin:/usr/bin\nPS1='\\h# '\n")
-    cpio.file("etc/kumo-tiny-release", f"{release}\n".encode())
-    return gzip.compress(cpio.finish(), compresslevel=6, mtime=0)
-
-
-# --- disk ---------------------------------------------------------------------
 
 
 def _mbr(boot_code: bytes, start: int, sectors: int) -> bytes:
@@ -456,13 +314,15 @@ def _build_into(out: Path, downloads: Path, recipe: str) -> None:
         raise BuildError(f"{deb}: expected one kernel release, found {releases}")
     release = releases[0]
     vmlinuz = work / "kernel/boot" / f"vmlinuz-{release}"
-    modules = _resolve_modules(work / "kernel/lib/modules" / release, WANTED_MODULES)
+    modules = resolve_modules(work / "kernel/lib/modules" / release, WANTED_MODULES)
     busybox = _busybox(work, downloads)
     bb_version = _run([str(busybox), "--help"]).splitlines()[0].strip()
     version = f"kumo-tiny-{recipe[:12]}+{release}"
 
     shutil.copyfile(vmlinuz, out / KERNEL_NAME)
-    (out / RAMDISK_NAME).write_bytes(_initramfs(busybox, modules, version))
+    applets = _run([str(busybox), "--list-full"]).split()
+    (out / RAMDISK_NAME).write_bytes(build_initramfs(busybox, applets, _init_script(), modules,
+                                                     version))
     _disk(work, out / KERNEL_NAME, out / RAMDISK_NAME, out / DISK_NAME)
     shutil.rmtree(work)
     stamp = {
