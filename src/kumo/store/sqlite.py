@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from .backend import Event, Key, Page, Record
+from .backend import Event, Key, Page, Record, owned
 from .errors import AlreadyExists, Conflict, Gone, NotFound, StoreError
 from .watchhub import WatchHub
 
@@ -45,25 +45,6 @@ Op = Callable[[sqlite3.Connection, int], tuple[Any, list[Event]]]
 
 def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _clone(value: Any) -> Any:
-    """Copy a JSON tree (much faster than deepcopy)."""
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
-
-
-def _owned(ev: Event) -> Event:
-    """An event whose value nobody else holds: the writer's result, the hub and
-    every watcher each get their own copy, so mutating one cannot change another."""
-    rec = ev.record
-    if rec is None:
-        return ev
-    return Event(ev.type, ev.revision,
-                 Record(rec.key, _clone(rec.value), rec.create_revision, rec.mod_revision))
 
 
 class SqliteBackend:
@@ -235,7 +216,7 @@ class SqliteBackend:
                          (key.kind, key.namespace, key.name, rev, rev, text))
             self._append(conn, rev, key, "ADDED", rev, text)
             rec = Record(key, json.loads(text), rev, rev)
-            return rec, [_owned(Event("ADDED", rev, rec))]
+            return rec, [owned(Event("ADDED", rev, rec))]
 
         return await self._submit(op)
 
@@ -253,7 +234,7 @@ class SqliteBackend:
                          (rev, text, key.kind, key.namespace, key.name))
             self._append(conn, rev, key, "MODIFIED", cur[0], text)
             rec = Record(key, json.loads(text), cur[0], rev)
-            return rec, [_owned(Event("MODIFIED", rev, rec))]
+            return rec, [owned(Event("MODIFIED", rev, rec))]
 
         return await self._submit(op)
 
@@ -269,7 +250,7 @@ class SqliteBackend:
                          (key.kind, key.namespace, key.name))
             self._append(conn, rev, key, "DELETED", cur[0], cur[2])
             rec = Record(key, json.loads(cur[2]), cur[0], rev)
-            return rec, [_owned(Event("DELETED", rev, rec))]
+            return rec, [owned(Event("DELETED", rev, rec))]
 
         return await self._submit(op)
 
@@ -312,11 +293,8 @@ class SqliteBackend:
         limit: int = 0,
     ) -> Page:
         conn = self._read()
-        sql = "SELECT ns, name, create_rev, mod_rev, value FROM kv WHERE kind=?"
-        args: list[Any] = [kind]
-        if namespace is not None:
-            sql += " AND ns=?"
-            args.append(namespace)
+        sql, args = _scoped("SELECT ns, name, create_rev, mod_rev, value FROM kv WHERE 1",
+                            [], kind, namespace)
         if start_after is not None:
             sql += " AND (ns, name) > (?, ?)"
             args.extend(start_after)
@@ -371,19 +349,14 @@ class SqliteBackend:
                 if ev.revision <= last:
                     continue
                 last = ev.revision
-                yield _owned(ev)
+                yield owned(ev)
         finally:
             self.hub.remove(w)
 
     def _history(self, kind: str | None, namespace: str | None, after: int) -> list[Event]:
-        sql = "SELECT rev, kind, ns, name, type, create_rev, value FROM log WHERE rev > ?"
-        args: list[Any] = [after]
-        if kind is not None:
-            sql += " AND kind=?"
-            args.append(kind)
-        if namespace is not None:
-            sql += " AND ns=?"
-            args.append(namespace)
+        sql, args = _scoped(
+            "SELECT rev, kind, ns, name, type, create_rev, value FROM log WHERE rev > ?",
+            [after], kind, namespace)
         rows = self._read().execute(sql + " ORDER BY rev", args).fetchall()
         return [Event(typ, rev, Record(Key(k, ns, n), json.loads(v), c, rev))
                 for rev, k, ns, n, typ, c, v in rows]
@@ -397,3 +370,15 @@ class SqliteBackend:
             "min_history_revisions": self.min_history_revisions,
             "min_history_seconds": self.min_history_seconds,
         }
+
+
+def _scoped(sql: str, args: list[Any], kind: str | None,
+            namespace: str | None) -> tuple[str, list[Any]]:
+    """Narrow a query to one kind and/or namespace (None means all)."""
+    if kind is not None:
+        sql += " AND kind=?"
+        args.append(kind)
+    if namespace is not None:
+        sql += " AND ns=?"
+        args.append(namespace)
+    return sql, args
