@@ -1,0 +1,116 @@
+"""Identity kinds (Keystone's resources): cluster-scoped, named by their Keystone id.
+
+Secrets are stored only as argon2 hashes (``passwordHash``, ``secretHash``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kumo.model import identity as idm
+from kumo.model.base import Model, Resource
+
+
+class DomainSpec(Model):
+    name: str = ""
+    description: str = ""
+    enabled: bool = True
+    tags: list[str] = Field(default_factory=list)
+
+
+class Domain(Resource):
+    KIND = idm.DOMAIN
+    spec: DomainSpec = Field(default_factory=DomainSpec)
+
+
+class ProjectSpec(DomainSpec):
+    domain_id: str = idm.DEFAULT_DOMAIN_ID
+    parent_id: str | None = None
+    is_domain: bool = False
+
+
+class Project(Resource):
+    KIND = idm.PROJECT
+    spec: ProjectSpec = Field(default_factory=ProjectSpec)
+
+
+class UserSpec(Model):
+    name: str = ""
+    domain_id: str = idm.DEFAULT_DOMAIN_ID
+    enabled: bool = True
+    email: str | None = None
+    description: str | None = None
+    default_project_id: str | None = None
+    password_hash: str | None = None
+    tokens_valid_after: float | None = None
+
+
+class User(Resource):
+    KIND = idm.USER
+    spec: UserSpec = Field(default_factory=UserSpec)
+
+
+class GroupSpec(Model):
+    name: str = ""
+    domain_id: str = idm.DEFAULT_DOMAIN_ID
+    description: str = ""
+
+
+class Group(Resource):
+    KIND = idm.GROUP
+    spec: GroupSpec = Field(default_factory=GroupSpec)
+
+
+class RoleSpec(Model):
+    name: str = ""
+    description: str | None = None
+    domain_id: str | None = None
+
+
+class Role(Resource):
+    KIND = idm.ROLE
+    spec: RoleSpec = Field(default_factory=RoleSpec)
+
+
+class RoleAssignmentSpec(Model):
+    role_id: str = ""
+    user_id: str | None = None
+    group_id: str | None = None
+    project_id: str | None = None
+    domain_id: str | None = None
+    inherited: bool = False
+
+
+class RoleAssignment(Resource):
+    KIND = idm.ROLE_ASSIGNMENT
+    spec: RoleAssignmentSpec = Field(default_factory=RoleAssignmentSpec)
+
+
+class ApplicationCredentialSpec(Model):
+    name: str = ""
+    user_id: str = ""
+    project_id: str | None = None
+    description: str | None = None
+    secret_hash: str = ""
+    roles: list[dict[str, Any]] = Field(default_factory=list)
+    expires_at: str | float | None = None
+    unrestricted: bool = False
+    access_rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ApplicationCredential(Resource):
+    KIND = idm.APP_CREDENTIAL
+    spec: ApplicationCredentialSpec = Field(default_factory=ApplicationCredentialSpec)
+
+
+class TokenRevocationSpec(Model):
+    expires_at: float | str | None = None
+
+
+class TokenRevocation(Resource):
+    """A revoked token, named by its audit id, kept until the token would have expired."""
+
+    KIND = idm.TOKEN_REVOCATION
+    spec: TokenRevocationSpec = Field(default_factory=TokenRevocationSpec)

@@ -1,0 +1,42 @@
+"""The Image kind (Glance; field owners: ``kumo.model.image``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kumo.model import image as im
+from kumo.model.base import Model, Resource
+
+
+class ImageSpec(Model):
+    name: str | None = None
+    owner: str | None = None
+    visibility: str = "shared"
+    protected: bool = False
+    disk_format: str | None = None
+    container_format: str | None = None
+    min_disk: int = 0
+    min_ram: int = 0
+    tags: list[str] = Field(default_factory=list)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    members: dict[str, str] = Field(default_factory=dict)
+    os_hidden: bool = False
+
+
+class ImageStatus(Model):
+    state: str = "queued"
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    size: int | None = None
+    virtual_size: int | None = None
+    blob: str | None = None
+    upload_started_at: str | None = None
+
+
+class Image(Resource):
+    KIND = im.IMAGE
+    spec: ImageSpec = Field(default_factory=ImageSpec)
+    status: ImageStatus = Field(default_factory=ImageStatus)
