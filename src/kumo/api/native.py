@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import random
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -253,24 +252,30 @@ async def _replace(request: Request, info: KindInfo, ns: str, name: str,
 
 async def _patch(request: Request, info: KindInfo, ns: str, name: str,
                  patch: dict[str, Any], status_only: bool) -> dict[str, Any]:
+    """A merge patch: pinned to the resourceVersion it names, else re-applied to fresh data
+    on conflict (two writers patching different keys of one map both keep theirs)."""
     objects = runtime(request).objects
     pinned = (patch.get("metadata") or {}).get("resourceVersion")
-    for _ in range(PATCH_RETRIES):
-        current = await objects.get(info.kind, ns, name)
+
+    def apply(current: dict[str, Any]) -> dict[str, Any]:
         desired = merge_patch(current, patch)
         desired["metadata"]["name"], desired["metadata"]["namespace"] = name, ns
         desired["kind"], desired["apiVersion"] = info.kind, API_VERSION
         new = _apply_scope(current, desired, status_only)
-        new["metadata"]["resourceVersion"] = pinned or current["metadata"]["resourceVersion"]
+        new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         _validate_meta(new["metadata"])
         admission.validate(new)
-        try:
-            return await objects.update(new)
-        except store.Conflict:
-            if pinned:
-                raise
-            await asyncio.sleep(random.uniform(0, 0.002))
-    raise ApiError(409, "too many concurrent writers; try again", reason="Conflict")
+        return new
+
+    if pinned:
+        current = await objects.get(info.kind, ns, name)
+        new = apply(current)
+        new["metadata"]["resourceVersion"] = pinned
+        return await objects.update(new)
+    try:
+        return await objects.mutate(info.kind, ns, name, apply, attempts=PATCH_RETRIES)
+    except store.Conflict:
+        raise ApiError(409, "too many concurrent writers; try again", reason="Conflict") from None
 
 
 # ---- watch -------------------------------------------------------------------
