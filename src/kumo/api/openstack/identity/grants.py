@@ -203,6 +203,16 @@ async def app_cred(request: Request) -> Response:
 
 
 # ---- catalog listings ------------------------------------------------------------
+def _one_or_all(request: Request, key: str, out: list[dict[str, Any]]) -> Response:
+    """The entry named by the path's id (404 if none), else the whole listing."""
+    if "id" in request.path_params:
+        found = [e for e in out if e["id"] == request.path_params["id"]]
+        if not found:
+            raise ApiError(404, f"Could not find {key}: {request.path_params['id']}.")
+        return JSONResponse({key: found[0]})
+    return JSONResponse({key + "s": out, "links": {"self": str(request.url)}})
+
+
 async def services(request: Request) -> Response:
     await authenticate(request)
     if request.method == "POST":
@@ -213,12 +223,7 @@ async def services(request: Request) -> Response:
            for s in catalog(runtime(request))]
     if "type" in request.query_params:
         out = [s for s in out if s["type"] == request.query_params["type"]]
-    if "id" in request.path_params:
-        found = [s for s in out if s["id"] == request.path_params["id"]]
-        if not found:
-            raise ApiError(404, f"Could not find service: {request.path_params['id']}.")
-        return JSONResponse({"service": found[0]})
-    return JSONResponse({"services": out, "links": {"self": str(request.url)}})
+    return _one_or_all(request, "service", out)
 
 
 async def endpoints(request: Request) -> Response:
@@ -232,12 +237,7 @@ async def endpoints(request: Request) -> Response:
     for f in ("interface", "service_id", "region_id"):
         if f in q:
             out = [e for e in out if e[f] == q[f]]
-    if "id" in request.path_params:
-        found = [e for e in out if e["id"] == request.path_params["id"]]
-        if not found:
-            raise ApiError(404, f"Could not find endpoint: {request.path_params['id']}.")
-        return JSONResponse({"endpoint": found[0]})
-    return JSONResponse({"endpoints": out, "links": {"self": str(request.url)}})
+    return _one_or_all(request, "endpoint", out)
 
 
 async def regions(request: Request) -> Response:

@@ -108,6 +108,38 @@ async def _delete(rt: Runtime, obj: Obj, assignments: str | None = None) -> Resp
     return Response(status_code=204)
 
 
+async def _one(request: Request, kind: str, key: str, view: View,
+               may_read: Callable[[AuthContext, str], bool], *,
+               assignments: str | None = None,
+               deletable: Callable[[Obj], None] | None = None) -> Obj | Response:
+    """GET and DELETE of one object (admins; readers ``may_read`` GET); for a PATCH, the
+    object to edit."""
+    oid = request.path_params["id"]
+    ctx = await authenticate(request)
+    if not ctx.is_admin and not (request.method == "GET" and may_read(ctx, oid)):
+        raise _forbidden()
+    obj = await get_obj(request, kind, oid, key)
+    if request.method == "GET":
+        return JSONResponse({key: view(request, obj)})
+    if request.method == "DELETE":
+        if deletable is not None:
+            deletable(obj)
+        return await _delete(runtime(request), obj, assignments)
+    return obj
+
+
+async def _patch(request: Request, obj: Obj, model: type, key: str, view: View,
+                 fields: dict[str, str], *,
+                 check: Callable[[Obj, Any], None] | None = None) -> Response:
+    """PATCH: parse, rename (claiming the new name), ``check`` and copy the fields, save."""
+    patch = b.parse(model, await read_json(request), key)
+    if check is not None:
+        check(obj, patch)
+    old = _rename(obj, patch.name)
+    _apply(obj["spec"], patch, fields)
+    return await _saved(request, key, view, obj, old)
+
+
 async def _saved(request: Request, key: str, view: View, obj: Obj, old_name: str,
                  invalidate: bool = True) -> Response:
     rt = runtime(request)
@@ -130,25 +162,24 @@ async def domains(request: Request) -> Response:
 
 
 async def domain(request: Request) -> Response:
-    did = request.path_params["id"]
-    ctx = await authenticate(request)
-    if not (ctx.is_admin or (request.method == "GET" and did in (ctx.user_domain_id,
-                                                                 ctx.project_domain_id))):
-        raise _forbidden()
-    obj = await get_obj(request, m.DOMAIN, did, "domain")
-    if request.method == "GET":
-        return JSONResponse({"domain": domain_view(request, obj)})
-    if request.method == "DELETE":
-        if obj["spec"].get("enabled", True):
-            raise ApiError(403, "Cannot delete a domain that is enabled, please disable it "
-                                "first.")
-        return await _delete(runtime(request), obj)
-    d = b.parse(b.DomainPatch, await read_json(request), "domain")
-    if did == m.DEFAULT_DOMAIN_ID and d.enabled is False:
+    obj = await _one(request, m.DOMAIN, "domain", domain_view,
+                     lambda ctx, did: did in (ctx.user_domain_id, ctx.project_domain_id),
+                     deletable=_disabled)
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.DomainPatch, "domain", domain_view,
+                        {"description": "description", "enabled": "enabled"},
+                        check=_default_stays_enabled)
+
+
+def _default_stays_enabled(obj: Obj, d: Any) -> None:
+    if obj["metadata"]["name"] == m.DEFAULT_DOMAIN_ID and d.enabled is False:
         raise ApiError(403, "The default domain cannot be disabled.")
-    old = _rename(obj, d.name)
-    _apply(obj["spec"], d, {"description": "description", "enabled": "enabled"})
-    return await _saved(request, "domain", domain_view, obj, old)
+
+
+def _disabled(obj: Obj) -> None:
+    if obj["spec"].get("enabled", True):
+        raise ApiError(403, "Cannot delete a domain that is enabled, please disable it first.")
 
 
 # ---- projects -----------------------------------------------------------------
@@ -169,20 +200,12 @@ async def projects(request: Request) -> Response:
 
 
 async def project(request: Request) -> Response:
-    pid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if not ctx.is_admin and not (request.method == "GET" and pid == ctx.project_id):
-        raise _forbidden()
-    obj = await get_obj(request, m.PROJECT, pid, "project")
-    if request.method == "GET":
-        return JSONResponse({"project": project_view(request, obj)})
-    if request.method == "DELETE":
-        return await _delete(runtime(request), obj, "project")
-    p = b.parse(b.ProjectPatch, await read_json(request), "project")
-    old = _rename(obj, p.name)
-    _apply(obj["spec"], p, {"description": "description", "enabled": "enabled",
-                            "tags": "tags"})
-    return await _saved(request, "project", project_view, obj, old)
+    obj = await _one(request, m.PROJECT, "project", project_view,
+                     lambda ctx, pid: pid == ctx.project_id, assignments="project")
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.ProjectPatch, "project", project_view,
+                        {"description": "description", "enabled": "enabled", "tags": "tags"})
 
 
 # ---- users --------------------------------------------------------------------
@@ -208,22 +231,19 @@ async def users(request: Request) -> Response:
 
 
 async def user(request: Request) -> Response:
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if not ctx.is_admin and not (request.method == "GET" and uid == ctx.user_id):
-        raise _forbidden()
-    obj = await get_obj(request, m.USER, uid, "user")
-    if request.method == "GET":
-        return JSONResponse({"user": user_view(request, obj)})
-    if request.method == "DELETE":
-        return await _delete(runtime(request), obj, "user")
-    u = b.parse(b.UserPatch, await read_json(request), "user")
-    old = _rename(obj, u.name)
+    obj = await _one(request, m.USER, "user", user_view,
+                     lambda ctx, uid: uid == ctx.user_id, assignments="user")
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.UserPatch, "user", user_view, USER_FIELDS,
+                        check=_new_password)
+
+
+def _new_password(obj: Obj, u: Any) -> None:
+    """A new password ends every token issued before it."""
     if u.password is not None:
         obj["spec"]["passwordHash"] = hash_secret(u.password)
         obj["spec"]["tokensValidAfter"] = time.time()
-    _apply(obj["spec"], u, USER_FIELDS)
-    return await _saved(request, "user", user_view, obj, old)
 
 
 async def user_password(request: Request) -> Response:

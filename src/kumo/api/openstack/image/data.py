@@ -27,7 +27,7 @@ from kumo.store.blobs import BlobIncomplete, BlobInfo, BlobStore, BlobTooLarge, 
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
 from .access import all_images, load, mutate, require_write
-from .model import bad, state, touch
+from .model import bad, non_negative, state, touch
 
 log = logging.getLogger("kumo.image")
 
@@ -191,13 +191,8 @@ def _declared_size(request: Request) -> int | None:
     raw = request.headers.get("x-openstack-image-size") or request.headers.get("content-length")
     if raw is None:
         return None
-    try:
-        size = int(raw)
-    except ValueError as exc:
-        raise bad("Invalid or missing image size in request headers.") from exc
-    if size < 0:
-        raise bad("Invalid or missing image size in request headers.")
-    return size
+    message = "Invalid or missing image size in request headers."
+    return non_negative(raw, message, message)
 
 
 async def upload(request: Request) -> Response:
