@@ -8,15 +8,36 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
 from kumo import store
 from kumo.config import Config
 
-if TYPE_CHECKING:
-    from .auth import TokenManager
+
+class Tokens(Protocol):
+    """What handlers need of the token service (``auth.TokenManager`` is the one).
+
+    Declared here so the runtime, below ``auth`` in the API's layers, does not import it;
+    ``validate`` returns an ``auth.AuthContext``.
+    """
+
+    ttl: int
+    generation: int
+
+    def issue(self, user_id: str, *, methods: list[str], project_id: str | None = None,
+              domain_id: str | None = None, expires_at: float | None = None,
+              app_cred_id: str | None = None, audit_id: str | None = None) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+    async def validate(self, token: str) -> Any: ...
+
+    async def roles_for(self, user_id: str, scope_type: str,
+                        scope_id: str) -> list[tuple[str, str]]: ...
+
+    async def revoke(self, token: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +55,7 @@ class CatalogService:
 class Runtime:
     config: Config
     objects: store.ObjectStore
-    tokens: TokenManager
+    tokens: Tokens
     catalog: list[CatalogService] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     debug_providers: dict[str, Any] = field(default_factory=dict)

@@ -1,5 +1,5 @@
 """Resource kinds, one module per service; importing this registers them all."""
 
-from . import compute, identity, image, network, objects, registry
+from . import compute, identity, image, names, network, objects, registry
 
-__all__ = ["compute", "identity", "image", "network", "objects", "registry"]
+__all__ = ["compute", "identity", "image", "names", "network", "objects", "registry"]

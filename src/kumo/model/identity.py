@@ -21,6 +21,11 @@ GROUP = "Group"
 IDENTITY_KINDS = (DOMAIN, PROJECT, USER, ROLE, ROLE_ASSIGNMENT, APP_CREDENTIAL,
                   TOKEN_REVOCATION, GROUP)
 
+# Where a kind's names must be unique (Keystone's rules): per domain, per user, or
+# globally (kinds not listed). kumo.core.names claims (kind, scope value, name).
+NAME_SCOPE = {PROJECT: "domainId", USER: "domainId", GROUP: "domainId",
+              APP_CREDENTIAL: "userId"}
+
 DEFAULT_DOMAIN_ID = "default"
 # Built-in role hierarchy, as Keystone's bootstrap creates it: admin ⊃ member ⊃ reader.
 IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
@@ -28,6 +33,12 @@ IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def name_scope(kind: str, spec: dict) -> str:
+    """The scope in which this object's name is unique ("" for a global name)."""
+    field = NAME_SCOPE.get(kind)
+    return str(spec.get(field) or "") if field else ""
 
 
 def assignment_name(scope_type: str, scope_id: str, actor_type: str, actor_id: str,

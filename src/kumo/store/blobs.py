@@ -19,6 +19,7 @@ import asyncio
 import collections
 import concurrent.futures
 import errno
+import glob
 import hashlib
 import os
 import re
@@ -170,15 +171,16 @@ class BlobStore:
                               f"{self.reserve_bytes} kept in reserve")
 
     async def write_stream(self, chunks: AsyncIterator[bytes], max_bytes: int, *,
-                           expected_size: int | None = None) -> BlobInfo:
+                           expected_size: int | None = None, tag: str = "") -> BlobInfo:
         """Store a stream; the returned blob is pinned until ``release(sha256)``.
 
         Pinning keeps ``delete_unless`` away from a blob between its rename and
-        the caller's commit of a reference to it.
+        the caller's commit of a reference to it. ``tag`` (an image id) names the
+        temp file, so ``discard_partial`` finds what a crashed writer left.
         """
         if expected_size is not None:
             self.check_room(expected_size, max_bytes)
-        tmp = self.tmp / f"{secrets.token_hex(16)}.part"
+        tmp = self.tmp / f"{tag + '.' if tag else ''}{secrets.token_hex(16)}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         sink = _Sink(fd, self._lanes, self.depth)
         try:
@@ -270,6 +272,15 @@ class BlobStore:
     def close(self) -> None:
         for lane in self._lanes:
             lane.shutdown(wait=True)
+
+
+def discard_partial(root: Path, tag: str) -> int:
+    """Remove the temp files of streams tagged ``tag`` (a crashed writer's leftovers)."""
+    removed = 0
+    for f in (Path(root) / "tmp").glob(f"{glob.escape(tag)}.*.part"):
+        f.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:

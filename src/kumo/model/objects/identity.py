@@ -11,6 +11,7 @@ from pydantic import Field
 
 from kumo.model import identity as idm
 from kumo.model.base import Model, Resource
+from kumo.model.names import NAME_CLAIM
 
 
 class DomainSpec(Model):
@@ -114,3 +115,19 @@ class TokenRevocation(Resource):
 
     KIND = idm.TOKEN_REVOCATION
     spec: TokenRevocationSpec = Field(default_factory=TokenRevocationSpec)
+
+
+class NameClaimSpec(Model):
+    kind: str
+    scope: str = ""
+    name: str
+    owner: str
+    owner_namespace: str = ""
+    claimed_at: float = 0.0
+
+
+class NameClaim(Resource):
+    """A unique name held by its owner (``kumo.core.names``)."""
+
+    KIND = NAME_CLAIM
+    spec: NameClaimSpec

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from kumo import store
+from kumo.core import names
 from kumo.model import identity as m
 
 from ...auth import hash_secret
 from ...runtime import Runtime
-from .views import labels_for
+from .views import label_value, labels_for
 
 
 @dataclass
@@ -21,50 +24,55 @@ class BootstrapCredentials:
     service_project: str = "service"
 
 
+async def _ensure(rt: Runtime, kind: str, name: str, spec: dict[str, Any]) -> str:
+    """The id of the object of ``kind`` named ``name`` (its spec updated), created with its
+    name claimed when missing: a bootstrap interrupted half-way is completed, not doubled."""
+    spec = {"name": name, **spec}
+    scope = m.name_scope(kind, spec)
+    found = await rt.objects.list(kind, "", label_selector=f"name={label_value(name)}")
+    for obj in found.items:
+        if obj["spec"]["name"] == name and m.name_scope(kind, obj["spec"]) == scope:
+            await rt.objects.mutate(kind, "", obj["metadata"]["name"],
+                                    lambda o: o["spec"].update(spec), current=obj)
+            return obj["metadata"]["name"]
+    oid = m.DEFAULT_DOMAIN_ID if kind == m.DOMAIN else m.new_id()
+    await names.create_unique(rt.objects, m.obj(kind, oid, spec, labels_for(
+        name, spec.get("domainId"))), scope)
+    return oid
+
+
+async def _grant_admin(rt: Runtime, scope_type: str, scope_id: str, uid: str, rid: str) -> None:
+    try:
+        await rt.objects.create(m.obj(m.ROLE_ASSIGNMENT, m.assignment_name(
+            scope_type, scope_id, "user", uid, rid),
+            {"userId": uid, f"{scope_type}Id": scope_id, "roleId": rid},
+            {"user": uid, scope_type: scope_id, "role": rid}))
+    except store.AlreadyExists:
+        pass
+
+
 async def bootstrap(rt: Runtime) -> BootstrapCredentials | None:
     """Idempotent: returns the generated passwords only when it created the admin user."""
-    objects = rt.objects
-    if await objects.try_get(m.DOMAIN, "", m.DEFAULT_DOMAIN_ID) is None:
-        await objects.create(m.obj(m.DOMAIN, m.DEFAULT_DOMAIN_ID, {
-            "name": "Default", "description": "The default domain", "enabled": True},
-            labels_for("Default")))
-    existing = await objects.list(m.USER, "", label_selector="name=admin")
+    if await rt.objects.try_get(m.DOMAIN, "", m.DEFAULT_DOMAIN_ID) is None:
+        await _ensure(rt, m.DOMAIN, "Default", {"description": "The default domain",
+                                                "enabled": True})
+    existing = await rt.objects.list(m.USER, "", label_selector="name=admin")
     if existing.items:
         return None
-    role_ids = {}
-    for name in ("admin", "member", "reader"):
-        found = await objects.list(m.ROLE, "", label_selector=f"name={name}")
-        if found.items:
-            role_ids[name] = found.items[0]["metadata"]["name"]
-        else:
-            rid = m.new_id()
-            await objects.create(m.obj(m.ROLE, rid, {"name": name}, labels_for(name)))
-            role_ids[name] = rid
-    projects = {}
-    for name in ("admin", "service"):
-        pid = m.new_id()
-        await objects.create(m.obj(m.PROJECT, pid, {
-            "name": name, "domainId": m.DEFAULT_DOMAIN_ID, "enabled": True,
-            "description": f"Bootstrap project {name}"},
-            labels_for(name, m.DEFAULT_DOMAIN_ID)))
-        projects[name] = pid
+    admin_role = await _ensure(rt, m.ROLE, "admin", {})
+    for name in ("member", "reader"):
+        await _ensure(rt, m.ROLE, name, {})
+    projects = {name: await _ensure(rt, m.PROJECT, name, {
+        "domainId": m.DEFAULT_DOMAIN_ID, "enabled": True,
+        "description": f"Bootstrap project {name}"}) for name in ("admin", "service")}
     creds = BootstrapCredentials(secrets.token_urlsafe(18), "kumo-service",
                                  secrets.token_urlsafe(24))
     for uname, pw, proj in (("kumo-service", creds.service_password, "service"),
                             ("admin", creds.admin_password, "admin")):
-        uid = m.new_id()
-        await objects.create(m.obj(m.USER, uid, {
-            "name": uname, "domainId": m.DEFAULT_DOMAIN_ID, "enabled": True,
-            "passwordHash": hash_secret(pw), "defaultProjectId": projects[proj]},
-            labels_for(uname, m.DEFAULT_DOMAIN_ID)))
-        rid = role_ids["admin"]
-        await objects.create(m.obj(m.ROLE_ASSIGNMENT, m.assignment_name(
-            "project", projects[proj], "user", uid, rid),
-            {"userId": uid, "projectId": projects[proj], "roleId": rid},
-            {"user": uid, "project": projects[proj], "role": rid}))
+        uid = await _ensure(rt, m.USER, uname, {
+            "domainId": m.DEFAULT_DOMAIN_ID, "enabled": True,
+            "passwordHash": hash_secret(pw), "defaultProjectId": projects[proj]})
+        await _grant_admin(rt, "project", projects[proj], uid, admin_role)
         if uname == "admin":
-            await objects.create(m.obj(m.ROLE_ASSIGNMENT, m.assignment_name(
-                "domain", m.DEFAULT_DOMAIN_ID, "user", uid, rid),
-                {"userId": uid, "domainId": m.DEFAULT_DOMAIN_ID, "roleId": rid},
-                {"user": uid, "domain": m.DEFAULT_DOMAIN_ID, "role": rid}))
+            await _grant_admin(rt, "domain", m.DEFAULT_DOMAIN_ID, uid, admin_role)
     return creds

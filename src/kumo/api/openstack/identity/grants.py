@@ -18,6 +18,7 @@ from ...errors import ApiError
 from ...runtime import runtime
 from . import body as b
 from .resources import admin
+from .unique import create_named, delete_named
 from .views import catalog, get_obj, iso, labels_for, role_view
 
 SCOPES = {"projects": ("project", m.PROJECT), "domains": ("domain", m.DOMAIN)}
@@ -155,9 +156,6 @@ async def app_creds(request: Request) -> Response:
             raise ApiError(403, "Application credentials are created with a project-scoped "
                                 "token of their owner.")
         c = b.parse(b.AppCredBody, await read_json(request), "application_credential")
-        existing = await rt.objects.list(m.APP_CREDENTIAL, "", label_selector=f"user={uid}")
-        if any(x["spec"]["name"] == c.name for x in existing.items):
-            raise ApiError(409, f"Duplicate entry found with name {c.name}.")
         have = {rid: name for rid, name in ctx.roles}
         if c.roles:
             wanted = []
@@ -176,11 +174,11 @@ async def app_creds(request: Request) -> Response:
             except ValueError as exc:
                 raise ApiError(400, "Invalid input for field 'expires_at'.") from exc
         secret = c.secret or secrets.token_urlsafe(48)
-        obj = await rt.objects.create(m.obj(m.APP_CREDENTIAL, m.new_id(), {
+        obj = await create_named(rt, m.obj(m.APP_CREDENTIAL, m.new_id(), {
             "name": c.name, "userId": uid, "projectId": ctx.project_id,
             "secretHash": hash_secret(secret), "roles": wanted, "expiresAt": exp,
             "unrestricted": c.unrestricted, "description": c.description},
-            {**labels_for(c.name), "user": uid}))
+            {**labels_for(c.name), "user": uid}), "application credential")
         return JSONResponse({"application_credential": _cred_view(request, obj, secret)},
                             status_code=201)
     items = (await rt.objects.list(m.APP_CREDENTIAL, "", label_selector=f"user={uid}")).items
@@ -198,13 +196,23 @@ async def app_cred(request: Request) -> Response:
     if obj is None or obj["spec"]["userId"] != uid:
         raise ApiError(404, f"Could not find application credential: {cid}.")
     if request.method == "DELETE":
-        await rt.objects.delete(m.APP_CREDENTIAL, "", cid)
+        await delete_named(rt, obj)
         rt.tokens.invalidate()
         return Response(status_code=204)
     return JSONResponse({"application_credential": _cred_view(request, obj)})
 
 
 # ---- catalog listings ------------------------------------------------------------
+def _one_or_all(request: Request, key: str, out: list[dict[str, Any]]) -> Response:
+    """The entry named by the path's id (404 if none), else the whole listing."""
+    if "id" in request.path_params:
+        found = [e for e in out if e["id"] == request.path_params["id"]]
+        if not found:
+            raise ApiError(404, f"Could not find {key}: {request.path_params['id']}.")
+        return JSONResponse({key: found[0]})
+    return JSONResponse({key + "s": out, "links": {"self": str(request.url)}})
+
+
 async def services(request: Request) -> Response:
     await authenticate(request)
     if request.method == "POST":
@@ -215,12 +223,7 @@ async def services(request: Request) -> Response:
            for s in catalog(runtime(request))]
     if "type" in request.query_params:
         out = [s for s in out if s["type"] == request.query_params["type"]]
-    if "id" in request.path_params:
-        found = [s for s in out if s["id"] == request.path_params["id"]]
-        if not found:
-            raise ApiError(404, f"Could not find service: {request.path_params['id']}.")
-        return JSONResponse({"service": found[0]})
-    return JSONResponse({"services": out, "links": {"self": str(request.url)}})
+    return _one_or_all(request, "service", out)
 
 
 async def endpoints(request: Request) -> Response:
@@ -234,12 +237,7 @@ async def endpoints(request: Request) -> Response:
     for f in ("interface", "service_id", "region_id"):
         if f in q:
             out = [e for e in out if e[f] == q[f]]
-    if "id" in request.path_params:
-        found = [e for e in out if e["id"] == request.path_params["id"]]
-        if not found:
-            raise ApiError(404, f"Could not find endpoint: {request.path_params['id']}.")
-        return JSONResponse({"endpoint": found[0]})
-    return JSONResponse({"endpoints": out, "links": {"self": str(request.url)}})
+    return _one_or_all(request, "endpoint", out)
 
 
 async def regions(request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -15,9 +16,9 @@ from ...common import read_json
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
 from . import body as b
+from .unique import create_named, delete_named, save_named
 from .views import (
     domain_view,
-    find_by_name,
     get_obj,
     group_view,
     labels_for,
@@ -28,11 +29,18 @@ from .views import (
     user_view,
 )
 
+Obj = dict[str, Any]
+View = Callable[[Request, Obj], Obj]
+
+
+def _forbidden() -> ApiError:
+    return ApiError(403, "You are not authorized to perform the requested action.")
+
 
 async def admin(request: Request) -> AuthContext:
     ctx = await authenticate(request)
     if not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
+        raise _forbidden()
     return ctx
 
 
@@ -61,164 +69,181 @@ async def _domain_id(rt: Runtime, domain_id: str | None) -> str:
     return did
 
 
-async def _unique(rt: Runtime, kind: str, name: str, domain_id: str | None, what: str,
-                  self_id: str | None = None) -> None:
-    found = await find_by_name(rt, kind, name, domain_id)
-    if found is not None and found["metadata"]["name"] != self_id:
-        raise ApiError(409, f"Conflict occurred attempting to store {what} - Duplicate entry "
-                            f"found with name {name}.")
+def _created(key: str, view: View, request: Request, obj: Obj) -> Response:
+    return JSONResponse({key: view(request, obj)}, status_code=201)
+
+
+async def _listing(request: Request, kind: str, key: str, view: View,
+                   fields: tuple[str, ...]) -> Response:
+    items = [view(request, o) for o in await list_kind(runtime(request), kind)]
+    return _collection(request, key, _filter(request, items, fields))
+
+
+def _apply(spec: Obj, patch: Any, fields: dict[str, str]) -> None:
+    """Copy the patch's set attributes (body name → spec field) into the spec."""
+    for src, dst in fields.items():
+        if getattr(patch, src) is not None:
+            spec[dst] = getattr(patch, src)
+
+
+def _rename(obj: Obj, name: str | None) -> str:
+    """Set a new name (labels follow); returns the old one for ``save_named``."""
+    old = obj["spec"]["name"]
+    if name is not None:
+        obj["spec"]["name"] = name
+        obj["metadata"]["labels"] = labels_for(name, obj["spec"].get("domainId")
+                                               if obj["kind"] != m.ROLE else None)
+    return old
+
+
+async def _delete(rt: Runtime, obj: Obj, assignments: str | None = None) -> Response:
+    """Delete (freeing the name); with ``assignments``, also the role assignments of it."""
+    oid = obj["metadata"]["name"]
+    await delete_named(rt, obj)
+    if assignments is not None:
+        for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
+                                        label_selector=f"{assignments}={oid}")).items:
+            await rt.objects.delete(m.ROLE_ASSIGNMENT, "", a["metadata"]["name"])
+        rt.tokens.invalidate()
+    return Response(status_code=204)
+
+
+async def _one(request: Request, kind: str, key: str, view: View,
+               may_read: Callable[[AuthContext, str], bool], *,
+               assignments: str | None = None,
+               deletable: Callable[[Obj], None] | None = None) -> Obj | Response:
+    """GET and DELETE of one object (admins; readers ``may_read`` GET); for a PATCH, the
+    object to edit."""
+    oid = request.path_params["id"]
+    ctx = await authenticate(request)
+    if not ctx.is_admin and not (request.method == "GET" and may_read(ctx, oid)):
+        raise _forbidden()
+    obj = await get_obj(request, kind, oid, key)
+    if request.method == "GET":
+        return JSONResponse({key: view(request, obj)})
+    if request.method == "DELETE":
+        if deletable is not None:
+            deletable(obj)
+        return await _delete(runtime(request), obj, assignments)
+    return obj
+
+
+async def _patch(request: Request, obj: Obj, model: type, key: str, view: View,
+                 fields: dict[str, str], *,
+                 check: Callable[[Obj, Any], None] | None = None) -> Response:
+    """PATCH: parse, rename (claiming the new name), ``check`` and copy the fields, save."""
+    patch = b.parse(model, await read_json(request), key)
+    if check is not None:
+        check(obj, patch)
+    old = _rename(obj, patch.name)
+    _apply(obj["spec"], patch, fields)
+    return await _saved(request, key, view, obj, old)
+
+
+async def _saved(request: Request, key: str, view: View, obj: Obj, old_name: str,
+                 invalidate: bool = True) -> Response:
+    rt = runtime(request)
+    obj = await save_named(rt, obj, old_name, key)
+    if invalidate:
+        rt.tokens.invalidate()
+    return JSONResponse({key: view(request, obj)})
 
 
 # ---- domains ------------------------------------------------------------------
 async def domains(request: Request) -> Response:
-    rt = runtime(request)
-    if request.method == "POST":
-        await admin(request)
-        d = b.parse(b.DomainBody, await read_json(request), "domain")
-        await _unique(rt, m.DOMAIN, d.name, None, "domain")
-        obj = await rt.objects.create(m.obj(m.DOMAIN, m.new_id(), {
-            "name": d.name, "description": d.description or "", "enabled": d.enabled},
-            labels_for(d.name)))
-        return JSONResponse({"domain": domain_view(request, obj)}, status_code=201)
     await admin(request)
-    items = [domain_view(request, d) for d in await list_kind(rt, m.DOMAIN)]
-    return _collection(request, "domains", _filter(request, items, ("name", "enabled")))
+    if request.method != "POST":
+        return await _listing(request, m.DOMAIN, "domains", domain_view, ("name", "enabled"))
+    d = b.parse(b.DomainBody, await read_json(request), "domain")
+    obj = await create_named(runtime(request), m.obj(m.DOMAIN, m.new_id(), {
+        "name": d.name, "description": d.description or "", "enabled": d.enabled},
+        labels_for(d.name)), "domain")
+    return _created("domain", domain_view, request, obj)
 
 
 async def domain(request: Request) -> Response:
-    rt = runtime(request)
-    did = request.path_params["id"]
-    ctx = await authenticate(request)
-    if not (ctx.is_admin or (request.method == "GET" and did in (ctx.user_domain_id,
-                                                                 ctx.project_domain_id))):
-        raise ApiError(403, "You are not authorized to perform the requested action.")
-    obj = await get_obj(request, m.DOMAIN, did, "domain")
-    if request.method == "GET":
-        return JSONResponse({"domain": domain_view(request, obj)})
-    if request.method == "DELETE":
-        if obj["spec"].get("enabled", True):
-            raise ApiError(403, "Cannot delete a domain that is enabled, please disable it "
-                                "first.")
-        await rt.objects.delete(m.DOMAIN, "", did)
-        return Response(status_code=204)
-    d = b.parse(b.DomainPatch, await read_json(request), "domain")
-    if did == m.DEFAULT_DOMAIN_ID and d.enabled is False:
+    obj = await _one(request, m.DOMAIN, "domain", domain_view,
+                     lambda ctx, did: did in (ctx.user_domain_id, ctx.project_domain_id),
+                     deletable=_disabled)
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.DomainPatch, "domain", domain_view,
+                        {"description": "description", "enabled": "enabled"},
+                        check=_default_stays_enabled)
+
+
+def _default_stays_enabled(obj: Obj, d: Any) -> None:
+    if obj["metadata"]["name"] == m.DEFAULT_DOMAIN_ID and d.enabled is False:
         raise ApiError(403, "The default domain cannot be disabled.")
-    if d.name is not None:
-        await _unique(rt, m.DOMAIN, d.name, None, "domain", did)
-        obj["spec"]["name"] = d.name
-        obj["metadata"]["labels"] = labels_for(d.name)
-    for k in ("description", "enabled"):
-        if getattr(d, k) is not None:
-            obj["spec"][k] = getattr(d, k)
-    obj = await save(rt, obj)
-    rt.tokens.invalidate()
-    return JSONResponse({"domain": domain_view(request, obj)})
+
+
+def _disabled(obj: Obj) -> None:
+    if obj["spec"].get("enabled", True):
+        raise ApiError(403, "Cannot delete a domain that is enabled, please disable it first.")
 
 
 # ---- projects -----------------------------------------------------------------
 async def projects(request: Request) -> Response:
-    rt = runtime(request)
     await admin(request)
-    if request.method == "POST":
-        p = b.parse(b.ProjectBody, await read_json(request), "project")
-        if p.is_domain:
-            raise ApiError(400, "Projects acting as domains are not supported.")
-        did = await _domain_id(rt, p.domain_id or p.parent_id)
-        await _unique(rt, m.PROJECT, p.name, did, "project")
-        obj = await rt.objects.create(m.obj(m.PROJECT, m.new_id(), {
-            "name": p.name, "domainId": did, "description": p.description or "",
-            "enabled": p.enabled, "tags": p.tags}, labels_for(p.name, did)))
-        return JSONResponse({"project": project_view(request, obj)}, status_code=201)
-    items = [project_view(request, p) for p in await list_kind(rt, m.PROJECT)]
-    return _collection(request, "projects", _filter(
-        request, items, ("name", "domain_id", "enabled", "parent_id")))
+    if request.method != "POST":
+        return await _listing(request, m.PROJECT, "projects", project_view,
+                              ("name", "domain_id", "enabled", "parent_id"))
+    rt = runtime(request)
+    p = b.parse(b.ProjectBody, await read_json(request), "project")
+    if p.is_domain:
+        raise ApiError(400, "Projects acting as domains are not supported.")
+    did = await _domain_id(rt, p.domain_id or p.parent_id)
+    obj = await create_named(rt, m.obj(m.PROJECT, m.new_id(), {
+        "name": p.name, "domainId": did, "description": p.description or "",
+        "enabled": p.enabled, "tags": p.tags}, labels_for(p.name, did)), "project")
+    return _created("project", project_view, request, obj)
 
 
 async def project(request: Request) -> Response:
-    rt = runtime(request)
-    pid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if not ctx.is_admin:
-        if request.method == "GET" and pid == ctx.project_id:
-            obj = await get_obj(request, m.PROJECT, pid, "project")
-            return JSONResponse({"project": project_view(request, obj)})
-        raise ApiError(403, "You are not authorized to perform the requested action.")
-    obj = await get_obj(request, m.PROJECT, pid, "project")
-    if request.method == "GET":
-        return JSONResponse({"project": project_view(request, obj)})
-    if request.method == "DELETE":
-        await rt.objects.delete(m.PROJECT, "", pid)
-        for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
-                                        label_selector=f"project={pid}")).items:
-            await rt.objects.delete(m.ROLE_ASSIGNMENT, "", a["metadata"]["name"])
-        rt.tokens.invalidate()
-        return Response(status_code=204)
-    p = b.parse(b.ProjectPatch, await read_json(request), "project")
-    if p.name is not None:
-        await _unique(rt, m.PROJECT, p.name, obj["spec"]["domainId"], "project", pid)
-        obj["spec"]["name"] = p.name
-        obj["metadata"]["labels"] = labels_for(p.name, obj["spec"]["domainId"])
-    for k in ("description", "enabled", "tags"):
-        if getattr(p, k) is not None:
-            obj["spec"][k] = getattr(p, k)
-    obj = await save(rt, obj)
-    rt.tokens.invalidate()
-    return JSONResponse({"project": project_view(request, obj)})
+    obj = await _one(request, m.PROJECT, "project", project_view,
+                     lambda ctx, pid: pid == ctx.project_id, assignments="project")
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.ProjectPatch, "project", project_view,
+                        {"description": "description", "enabled": "enabled", "tags": "tags"})
 
 
 # ---- users --------------------------------------------------------------------
+USER_FIELDS = {"enabled": "enabled", "email": "email", "description": "description",
+               "default_project_id": "defaultProjectId"}
+
+
 async def users(request: Request) -> Response:
-    rt = runtime(request)
     await admin(request)
-    if request.method == "POST":
-        u = b.parse(b.UserBody, await read_json(request), "user")
-        did = await _domain_id(rt, u.domain_id)
-        await _unique(rt, m.USER, u.name, did, "user")
-        spec = {"name": u.name, "domainId": did, "enabled": u.enabled, "email": u.email,
-                "description": u.description, "defaultProjectId": u.default_project_id}
-        if u.password is not None:
-            spec["passwordHash"] = hash_secret(u.password)
-        obj = await rt.objects.create(m.obj(m.USER, m.new_id(), spec, labels_for(u.name, did)))
-        return JSONResponse({"user": user_view(request, obj)}, status_code=201)
-    items = [user_view(request, u) for u in await list_kind(rt, m.USER)]
-    return _collection(request, "users", _filter(request, items,
-                                                  ("name", "domain_id", "enabled")))
+    if request.method != "POST":
+        return await _listing(request, m.USER, "users", user_view,
+                              ("name", "domain_id", "enabled"))
+    rt = runtime(request)
+    u = b.parse(b.UserBody, await read_json(request), "user")
+    did = await _domain_id(rt, u.domain_id)
+    spec = {"name": u.name, "domainId": did, "enabled": u.enabled, "email": u.email,
+            "description": u.description, "defaultProjectId": u.default_project_id}
+    if u.password is not None:
+        spec["passwordHash"] = hash_secret(u.password)
+    obj = await create_named(rt, m.obj(m.USER, m.new_id(), spec, labels_for(u.name, did)),
+                             "user")
+    return _created("user", user_view, request, obj)
 
 
 async def user(request: Request) -> Response:
-    rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if not ctx.is_admin and not (request.method == "GET" and uid == ctx.user_id):
-        raise ApiError(403, "You are not authorized to perform the requested action.")
-    obj = await get_obj(request, m.USER, uid, "user")
-    if request.method == "GET":
-        return JSONResponse({"user": user_view(request, obj)})
-    if request.method == "DELETE":
-        await rt.objects.delete(m.USER, "", uid)
-        for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
-                                        label_selector=f"user={uid}")).items:
-            await rt.objects.delete(m.ROLE_ASSIGNMENT, "", a["metadata"]["name"])
-        rt.tokens.invalidate()
-        return Response(status_code=204)
-    u = b.parse(b.UserPatch, await read_json(request), "user")
-    spec = obj["spec"]
-    if u.name is not None:
-        await _unique(rt, m.USER, u.name, spec["domainId"], "user", uid)
-        spec["name"] = u.name
-        obj["metadata"]["labels"] = labels_for(u.name, spec["domainId"])
+    obj = await _one(request, m.USER, "user", user_view,
+                     lambda ctx, uid: uid == ctx.user_id, assignments="user")
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.UserPatch, "user", user_view, USER_FIELDS,
+                        check=_new_password)
+
+
+def _new_password(obj: Obj, u: Any) -> None:
+    """A new password ends every token issued before it."""
     if u.password is not None:
-        spec["passwordHash"] = hash_secret(u.password)
-        spec["tokensValidAfter"] = time.time()
-    for src, dst in (("enabled", "enabled"), ("email", "email"),
-                     ("description", "description"),
-                     ("default_project_id", "defaultProjectId")):
-        if getattr(u, src) is not None:
-            spec[dst] = getattr(u, src)
-    obj = await save(rt, obj)
-    rt.tokens.invalidate()
-    return JSONResponse({"user": user_view(request, obj)})
+        obj["spec"]["passwordHash"] = hash_secret(u.password)
+        obj["spec"]["tokensValidAfter"] = time.time()
 
 
 async def user_password(request: Request) -> Response:
@@ -226,7 +251,7 @@ async def user_password(request: Request) -> Response:
     uid = request.path_params["id"]
     ctx = await authenticate(request)
     if uid != ctx.user_id and not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
+        raise _forbidden()
     pc = b.parse(b.PasswordChange, await read_json(request), "user")
     obj = await get_obj(request, m.USER, uid, "user")
     if not verify_secret(obj["spec"].get("passwordHash", ""), pc.original_password):
@@ -243,7 +268,7 @@ async def user_projects(request: Request) -> Response:
     uid = request.path_params["id"]
     ctx = await authenticate(request)
     if uid != ctx.user_id and not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
+        raise _forbidden()
     pids = {a["spec"].get("projectId") for a in (await rt.objects.list(
         m.ROLE_ASSIGNMENT, "", label_selector=f"user={uid}")).items}
     out = [project_view(request, p) for p in await list_kind(rt, m.PROJECT)
@@ -254,78 +279,62 @@ async def user_projects(request: Request) -> Response:
 async def user_groups(request: Request) -> Response:
     ctx = await authenticate(request)
     if request.path_params["id"] != ctx.user_id and not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
+        raise _forbidden()
     return _collection(request, "groups", [])
 
 
 # ---- groups and roles ------------------------------------------------------------
 async def groups(request: Request) -> Response:
-    rt = runtime(request)
     await admin(request)
-    if request.method == "POST":
-        g = b.parse(b.GroupBody, await read_json(request), "group")
-        did = await _domain_id(rt, g.domain_id)
-        await _unique(rt, m.GROUP, g.name, did, "group")
-        obj = await rt.objects.create(m.obj(m.GROUP, m.new_id(), {
-            "name": g.name, "domainId": did, "description": g.description or ""},
-            labels_for(g.name, did)))
-        return JSONResponse({"group": group_view(request, obj)}, status_code=201)
-    items = [group_view(request, g) for g in await list_kind(rt, m.GROUP)]
-    return _collection(request, "groups", _filter(request, items, ("name", "domain_id")))
+    if request.method != "POST":
+        return await _listing(request, m.GROUP, "groups", group_view, ("name", "domain_id"))
+    rt = runtime(request)
+    g = b.parse(b.GroupBody, await read_json(request), "group")
+    did = await _domain_id(rt, g.domain_id)
+    obj = await create_named(rt, m.obj(m.GROUP, m.new_id(), {
+        "name": g.name, "domainId": did, "description": g.description or ""},
+        labels_for(g.name, did)), "group")
+    return _created("group", group_view, request, obj)
 
 
 async def group(request: Request) -> Response:
-    rt = runtime(request)
     await admin(request)
     obj = await get_obj(request, m.GROUP, request.path_params["id"], "group")
     if request.method == "DELETE":
-        await rt.objects.delete(m.GROUP, "", obj["metadata"]["name"])
-        return Response(status_code=204)
+        return await _delete(runtime(request), obj)
     return JSONResponse({"group": group_view(request, obj)})
 
 
 async def roles(request: Request) -> Response:
-    rt = runtime(request)
     ctx = await authenticate(request)
-    if request.method == "POST":
-        if not ctx.is_admin:
-            raise ApiError(403, "You are not authorized to perform the requested action.")
-        r = b.parse(b.RoleBody, await read_json(request), "role")
-        await _unique(rt, m.ROLE, r.name, None, "role")
-        obj = await rt.objects.create(m.obj(m.ROLE, m.new_id(), {
-            "name": r.name, "description": r.description, "domainId": r.domain_id},
-            labels_for(r.name)))
-        return JSONResponse({"role": role_view(request, obj)}, status_code=201)
-    items = [role_view(request, r) for r in await list_kind(rt, m.ROLE)]
-    return _collection(request, "roles", _filter(request, items, ("name", "domain_id")))
+    if request.method != "POST":
+        return await _listing(request, m.ROLE, "roles", role_view, ("name", "domain_id"))
+    if not ctx.is_admin:
+        raise _forbidden()
+    r = b.parse(b.RoleBody, await read_json(request), "role")
+    obj = await create_named(runtime(request), m.obj(m.ROLE, m.new_id(), {
+        "name": r.name, "description": r.description, "domainId": r.domain_id},
+        labels_for(r.name)), "role")
+    return _created("role", role_view, request, obj)
 
 
 async def role(request: Request) -> Response:
-    rt = runtime(request)
     ctx = await authenticate(request)
     obj = await get_obj(request, m.ROLE, request.path_params["id"], "role")
     if request.method == "GET":
         return JSONResponse({"role": role_view(request, obj)})
     if not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
-    rid = obj["metadata"]["name"]
+        raise _forbidden()
     if request.method == "DELETE":
         if obj["spec"]["name"] in ("admin", "member", "reader"):
             raise ApiError(403, "Built-in roles cannot be deleted.")
-        await rt.objects.delete(m.ROLE, "", rid)
-        for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
-                                        label_selector=f"role={rid}")).items:
-            await rt.objects.delete(m.ROLE_ASSIGNMENT, "", a["metadata"]["name"])
-        rt.tokens.invalidate()
-        return Response(status_code=204)
+        return await _delete(runtime(request), obj, "role")
     body = await read_json(request)
     r = b.parse(b.RoleBody, {"role": {"name": obj["spec"]["name"], **(body.get("role") or {})}},
                 "role")
-    await _unique(rt, m.ROLE, r.name, None, "role", rid)
-    obj["spec"].update({"name": r.name, "description": r.description})
-    obj["metadata"]["labels"] = labels_for(r.name)
-    obj = await save(rt, obj)
-    return JSONResponse({"role": role_view(request, obj)})
+    old = _rename(obj, r.name)
+    obj["spec"]["description"] = r.description
+    return await _saved(request, "role", role_view, obj, old, invalidate=False)
 
 
 async def role_inferences(request: Request) -> Response:

@@ -75,25 +75,23 @@ async def load(request: Request, image_id: str) -> tuple[AuthContext, Obj]:
 
 
 async def mutate(objects: store.ObjectStore, image_id: str, change: Callable[[Obj], None]) -> Obj:
-    """Apply ``change`` to the current object and write it with CAS; re-read on conflict.
+    """Apply ``change`` to the current object and write it with CAS (``ObjectStore.mutate``).
 
     ``change`` must be a pure function of the object (it may run more than once)
     and may raise ApiError to refuse. Nothing is written when it changes nothing.
     """
-    for _ in range(CAS_ATTEMPTS):
-        obj = await objects.try_get(IMAGE, "", image_id)
-        if obj is None:
-            raise not_found(image_id)
+    def apply(obj: Obj) -> object:
         before = copy.deepcopy(obj)
         change(obj)
-        if obj == before:
-            return obj
-        try:
-            return await objects.update(obj)
-        except store.Conflict:
-            continue
-    raise ApiError(409, f"Image {image_id} is being changed concurrently; retry.",
-                   reason="Conflict")
+        return store.UNCHANGED if obj == before else None
+
+    try:
+        return await objects.mutate(IMAGE, "", image_id, apply, attempts=CAS_ATTEMPTS)
+    except store.NotFound as exc:
+        raise not_found(image_id) from exc
+    except store.Conflict as exc:
+        raise ApiError(409, f"Image {image_id} is being changed concurrently; retry.",
+                       reason="Conflict") from exc
 
 
 async def all_images(objects: store.ObjectStore) -> list[Obj]:

@@ -5,6 +5,8 @@ Upload: queued → saving (CAS, so one uploader wins) → the stream goes throug
 way (too large, disk full, short or broken stream, crash of the handler)
 leaves the image ``killed`` and no temp file; an image is never active
 without its complete blob. A blob is deleted once no image references it.
+While it streams, the upload renews a heartbeat (``kumo.core.images``): if the
+whole process dies, ``kumo.control.images`` puts the image back to ``queued``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 
 from kumo import store
+from kumo.core import images
 from kumo.store.blobs import BlobIncomplete, BlobInfo, BlobStore, BlobTooLarge, StorageFull
 
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
 from .access import all_images, load, mutate, require_write
-from .model import bad, state, touch
+from .model import bad, non_negative, state, touch
 
 log = logging.getLogger("kumo.image")
 
@@ -69,8 +72,16 @@ async def drop_blob(rt: Runtime, sha256: str | None) -> None:
     await blobs(rt).delete_unless(sha256, referenced)
 
 
+def _ours(obj: dict[str, Any]) -> bool:
+    """Still saving by this process (not reset by the reconciler meanwhile)?"""
+    return state(obj) == "saving" and images.uploader_of(obj) in (None, images.PROCESS_UPLOADER)
+
+
 async def _kill(rt: Runtime, image_id: str) -> None:
     def killed(obj: dict[str, Any]) -> None:
+        if not _ours(obj):
+            return  # reset to queued by the reconciler: the user may upload again
+        images.end_upload(obj)
         obj["status"] = {"state": "killed"}
         touch(obj)
 
@@ -92,16 +103,32 @@ async def _begin(rt: Runtime, image_id: str) -> None:
                       "saving data.")
         obj["status"]["state"] = "saving"
         obj["status"]["uploadStartedAt"] = store.now_iso()
+        images.begin_upload(obj)
         touch(obj)
 
     await mutate(rt.objects, image_id, saving)
 
 
+async def _beat(rt: Runtime, image_id: str) -> None:
+    """Renew this upload's heartbeat while it streams (see kumo.core.images)."""
+    def renew(obj: dict[str, Any]) -> None:
+        if _ours(obj):
+            images.begin_upload(obj)
+
+    while True:
+        await asyncio.sleep(images.HEARTBEAT_SECONDS)
+        try:
+            await mutate(rt.objects, image_id, renew)
+        except ApiError:
+            return  # deleted meanwhile: the commit will say so
+
+
 async def _commit(rt: Runtime, image_id: str, info: BlobInfo) -> dict[str, Any]:
     def active(obj: dict[str, Any]) -> None:
-        if state(obj) != "saving":
+        if not _ours(obj):
             raise ApiError(409, f"Image {image_id} changed state during the upload.",
                            reason="Conflict")
+        images.end_upload(obj)
         obj["status"] = {"state": "active", "checksum": info.md5, "osHashAlgo": "sha512",
                          "osHashValue": info.sha512, "size": info.size, "virtualSize": None,
                          "blob": info.sha256}
@@ -115,14 +142,18 @@ async def store_stream(rt: Runtime, image_id: str, chunks: AsyncIterator[bytes],
     """Run one upload of a queued image to the end: active, or killed and an error."""
     bs = blobs(rt)
     await _begin(rt, image_id)
+    beat = asyncio.create_task(_beat(rt, image_id))
     try:
-        info = await bs.write_stream(chunks, size_cap(rt), expected_size=expected_size)
+        info = await bs.write_stream(chunks, size_cap(rt), expected_size=expected_size,
+                                     tag=image_id)
     except BaseException as exc:
+        beat.cancel()
         await asyncio.shield(_kill(rt, image_id))
         refusal = _refusal(exc)
         if refusal is exc:
             raise
         raise refusal from exc
+    beat.cancel()
     committed = False
     try:
         result = await _commit(rt, image_id, info)
@@ -160,13 +191,8 @@ def _declared_size(request: Request) -> int | None:
     raw = request.headers.get("x-openstack-image-size") or request.headers.get("content-length")
     if raw is None:
         return None
-    try:
-        size = int(raw)
-    except ValueError as exc:
-        raise bad("Invalid or missing image size in request headers.") from exc
-    if size < 0:
-        raise bad("Invalid or missing image size in request headers.")
-    return size
+    message = "Invalid or missing image size in request headers."
+    return non_negative(raw, message, message)
 
 
 async def upload(request: Request) -> Response:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from ...auth import AuthContext, authenticate
 from ...runtime import runtime
 from .access import all_images, visible
-from .model import MEMBER_STATUSES, VISIBILITIES, bad, parse_time, view
+from .model import MEMBER_STATUSES, VISIBILITIES, bad, non_negative, parse_time, view
 
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at")
@@ -161,13 +161,8 @@ def _sort_value(obj: Obj, v: dict[str, Any], key: str) -> Any:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise bad("limit param must be an integer") from exc
-    if limit < 0:
-        raise bad("limit param must be positive")
-    return min(limit, MAX_LIMIT)
+    return min(non_negative(raw, "limit param must be an integer",
+                            "limit param must be positive"), MAX_LIMIT)
 
 
 async def index(request: Request) -> Response:

@@ -47,6 +47,25 @@ def _may_see_member(ctx: AuthContext, obj: Obj, member: str) -> bool:
     return is_owner(ctx, obj) or ctx.project_id == member
 
 
+def _require_member(ctx: AuthContext, obj: Obj, member: str) -> None:
+    """The image is shared and ``member`` is one the caller may see, else 403/404."""
+    _require_shared(obj)
+    if member not in (obj["spec"].get("members") or {}) or not _may_see_member(ctx, obj, member):
+        raise _member_missing(obj, member)
+
+
+def _member_write(member: str, edit: Any) -> Any:
+    """A CAS change of one existing membership (404 if it went away meanwhile)."""
+    def change(o: Obj) -> None:
+        members = o["spec"].get("members") or {}
+        if member not in members:
+            raise _member_missing(o, member)
+        edit(o, members)
+        touch(o)
+
+    return change
+
+
 async def list_members(request: Request) -> Response:
     ctx, obj = await load(request, request.path_params["image_id"])
     _require_shared(obj)
@@ -59,9 +78,7 @@ async def list_members(request: Request) -> Response:
 async def show_member(request: Request) -> Response:
     ctx, obj = await load(request, request.path_params["image_id"])
     member = request.path_params["member_id"]
-    _require_shared(obj)
-    if member not in (obj["spec"].get("members") or {}) or not _may_see_member(ctx, obj, member):
-        raise _member_missing(obj, member)
+    _require_member(ctx, obj, member)
     return JSONResponse(member_view(obj, member))
 
 
@@ -102,22 +119,17 @@ async def update_member(request: Request) -> Response:
         raise bad("Status not specified")
     if status not in MEMBER_STATUSES:
         raise bad('Status must be "pending", "accepted" or "rejected".')
-    _require_shared(obj)
-    if member not in (obj["spec"].get("members") or {}) or not _may_see_member(ctx, obj, member):
-        raise _member_missing(obj, member)
+    _require_member(ctx, obj, member)
     if not ctx.can_write or (not ctx.is_admin and ctx.project_id != member):
         raise forbidden("You are not permitted to modify 'status' on this image member.")
 
-    def set_status(o: Obj) -> None:
-        members = o["spec"].get("members") or {}
-        if member not in members:
-            raise _member_missing(o, member)
+    def set_status(o: Obj, members: dict[str, str]) -> None:
         members[member] = status
         times = o["spec"].setdefault("memberTimes", {}).setdefault(member, {})
         times["updatedAt"] = now_iso()
-        touch(o)
 
-    saved = await mutate(runtime(request).objects, image_id, set_status)
+    saved = await mutate(runtime(request).objects, image_id,
+                         _member_write(member, set_status))
     return JSONResponse(member_view(saved, member))
 
 
@@ -125,21 +137,15 @@ async def delete_member(request: Request) -> Response:
     image_id = request.path_params["image_id"]
     member = request.path_params["member_id"]
     ctx, obj = await load(request, image_id)
-    _require_shared(obj)
-    if member not in (obj["spec"].get("members") or {}) or not _may_see_member(ctx, obj, member):
-        raise _member_missing(obj, member)
+    _require_member(ctx, obj, member)
     if not ctx.can_write or not is_owner(ctx, obj):
         raise forbidden(f"You cannot delete image member {member}.")
 
-    def remove(o: Obj) -> None:
-        members = o["spec"].get("members") or {}
-        if member not in members:
-            raise _member_missing(o, member)
+    def remove(o: Obj, members: dict[str, str]) -> None:
         del members[member]
         (o["spec"].get("memberTimes") or {}).pop(member, None)
-        touch(o)
 
-    await mutate(runtime(request).objects, image_id, remove)
+    await mutate(runtime(request).objects, image_id, _member_write(member, remove))
     return Response(status_code=204)
 
 

@@ -58,6 +58,17 @@ def not_found(image_id: str) -> ApiError:
     return ApiError(404, f"No image found with ID {image_id}", reason="NotFound")
 
 
+def non_negative(raw: str, not_int: str, negative: str) -> int:
+    """A query or header integer: 400 with ``not_int`` or ``negative`` when it is not one."""
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise bad(not_int) from exc
+    if value < 0:
+        raise bad(negative)
+    return value
+
+
 def glance_time(ts: str | None) -> str | None:
     """Glance prints whole seconds: 2024-05-01T12:00:00Z."""
     return ts[:19] + "Z" if ts else None
