@@ -141,7 +141,7 @@ def _listen_in(ns_path: Path, host: str, port: int, backlog: int) -> socket.sock
     try:
         target = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(target)
+            setns(target)
         finally:
             os.close(target)
         try:
@@ -157,7 +157,7 @@ def _listen_in(ns_path: Path, host: str, port: int, backlog: int) -> socket.sock
             return sock
         finally:
             try:
-                _setns(own)  # the thread is about to exit; leave it where it was anyway
+                setns(own)  # the thread is about to exit; leave it where it was anyway
             except OSError:
                 pass
     finally:
@@ -167,7 +167,8 @@ def _listen_in(ns_path: Path, host: str, port: int, backlog: int) -> socket.sock
 _libc = None
 
 
-def _setns(fd: int) -> None:
+def setns(fd: int) -> None:
+    """Move the calling thread into the network namespace open as fd."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
