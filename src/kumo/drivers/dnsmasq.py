@@ -28,11 +28,11 @@ import logging
 import os
 import re
 import signal
-import uuid
 from pathlib import Path
 
 from . import netns as netns_mod
 from . import procs
+from .compute import validate_id
 from .dnsmasq_config import (
     DEFAULT_ROUTE,
     METADATA_ROUTE,
@@ -59,12 +59,7 @@ _IFNAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,14}$")
 
 
 def _check_ids(network_id: str, netns: str, interface: str) -> None:
-    try:
-        canonical = str(uuid.UUID(network_id))
-    except (ValueError, TypeError, AttributeError) as e:
-        raise InvalidDhcpConfig(f"network id {network_id!r} is not a UUID") from e
-    if canonical != network_id:
-        raise InvalidDhcpConfig(f"network id {network_id!r} is not a lower-case UUID")
+    validate_id(network_id, "network id", InvalidDhcpConfig)
     try:
         netns_mod.validate_name(netns)
     except netns_mod.NetnsError as e:
