@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ from kumo.model import network as nm
 from kumo.observe import metrics
 
 from . import network_desired
-from .metadata_proxy import MetadataProxy
+from .network_dhcp import DhcpServices
 
 log = logging.getLogger("kumo.agent.network")
 Obj = dict[str, Any]
@@ -76,8 +75,7 @@ class NetworkAgent:
         self.hosts = Informer(ApiSource(api, "hosts"), on_event=self._host_changed)
         self._vteps: dict[str, str | None] = {}
         self._dirty = asyncio.Event()
-        self._dnsmasq: dict[str, Any] = {}
-        self._proxies: dict[str, MetadataProxy] = {}
+        self.services = DhcpServices(api, host, state_dir)
         self._last_desired: Any = None
         self.syncs = 0
         self.repairs = 0
@@ -239,9 +237,6 @@ class NetworkAgent:
         return n
 
     # ---- DHCP and metadata -------------------------------------------------
-    def _dhcp_dir(self, network_id: str) -> Path:
-        return self.state_dir / "dhcp" / network_id
-
     async def _apply_dhcp(self, want: network_desired.Desired) -> int:
         n = 0
         for plan in want.dhcp.values():
@@ -255,75 +250,21 @@ class NetworkAgent:
             if not self.dhcp_enabled or not plan.server_ip:
                 continue
             try:
-                await self._ensure_dnsmasq(plan)
-                await self._ensure_proxy(plan)
+                await self.services.ensure(plan)
                 self.failures.pop(f"dnsmasq {plan.network_id}", None)
             except Exception as exc:  # the next sync retries; other networks go on
                 self.failures[f"dnsmasq {plan.network_id}"] = f"{type(exc).__name__}: {exc}"
                 log.warning("DHCP for network %s failed: %s", plan.network_id, exc)
-        root = self.state_dir / "dhcp"
-        mine = [p.name for p in root.iterdir()] if root.is_dir() else []
-        for nid in mine:
+        for nid in self.services.present():
             if nid not in want.dhcp:
                 await self._teardown_dhcp(nid)
                 n += 1
         return n
 
-    async def _ensure_dnsmasq(self, plan: network_desired.DhcpPlan) -> None:
-        from kumo.drivers import dnsmasq
-
-        dm = self._dnsmasq.get(plan.network_id)
-        if dm is None:
-            self._dhcp_dir(plan.network_id).mkdir(parents=True, exist_ok=True)
-            dm = dnsmasq.Dnsmasq(plan.network_id, plan.netns, plan.ns_if,
-                                 self.state_dir / "dhcp")
-            self._dnsmasq[plan.network_id] = dm
-        subnets = [dnsmasq.DhcpSubnet(
-            subnet_id=s["metadata"]["name"], cidr=s["spec"]["cidr"],
-            gateway=s["spec"].get("gatewayIp"), dns=tuple(s["spec"].get("dnsNameservers") or ()),
-            host_routes=tuple((r["destination"], r["nexthop"])
-                              for r in s["spec"].get("hostRoutes") or []),
-            mtu=plan.mtu) for s in plan.subnets]
-        hosts = [dnsmasq.DhcpHost(mac, ip, name) for mac, ip, name in plan.hosts]
-        result = await dm.ensure(subnets, hosts, plan.server_ip)
-        if result == "restarted":
-            metrics.DHCP_RESTARTS.labels(plan.network_id, self.host).inc()
-            log.warning("dnsmasq for network %s was dead: restarted", plan.network_id)
-        stats = dm.stats()
-        metrics.DHCP_UP.labels(plan.network_id, self.host).set(1 if stats.get("up") else 0)
-        metrics.DHCP_LEASES.labels(plan.network_id, self.host).set(stats.get("leases", 0))
-        metrics.DHCP_ACKS.labels(plan.network_id, self.host).set(stats.get("acks", 0))
-        metrics.DHCP_NAKS.labels(plan.network_id, self.host).set(stats.get("naks", 0))
-
-    async def _ensure_proxy(self, plan: network_desired.DhcpPlan) -> None:
-        proxy = self._proxies.get(plan.network_id)
-        if proxy is None:
-            proxy = MetadataProxy(self.api, self.host, plan.network_id, plan.netns)
-            self._proxies[plan.network_id] = proxy
-        await proxy.ensure()
-
     async def _teardown_dhcp(self, network_id: str) -> None:
-        from kumo.drivers import dnsmasq
-
-        proxy = self._proxies.pop(network_id, None)
-        if proxy is not None:
-            await proxy.close()
-        dm = self._dnsmasq.pop(network_id, None)
-        if dm is None:
-            try:
-                dm = dnsmasq.Dnsmasq(network_id, nm.dhcp_netns(network_id), "ns-unknown",
-                                     self.state_dir / "dhcp")
-            except ValueError:
-                dm = None  # not a network id: nothing of ours to stop
-        if dm is not None:
-            await dm.stop()
+        await self.services.teardown(network_id)
         await asyncio.to_thread(self.net.delete_netns, nm.dhcp_netns(network_id))
-        shutil.rmtree(self._dhcp_dir(network_id), ignore_errors=True)
-        for g in (metrics.DHCP_UP, metrics.DHCP_LEASES, metrics.DHCP_ACKS, metrics.DHCP_NAKS):
-            try:
-                g.remove(network_id, self.host)
-            except KeyError:
-                pass
+        self.services.forget(network_id)
         log.info("DHCP for network %s removed from this host", network_id)
 
     # ---- status ------------------------------------------------------------
@@ -349,5 +290,4 @@ class NetworkAgent:
                 "last_sync": self.last_sync, "failures": dict(self.failures),
                 "cache": {"ports": len(self.ports.items), "networks": len(self.networks.items),
                           "subnets": len(self.subnets.items), "hosts": len(self.hosts.items)},
-                "dhcp": {nid: dm.stats() for nid, dm in self._dnsmasq.items()},
-                "metadata_proxies": {nid: p.requests for nid, p in self._proxies.items()}}
+                **self.services.debug_state()}

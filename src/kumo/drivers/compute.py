@@ -76,14 +76,17 @@ _TAP = re.compile(r"^[A-Za-z0-9_-]{1,15}$")
 IMAGE_FORMATS = ("qcow2", "raw")
 
 
-def validate_id(value: str, what: str = "vm id") -> str:
-    """Return `value` if it is a canonical UUID string; ids name files, so be strict."""
+def validate_id(value: str, what: str = "vm id", error: type[Exception] | None = None) -> str:
+    """Return `value` if it is a canonical UUID string; ids name files, so be strict.
+
+    Raises `error` (InvalidSpec by default) otherwise."""
+    error = error or InvalidSpec
     try:
         canonical = str(uuid.UUID(value))
     except (ValueError, TypeError, AttributeError) as e:
-        raise InvalidSpec(f"{what} {value!r} is not a UUID") from e
+        raise error(f"{what} {value!r} is not a UUID") from e
     if canonical != value:
-        raise InvalidSpec(f"{what} {value!r} is not in canonical lower-case UUID form")
+        raise error(f"{what} {value!r} is not in canonical lower-case UUID form")
     return value
 
 

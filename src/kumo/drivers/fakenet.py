@@ -13,19 +13,18 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .linuxnet import (
-    DEFAULT_PREFIXES,
+from .linuxnet_devices import DEFAULT_PREFIXES
+from .netvalidate import (
     LinkInfo,
     NetDriverError,
-    validate_cidrs,
     validate_fdb,
     validate_ifname,
-    validate_ip,
-    validate_mac,
     validate_mtu,
     validate_neighbours,
     validate_netns,
-    validate_vni,
+    validate_port,
+    validate_veth,
+    validate_vxlan,
 )
 
 
@@ -140,11 +139,7 @@ class FakeNet:
             return self._converge(dev, mtu, None)
 
     def ensure_vxlan(self, name: str, vni: int, local_ip: str, bridge: str, mtu: int) -> bool:
-        validate_ifname(name)
-        validate_ifname(bridge)
-        validate_vni(vni)
-        local = validate_ip(local_ip)
-        validate_mtu(mtu)
+        local = validate_vxlan(name, vni, local_ip, bridge, mtu)
         with self._lock:
             self.calls["ensure_vxlan"] += 1
             self._require(bridge, "bridge")
@@ -163,9 +158,7 @@ class FakeNet:
             return self._converge(dev, mtu, bridge)
 
     def ensure_tap(self, name: str, bridge: str, mtu: int) -> bool:
-        validate_ifname(name)
-        validate_ifname(bridge)
-        validate_mtu(mtu)
+        validate_port(name, bridge, mtu)
         with self._lock:
             self.calls["ensure_tap"] += 1
             self._require(bridge, "bridge")
@@ -179,13 +172,7 @@ class FakeNet:
 
     def ensure_veth_netns(self, host_if: str, ns_if: str, netns: str, bridge: str, mtu: int,
                           mac: str, addresses: list[str]) -> bool:
-        validate_ifname(host_if)
-        validate_ifname(ns_if)
-        validate_netns(netns)
-        validate_ifname(bridge)
-        validate_mtu(mtu)
-        mac = validate_mac(mac)
-        cidrs = validate_cidrs(addresses)
+        mac, cidrs = validate_veth(host_if, ns_if, netns, bridge, mtu, mac, addresses)
         with self._lock:
             self.calls["ensure_veth_netns"] += 1
             self._require(bridge, "bridge")

@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from .procs import alive
+
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
@@ -53,24 +55,33 @@ def create(name: str) -> None:
     _ip("-n", name, "link", "set", "lo", "up")
 
 
+def identity(name: str) -> tuple[int, int] | None:
+    """(device, inode) of the namespace: the same name re-created is a different namespace."""
+    return _key(path(name))
+
+
+def holds(name: str, pid: int) -> bool:
+    """True if process pid sits in this namespace."""
+    want = identity(name)
+    return want is not None and want == _key(Path(f"/proc/{pid}/ns/net"))
+
+
 def pids(name: str) -> list[int]:
     """Every process whose network namespace is this one (by nsfs inode)."""
-    try:
-        st = os.stat(path(name))
-    except FileNotFoundError:
+    key = identity(name)
+    if key is None:
         return []
-    key = (st.st_dev, st.st_ino)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            ns = os.stat(f"/proc/{entry}/ns/net")
-        except OSError:
-            continue  # gone, or a kernel thread
-        if (ns.st_dev, ns.st_ino) == key:
-            found.append(int(entry))
+    found = [int(e) for e in os.listdir("/proc")
+             if e.isdigit() and _key(Path(f"/proc/{e}/ns/net")) == key]
     return sorted(found)
+
+
+def _key(p: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None  # gone, or a kernel thread
+    return st.st_dev, st.st_ino
 
 
 def delete(name: str, timeout: float = 5.0) -> None:
@@ -82,7 +93,7 @@ def delete(name: str, timeout: float = 5.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while True:
-        victims = [p for p in pids(name) if p not in (1, os.getpid()) and _running(p)]
+        victims = [p for p in pids(name) if p not in (1, os.getpid()) and alive(p)]
         if not victims:
             break
         for pid in victims:
@@ -130,7 +141,7 @@ def _listen_in(ns_path: Path, host: str, port: int, backlog: int) -> socket.sock
     try:
         target = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(target)
+            setns(target)
         finally:
             os.close(target)
         try:
@@ -146,7 +157,7 @@ def _listen_in(ns_path: Path, host: str, port: int, backlog: int) -> socket.sock
             return sock
         finally:
             try:
-                _setns(own)  # the thread is about to exit; leave it where it was anyway
+                setns(own)  # the thread is about to exit; leave it where it was anyway
             except OSError:
                 pass
     finally:
@@ -156,21 +167,14 @@ def _listen_in(ns_path: Path, host: str, port: int, backlog: int) -> socket.sock
 _libc = None
 
 
-def _setns(fd: int) -> None:
+def setns(fd: int) -> None:
+    """Move the calling thread into the network namespace open as fd."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-def _running(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _ip(*args: str) -> None:

@@ -196,6 +196,14 @@ class QemuDriver:
             raise InvalidPowerState(f"{vm_id} is not running")
         return vd, pid
 
+    async def _running_spec(self, vm_id: str) -> tuple[VMDir, VMSpec, str]:
+        """A running VM's directory with the spec and accelerator it was started with."""
+        vd, _ = await self._require_running(vm_id)
+        loaded = vd.load()
+        if loaded is None:
+            raise VMNotFound(vm_id)
+        return vd, loaded[0], loaded[1]
+
     async def reboot(self, vm_id: str, hard: bool) -> None:
         """Soft and hard both reset the machine: kumo-tiny has no ACPI reboot path."""
         vd, _ = await self._require_running(vm_id)
@@ -264,11 +272,7 @@ class QemuDriver:
     async def attach_nic(self, vm_id: str, nic: NicSpec) -> None:
         nic.validate()
         async with self._lock(vm_id):
-            vd, _ = await self._require_running(vm_id)
-            loaded = vd.load()
-            if loaded is None:
-                raise VMNotFound(vm_id)
-            spec, accel = loaded
+            vd, spec, accel = await self._running_spec(vm_id)
             if any(n.port_id == nic.port_id for n in spec.nics):
                 return
             netdev, device = nic_ids(nic.port_id)
@@ -287,11 +291,7 @@ class QemuDriver:
 
     async def detach_nic(self, vm_id: str, port_id: str, timeout: float = 10.0) -> None:
         async with self._lock(vm_id):
-            vd, _ = await self._require_running(vm_id)
-            loaded = vd.load()
-            if loaded is None:
-                raise VMNotFound(vm_id)
-            spec, accel = loaded
+            vd, spec, accel = await self._running_spec(vm_id)
             netdev, device = nic_ids(port_id)
             if any(n.port_id == port_id for n in spec.nics):
                 try:

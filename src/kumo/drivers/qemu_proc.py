@@ -8,12 +8,14 @@ here so no zombies pile up.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path
 
-_POLL = 0.05
+from .procs import alive, cmdline, reap, wait_gone
+
+__all__ = ["DIR_FD", "alive", "is_our_qemu", "kill", "launch", "reap", "running_qemu",
+           "wait_gone"]
 DIR_FD = 3  # the VM directory, open in QEMU, for paths too long for a socket
 
 
@@ -28,34 +30,9 @@ def launch(argv: list[str], log_fd: int, vm_dir: Path) -> int:
     return os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions, setsid=True)
 
 
-def alive(pid: int) -> bool:
-    """True while pid exists and is not a zombie; reaps it if it is our dead child."""
-    stat = _stat(pid)
-    if stat is None:
-        return False
-    state, ppid = stat
-    if state in ("Z", "X"):
-        if ppid == os.getpid():
-            reap(pid)
-        return False
-    return True
-
-
-def reap(pid: int) -> None:
-    """Collect an exited child's status; harmless if it is not our child."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
 def is_our_qemu(pid: int, vm_id: str, pidfile: Path) -> bool:
     """Guard against pid reuse: the process must be QEMU started for this VM dir."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    args = raw.decode(errors="replace").split("\0")
+    args = cmdline(pid)
     if not args or not os.path.basename(args[0]).startswith("qemu-system"):
         return False
     return _follows(args, "-uuid", vm_id) and _follows(args, "-pidfile", str(pidfile))
@@ -63,17 +40,6 @@ def is_our_qemu(pid: int, vm_id: str, pidfile: Path) -> bool:
 
 def running_qemu(pid: int | None, vm_id: str, pidfile: Path) -> bool:
     return pid is not None and alive(pid) and is_our_qemu(pid, vm_id, pidfile)
-
-
-async def wait_gone(pid: int, timeout: float) -> bool:
-    """Poll until pid has exited; False if it is still there after timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while alive(pid):
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(_POLL)
-    return True
 
 
 def kill(pid: int, vm_id: str, pidfile: Path) -> None:
@@ -88,11 +54,3 @@ def kill(pid: int, vm_id: str, pidfile: Path) -> None:
 def _follows(args: list[str], flag: str, value: str) -> bool:
     return any(a == flag and b == value for a, b in zip(args, args[1:], strict=False))
 
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()
-    return fields[0], int(fields[1])
