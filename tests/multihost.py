@@ -452,7 +452,8 @@ class MultiHost:
         self.stop_agent(i)
         self._kill_vms([i])
         sdir = str(self.state_dir(i))
-        # Its dnsmasq/metadata proxies live in qdhcp-* namespaces, not in its own.
+        # Its dnsmasq (in qdhcp-* namespaces) and metadata proxies outlive the agent: find
+        # them by the state directory on their command lines.
         kill_pids(p for p, line in processes_matching(sdir)
                   if f"{sdir}/" in line or f"{sdir} " in line or line.endswith(sdir))
         delete_netns(self.host_ns(i))
