@@ -81,6 +81,14 @@ COMPUTE_OWNER_PREFIX = "compute:"
 VXLAN_MTU = 1450  # 1500 underlay minus the 50-byte VXLAN header
 VNI_MIN, VNI_MAX = 1, 16_000_000
 METADATA_IP = "169.254.169.254"
+ANN_UPDATED = "network.kumo.io/updated-at"  # Neutron's updated_at (creation until changed)
+QUOTA_NAME = "network"  # the QuotaSet of a project's Neutron limits
+QUOTA_DEFAULTS: dict[str, int] = {
+    "network": 100, "subnet": 100, "port": 500, "security_group": 10,
+    "security_group_rule": 100, "router": 10, "floatingip": 50,
+}
+QUOTA_KINDS = {"network": NETWORK, "subnet": SUBNET, "port": PORT,
+               "security_group": SECURITY_GROUP, "security_group_rule": SECURITY_GROUP_RULE}
 
 _DEFAULT_SG_NS = uuid.UUID("6f2d3c1e-7a43-4a57-9a77-2f1f6b0e5c11")
 

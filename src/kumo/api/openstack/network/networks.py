@@ -10,28 +10,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import ports as core_ports
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    bad_request,
     body_of,
-    by_creation,
     caller,
     check_keys,
     check_project,
     check_quota,
-    err,
-    fields_of,
     find_network,
-    invalid,
-    list_response,
     mutate,
     new_object,
-    not_found,
-    policy,
-    select_fields,
     standard,
     to_bool,
     to_int,
@@ -39,6 +31,8 @@ from .common import (
     to_tags,
     visible_networks,
 )
+from .errors import bad_request, err, invalid, not_found, policy
+from .lists import by_creation, fields_of, list_response, select_fields
 
 Obj = dict[str, Any]
 PROVIDER = ("provider:network_type", "provider:segmentation_id", "provider:physical_network")
@@ -298,7 +292,6 @@ async def delete(request: Request) -> Response:
 
 async def delete_network(rt: Runtime, net: Obj) -> None:
     """NetworkInUse while non-DHCP ports exist; else the network and all it holds go."""
-    from . import ports as network_ports
     from . import subnets as network_subnets
 
     net_id = net["metadata"]["name"]
@@ -318,7 +311,7 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
         raise not_found(nm.NETWORK, net_id) from None
     # Whatever raced in (the DHCP port, a port created meanwhile) goes with the network.
     for port in (await rt.objects.list(nm.PORT, None, label_selector=selector)).items:
-        await network_ports.delete_port_object(rt, port)
+        await core_ports.delete_port(rt.objects, port)
     for sub in (await rt.objects.list(nm.SUBNET, None, label_selector=selector)).items:
         await network_subnets.delete_subnet_object(rt, sub)
     for mac in (await rt.objects.list(nm.MAC_ALLOCATION, None, label_selector=selector)).items:

@@ -14,28 +14,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import ports as core_ports
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    bad_request,
     body_of,
-    by_creation,
     caller,
     check_keys,
     check_project,
     check_quota,
-    err,
-    fields_of,
     find_network,
-    invalid,
-    list_response,
     mutate,
     new_object,
-    not_found,
-    policy,
-    select_fields,
     standard,
     to_bool,
     to_ipv4,
@@ -43,6 +35,8 @@ from .common import (
     to_tags,
     visible_networks,
 )
+from .errors import bad_request, err, invalid, not_found, policy
+from .lists import by_creation, fields_of, list_response, select_fields
 
 Obj = dict[str, Any]
 IPv4 = ipaddress.IPv4Address
@@ -340,15 +334,13 @@ async def delete(request: Request) -> Response:
 
 async def delete_subnet(rt: Runtime, sub: Obj) -> None:
     """SubnetInUse while non-DHCP ports hold addresses on it; the DHCP port lets go."""
-    from . import ports as network_ports
-
     sid = sub["metadata"]["name"]
     allocs = await rt.objects.list(nm.IP_ALLOCATION, None,
                                    label_selector=f"{nm.SUBNET_LABEL}={sid}")
     dhcp: list[Obj] = []
     for a in allocs.items:
-        port = await network_ports.port_by_id(rt, a["spec"].get("portId", ""),
-                                              a["spec"].get("project"))
+        port = await core_ports.port_by_id(rt.objects, a["spec"].get("portId", ""),
+                                           a["spec"].get("project"))
         if port is None:
             continue
         if port["spec"].get("deviceOwner") != nm.DHCP_OWNER:
@@ -357,12 +349,12 @@ async def delete_subnet(rt: Runtime, sub: Obj) -> None:
                                           "subnet.")
         dhcp.append(port)
     for port in dhcp:
-        keep = [{"subnet_id": f["subnetId"], "ip_address": f["ipAddress"]}
+        keep = [core_ports.FixedIp(f["subnetId"], f["ipAddress"])
                 for f in port["spec"].get("fixedIps") or [] if f["subnetId"] != sid]
         try:
-            await network_ports.update_system_port(rt, port, {"fixed_ips": keep})
+            await core_ports.set_fixed_ips(rt.objects, port, keep)
         except Exception:  # noqa: BLE001 - a vanished DHCP port is fine
-            await network_ports.delete_port_object(rt, port)
+            await core_ports.delete_port(rt.objects, port)
     await delete_subnet_object(rt, sub)
 
 
