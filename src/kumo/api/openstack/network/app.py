@@ -40,8 +40,8 @@ from . import secgroups as network_secgroups
 from . import sg_rules
 from . import subnets as network_subnets
 from .bulk import bulk
-from .common import Caller, caller, check_tag, mutate, to_tags
-from .errors import bad_request, err, neutron_handlers, policy
+from .common import Caller, caller, check_tag, mutate, to_tags, writable
+from .errors import bad_request, err, neutron_handlers
 
 Obj = dict[str, Any]
 UPDATED = "2013-01-01T00:00:00-00:00"
@@ -139,8 +139,8 @@ async def _target(request: Request, write: bool) -> tuple[Runtime, Obj]:
     if finder is None:
         raise err(404, "HTTPNotFound", "The resource could not be found.")
     obj = await finder(rt, c, request.path_params["resource_id"])
-    if write and (not c.can_write or not c.sees(obj)):
-        raise policy(f"update_{coll.rstrip('s').replace('-', '_')}:tags")
+    if write:
+        writable(c, obj, f"update_{coll.rstrip('s').replace('-', '_')}:tags")
     return rt, obj
 
 

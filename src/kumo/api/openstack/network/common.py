@@ -5,7 +5,7 @@ errors, lists.py the list query)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,13 @@ class Caller:
         return Actor(self.project_id, None, self.is_admin, self.can_write, self.system)
 
 
+def writable(c: Caller, obj: Obj, rule: str) -> Obj:
+    """``obj`` if the caller may change it (a writer of its project, or an admin)."""
+    if not c.sees(obj) or not c.can_write:
+        raise policy(rule)
+    return obj
+
+
 async def caller(request: Request) -> Caller:
     return Caller.of(await authenticate(request))
 
@@ -76,6 +83,33 @@ async def body_of(request: Request, resource: str) -> Obj:
     if not isinstance(inner, dict):
         raise bad_request(f"Unable to find '{resource}' in request body")
     return inner
+
+
+async def create_request(request: Request, resource: str, allowed: Iterable[str]
+                         ) -> tuple[Caller, Obj]:
+    """A create's caller and body: known attributes only, writers only."""
+    c = await caller(request)
+    data = await body_of(request, resource)
+    check_keys(data, allowed)
+    c.require_write(f"create_{resource}")
+    return c, data
+
+
+def unique_list(name: str, value: Any, item: Callable[[Any], Any],
+                duplicate: Callable[[Any], ApiError], limit: int,
+                exhausted: Callable[[], ApiError]) -> list[Any]:
+    """A list attribute of distinct items (``item`` parses one), at most ``limit``."""
+    if not isinstance(value, list):
+        raise invalid(f"Invalid input for {name}. Reason: '{value}' is not a list.")
+    out: list[Any] = []
+    for raw in value:
+        parsed = item(raw)
+        if parsed in out:
+            raise duplicate(parsed)
+        out.append(parsed)
+    if len(out) > limit:
+        raise exhausted()
+    return out
 
 
 def check_keys(data: Obj, allowed: Iterable[str]) -> None:
@@ -214,6 +248,17 @@ async def visible_networks(rt: Runtime, c: Caller) -> list[Obj]:
     names = {n["metadata"]["name"] for n in own}
     shared = await rt.objects.list(nm.NETWORK, None, label_selector=f"{nm.SHARED_LABEL}=true")
     return own + [n for n in shared.items if n["metadata"]["name"] not in names]
+
+
+async def find_visible(rt: Runtime, c: Caller, kind: str, ident: str,
+                       visible: Callable[[Runtime, Caller], Awaitable[list[Obj]]]) -> Obj:
+    """An object of the caller's project, else one of ``visible(rt, c)``, or 404."""
+    obj = await rt.objects.try_get(kind, c.project_id, ident)
+    if obj is None:
+        obj = next((o for o in await visible(rt, c) if o["metadata"]["name"] == ident), None)
+    if obj is None:
+        raise not_found(kind, ident)
+    return obj
 
 
 async def find_owned(rt: Runtime, c: Caller, kind: str, ident: str) -> Obj:

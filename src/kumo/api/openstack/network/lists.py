@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from .errors import bad_request
 
@@ -159,6 +160,11 @@ def _page(request: Request, views: list[Obj], reverse_page: bool) -> tuple[list[
         page.reverse()
     links = _links(request, page, more, reverse_page) if page and limit else []
     return page, links
+
+
+def shown(request: Request, key: str, view: Obj) -> JSONResponse:
+    """One resource's answer, ``?fields=`` applied."""
+    return JSONResponse({key: select_fields(view, fields_of(request))})
 
 
 def list_response(request: Request, collection: str, views: list[Obj]) -> Obj:

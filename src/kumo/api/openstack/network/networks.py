@@ -21,6 +21,7 @@ from .common import (
     check_keys,
     check_project,
     check_quota,
+    create_request,
     find_network,
     mutate,
     new_object,
@@ -30,9 +31,10 @@ from .common import (
     to_str,
     to_tags,
     visible_networks,
+    writable,
 )
 from .errors import bad_request, err, invalid, not_found, policy
-from .lists import by_creation, fields_of, list_response, select_fields
+from .lists import by_creation, list_response, shown
 
 Obj = dict[str, Any]
 PROVIDER = ("provider:network_type", "provider:segmentation_id", "provider:physical_network")
@@ -169,15 +171,11 @@ async def show(request: Request) -> Response:
     c = await caller(request)
     rt = runtime(request)
     net = await find_network(rt, c, request.path_params["network_id"])
-    return JSONResponse({"network": select_fields(await view_one(rt, c, net),
-                                                  fields_of(request))})
+    return shown(request, "network", await view_one(rt, c, net))
 
 
 async def create(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "network")
-    check_keys(data, _CREATE)
-    c.require_write("create_network")
+    c, data = await create_request(request, "network", _CREATE)
     rt = runtime(request)
     project = check_project(c, data)
     shared = to_bool("shared", data.get("shared", False))
@@ -214,10 +212,7 @@ async def create(request: Request) -> Response:
 
 
 async def _writable(rt: Runtime, c: Caller, net_id: str, action: str) -> Obj:
-    net = await find_network(rt, c, net_id)
-    if not c.sees(net) or not c.can_write:
-        raise policy(f"{action}_network")
-    return net
+    return writable(c, await find_network(rt, c, net_id), f"{action}_network")
 
 
 async def update(request: Request) -> Response:

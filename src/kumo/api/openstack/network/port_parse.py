@@ -10,7 +10,7 @@ from typing import Any
 from kumo.core import ipam
 from kumo.core.ports import FixedIp, PortRequest, PortUpdate
 
-from .common import Caller, check_keys, check_project, to_bool, to_str, to_tags
+from .common import Caller, check_keys, check_project, to_bool, to_str, to_tags, unique_list
 from .errors import bad_request, err, invalid, policy
 
 Obj = dict[str, Any]
@@ -65,22 +65,15 @@ def _pair(pair: Any) -> Obj:
 
 
 def parse_pairs(value: Any) -> list[Obj]:
-    if not isinstance(value, list):
-        raise invalid(f"Invalid input for allowed_address_pairs. Reason: '{value}' is not a "
-                      "list.")
-    out: list[Obj] = []
-    for pair in value:
-        rec = _pair(pair)
-        if rec in out:
-            raise err(400, "DuplicateAddressPairInRequest",
-                      f"Request contains duplicate address pair: mac_address "
-                      f"{rec['macAddress']} ip_address {rec['ipAddress']}.")
-        out.append(rec)
-    if len(out) > MAX_ADDRESS_PAIRS:
-        raise err(400, "AllowedAddressPairExhausted",
-                  f"The number of allowed address pair exceeds the maximum "
-                  f"{MAX_ADDRESS_PAIRS}.")
-    return out
+    return unique_list(
+        "allowed_address_pairs", value, _pair,
+        lambda rec: err(400, "DuplicateAddressPairInRequest",
+                        f"Request contains duplicate address pair: mac_address "
+                        f"{rec['macAddress']} ip_address {rec['ipAddress']}."),
+        MAX_ADDRESS_PAIRS,
+        lambda: err(400, "AllowedAddressPairExhausted",
+                    f"The number of allowed address pair exceeds the maximum "
+                    f"{MAX_ADDRESS_PAIRS}."))
 
 
 def parse_groups(value: Any) -> list[str]:

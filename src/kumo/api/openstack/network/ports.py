@@ -20,9 +20,9 @@ from kumo.model import network as nm
 
 from ...auth import AuthContext
 from ...runtime import Runtime, runtime
-from .common import Caller, body_of, caller, standard
-from .errors import not_found, policy
-from .lists import by_creation, fields_of, list_response, select_fields
+from .common import Caller, body_of, caller, find_visible, standard
+from .errors import policy
+from .lists import by_creation, list_response, shown
 from .port_parse import parse_create, parse_update
 
 Obj = dict[str, Any]
@@ -69,13 +69,7 @@ async def visible_ports(rt: Runtime, c: Caller) -> list[Obj]:
 
 
 async def find_port(rt: Runtime, c: Caller, port_id: str) -> Obj:
-    port = await rt.objects.try_get(nm.PORT, c.project_id, port_id)
-    if port is None:
-        port = next((p for p in await visible_ports(rt, c)
-                     if p["metadata"]["name"] == port_id), None)
-    if port is None:
-        raise not_found(nm.PORT, port_id)
-    return port
+    return await find_visible(rt, c, nm.PORT, port_id, visible_ports)
 
 
 # ---- operations --------------------------------------------------------------------
@@ -120,7 +114,7 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     c = await caller(request)
     port = await find_port(runtime(request), c, request.path_params["port_id"])
-    return JSONResponse({"port": select_fields(port_view(port, c), fields_of(request))})
+    return shown(request, "port", port_view(port, c))
 
 
 async def create(request: Request) -> Response:

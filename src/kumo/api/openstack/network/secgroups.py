@@ -25,6 +25,7 @@ from .common import (
     check_keys,
     check_project,
     check_quota,
+    create_request,
     find_owned,
     mutate,
     new_object,
@@ -34,7 +35,7 @@ from .common import (
     to_tags,
 )
 from .errors import bad_request, err, not_found, policy
-from .lists import by_creation, fields_of, list_response, select_fields
+from .lists import by_creation, list_response, shown
 
 Obj = dict[str, Any]
 _SG_CREATE = {"name", "description", "stateful", "tags", "project_id", "tenant_id"}
@@ -111,14 +112,11 @@ async def show(request: Request) -> Response:
     group = await find_group(rt, c, request.path_params["group_id"])
     rules = await rules_of(rt, [group])
     view = group_view(group, rules.get(group["metadata"]["name"], []))
-    return JSONResponse({"security_group": select_fields(view, fields_of(request))})
+    return shown(request, "security_group", view)
 
 
 async def create(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "security_group")
-    check_keys(data, _SG_CREATE)
-    c.require_write("create_security_group")
+    c, data = await create_request(request, "security_group", _SG_CREATE)
     rt = runtime(request)
     project = check_project(c, data)
     name = to_str("name", data.get("name", ""))

@@ -15,17 +15,16 @@ from kumo.model import network as nm
 
 from ...runtime import runtime
 from .common import (
-    body_of,
     caller,
-    check_keys,
     check_project,
     check_quota,
+    create_request,
     find_owned,
     new_object,
     to_str,
 )
 from .errors import bad_request, err, invalid, not_found, policy
-from .lists import fields_of, list_response, select_fields
+from .lists import list_response, shown
 from .secgroups import find_group, rule_view, rules_of, visible_groups
 
 Obj = dict[str, Any]
@@ -166,14 +165,11 @@ async def show(request: Request) -> Response:
     rt = runtime(request)
     rule = await find_owned(rt, c, nm.SECURITY_GROUP_RULE, request.path_params["rule_id"])
     view = rule_view(rule, nm.default_security_group_id(rule["metadata"]["namespace"]))
-    return JSONResponse({"security_group_rule": select_fields(view, fields_of(request))})
+    return shown(request, "security_group_rule", view)
 
 
 async def create(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "security_group_rule")
-    check_keys(data, _RULE_CREATE)
-    c.require_write("create_security_group_rule")
+    c, data = await create_request(request, "security_group_rule", _RULE_CREATE)
     rt = runtime(request)
     if not data.get("security_group_id"):
         raise bad_request("Failed to parse request. Required attribute 'security_group_id' "

@@ -25,7 +25,9 @@ from .common import (
     check_keys,
     check_project,
     check_quota,
+    create_request,
     find_network,
+    find_visible,
     mutate,
     new_object,
     standard,
@@ -33,10 +35,12 @@ from .common import (
     to_ipv4,
     to_str,
     to_tags,
+    unique_list,
     visible_networks,
+    writable,
 )
 from .errors import bad_request, err, invalid, not_found, policy
-from .lists import by_creation, fields_of, list_response, select_fields
+from .lists import by_creation, list_response, shown
 
 Obj = dict[str, Any]
 IPv4 = ipaddress.IPv4Address
@@ -147,47 +151,37 @@ def check_gateway_vs_pools(gateway: str | None, pools: list[Obj]) -> None:
 def parse_dns(value: Any) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise invalid(f"Invalid input for dns_nameservers. Reason: '{value}' is not a list.")
-    out: list[str] = []
-    for ns in value:
-        ip = str(to_ipv4("dns_nameservers", ns))
-        if ip in out:
-            raise invalid(f"Invalid input for dns_nameservers. Reason: Duplicate nameserver "
-                          f"'{ip}'.")
-        out.append(ip)
-    if len(out) > MAX_DNS:
-        raise err(400, "DNSNameServersExhausted",
-                  f"Unable to complete operation for {value}. The number of DNS nameservers "
-                  f"exceeds the limit {MAX_DNS}.")
-    return out
+    return unique_list(
+        "dns_nameservers", value, lambda ns: str(to_ipv4("dns_nameservers", ns)),
+        lambda ip: invalid(f"Invalid input for dns_nameservers. Reason: Duplicate nameserver "
+                           f"'{ip}'."), MAX_DNS,
+        lambda: err(400, "DNSNameServersExhausted",
+                    f"Unable to complete operation for {value}. The number of DNS nameservers "
+                    f"exceeds the limit {MAX_DNS}."))
+
+
+def _route(r: Any) -> Obj:
+    if not isinstance(r, dict) or set(r) != {"destination", "nexthop"}:
+        raise invalid(f"Invalid input for host_routes. Reason: '{r}' must have exactly "
+                      "the keys destination and nexthop.")
+    try:
+        dest = ipaddress.IPv4Network(r["destination"], strict=False)
+    except (ValueError, TypeError) as exc:
+        raise invalid(f"Invalid input for host_routes. Reason: '{r['destination']}' is "
+                      "not a valid IP subnet.") from exc
+    return {"destination": str(dest), "nexthop": str(to_ipv4("nexthop", r["nexthop"]))}
 
 
 def parse_routes(value: Any) -> list[Obj]:
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise invalid(f"Invalid input for host_routes. Reason: '{value}' is not a list.")
-    out: list[Obj] = []
-    for r in value:
-        if not isinstance(r, dict) or set(r) != {"destination", "nexthop"}:
-            raise invalid(f"Invalid input for host_routes. Reason: '{r}' must have exactly "
-                          "the keys destination and nexthop.")
-        try:
-            dest = ipaddress.IPv4Network(r["destination"], strict=False)
-        except (ValueError, TypeError) as exc:
-            raise invalid(f"Invalid input for host_routes. Reason: '{r['destination']}' is "
-                          "not a valid IP subnet.") from exc
-        route = {"destination": str(dest), "nexthop": str(to_ipv4("nexthop", r["nexthop"]))}
-        if route in out:
-            raise invalid(f"Invalid input for host_routes. Reason: Duplicate hostroute "
-                          f"'{route}'.")
-        out.append(route)
-    if len(out) > MAX_ROUTES:
-        raise err(400, "HostRoutesExhausted",
-                  f"Unable to complete operation for {value}. The number of host routes "
-                  f"exceeds the limit {MAX_ROUTES}.")
-    return out
+    return unique_list(
+        "host_routes", value, _route,
+        lambda route: invalid(f"Invalid input for host_routes. Reason: Duplicate hostroute "
+                              f"'{route}'."), MAX_ROUTES,
+        lambda: err(400, "HostRoutesExhausted",
+                    f"Unable to complete operation for {value}. The number of host routes "
+                    f"exceeds the limit {MAX_ROUTES}."))
 
 
 # ---- lookups -----------------------------------------------------------------------
@@ -204,13 +198,7 @@ async def visible_subnets(rt: Runtime, c: Caller) -> list[Obj]:
 
 
 async def find_subnet(rt: Runtime, c: Caller, subnet_id: str) -> Obj:
-    sub = await rt.objects.try_get(nm.SUBNET, c.project_id, subnet_id)
-    if sub is None:
-        sub = next((s for s in await visible_subnets(rt, c)
-                    if s["metadata"]["name"] == subnet_id), None)
-    if sub is None:
-        raise not_found(nm.SUBNET, subnet_id)
-    return sub
+    return await find_visible(rt, c, nm.SUBNET, subnet_id, visible_subnets)
 
 
 # ---- handlers ------------------------------------------------------------------------
@@ -224,14 +212,11 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     c = await caller(request)
     sub = await find_subnet(runtime(request), c, request.path_params["subnet_id"])
-    return JSONResponse({"subnet": select_fields(subnet_view(sub), fields_of(request))})
+    return shown(request, "subnet", subnet_view(sub))
 
 
 async def create(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "subnet")
-    check_keys(data, _CREATE)
-    c.require_write("create_subnet")
+    c, data = await create_request(request, "subnet", _CREATE)
     rt = runtime(request)
     project = check_project(c, data)
     for unsupported in ("subnetpool_id", "prefixlen", "ipv6_ra_mode", "ipv6_address_mode",
@@ -285,10 +270,7 @@ async def create(request: Request) -> Response:
 
 
 async def _writable(rt: Runtime, c: Caller, subnet_id: str, action: str) -> Obj:
-    sub = await find_subnet(rt, c, subnet_id)
-    if not c.sees(sub) or not c.can_write:
-        raise policy(f"{action}_subnet")
-    return sub
+    return writable(c, await find_subnet(rt, c, subnet_id), f"{action}_subnet")
 
 
 async def update(request: Request) -> Response:
