@@ -89,21 +89,24 @@ async def update(request: Request) -> Response:
         values[k] = n
     project = request.path_params["project_id"]
     rt = runtime(request)
-    for _ in range(20):
-        found = await rt.objects.try_get(cm.QUOTA_SET, project, nm.QUOTA_NAME)
-        try:
-            if found is None:
-                await rt.objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_SET,
-                                         "metadata": {"name": nm.QUOTA_NAME,
-                                                      "namespace": project},
-                                         "spec": values})
-            else:
-                found["spec"] = {**(found.get("spec") or {}), **values}
-                await rt.objects.update(found)
-            break
-        except (store.AlreadyExists, store.Conflict):
-            continue
+    await _write_quota(rt.objects, project, values)
     return JSONResponse({"quota": await quota_limits(rt, project)})
+
+
+async def _write_quota(objects: store.ObjectStore, project: str, values: dict[str, int]) -> None:
+    """Merge ``values`` into the project's QuotaSet, made on first write (store.mutate)."""
+    def merge(obj: Obj) -> None:
+        obj["spec"] = {**(obj.get("spec") or {}), **values}
+
+    try:
+        await objects.mutate(cm.QUOTA_SET, project, nm.QUOTA_NAME, merge)
+    except store.NotFound:
+        try:
+            await objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_SET,
+                                  "metadata": {"name": nm.QUOTA_NAME, "namespace": project},
+                                  "spec": values})
+        except store.AlreadyExists:  # a concurrent first write won: merge into it
+            await objects.mutate(cm.QUOTA_SET, project, nm.QUOTA_NAME, merge)
 
 
 async def delete(request: Request) -> Response:
