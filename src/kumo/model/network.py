@@ -2,7 +2,8 @@
 allocation records that make IPAM race-free — and who owns which field.
 
 All tenant kinds are namespaced by project and named by their Neutron uuid.
-Labels carry the relations agents and the facade select on.
+Labels carry the relations agents and the facade select on. The rules (IPAM, the
+port lifecycle) are kumo.core's: core/ipam.py, core/ports.py.
 
 Network (namespaced)
   spec   facade: {name, description, adminStateUp, shared, mtu (1450 on VXLAN),
@@ -32,7 +33,9 @@ Port (namespaced)
 
 IPAllocation (cluster, name = "<subnet id>.<ip>"): one per fixed IP. Creating it is
   the claim: the store refuses a second create of the same name, so no two ports
-  ever hold one address, whatever the concurrency.
+  ever hold one address, whatever the concurrency (kumo.core.ipam). A record whose
+  port does not exist (a crash between claim and port write) or no longer holds it
+  is deleted after a grace period by control/allocations.py.
   spec {subnetId, networkId, ipAddress, portId, project}; labels kumo.io/subnet,
   kumo.io/network (so a network's leftovers are found in one list)
 MacAllocation (cluster, name = "<network id>.<mac with - for :>"): same for MACs.
