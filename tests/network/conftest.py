@@ -1,7 +1,7 @@
 """In-process Neutron fixtures: the real API app on a temp store, tenants by role.
 
 No DHCP scheduler or agent runs here, so no network:dhcp ports appear unless a
-test makes one (``network_ports.create_system_port``, as the scheduler does).
+test makes one (``kumo.core.ports.create_system_port``, as the scheduler does).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The DHCP scheduler's use of the port coroutines (create/update/delete system ports)."""
+"""The DHCP scheduler's use of the core port lifecycle (create/update/delete system ports)."""
 
 from __future__ import annotations
 

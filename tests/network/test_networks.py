@@ -155,7 +155,7 @@ async def test_shared_networks(neutron: Neutron, alice: Tenant, bob: Tenant,
 
 
 async def test_network_delete_cascade(neutron: Neutron, alice: Tenant) -> None:
-    from kumo.api.openstack.network import ports as network_ports
+    from kumo.core import ports as core_ports
     from kumo.model import network as nm
 
     net = await neutron.network(alice, "n")
@@ -166,9 +166,9 @@ async def test_network_delete_cascade(neutron: Neutron, alice: Tenant) -> None:
     assert msg == (f"Unable to complete operation on network {nid}. There are one or more "
                    "ports still in use on the network.")
     await neutron.ok("DELETE", f"/v2.0/ports/{port['id']}", alice, 204)
-    dhcp = await network_ports.create_system_port(neutron.rt, alice.project_id, {
-        "network_id": nid, "device_owner": nm.DHCP_OWNER,
-        "device_id": nm.dhcp_device_id(nid), "fixed_ips": [{"subnet_id": sub["id"]}]})
+    dhcp = await core_ports.create_system_port(
+        neutron.objects, alice.project_id, nid, device_owner=nm.DHCP_OWNER,
+        device_id=nm.dhcp_device_id(nid), subnet_ids=[sub["id"]])
     assert dhcp["spec"]["fixedIps"] and dhcp["spec"]["securityGroups"] == []
     await neutron.ok("DELETE", f"/v2.0/networks/{nid}", alice, 204)
     objs = neutron.objects

@@ -94,7 +94,7 @@ async def test_update_subnet(neutron: Neutron, alice: Tenant, net: str) -> None:
 
 
 async def test_subnet_in_use(neutron: Neutron, alice: Tenant, bob: Tenant, net: str) -> None:
-    from kumo.api.openstack.network import ports as network_ports
+    from kumo.core import ports as core_ports
     from kumo.model import network as nm
 
     sub = await neutron.subnet(alice, net, "10.0.0.0/24")
@@ -106,9 +106,9 @@ async def test_subnet_in_use(neutron: Neutron, alice: Tenant, bob: Tenant, net: 
                    "IP allocation from this subnet.")
     await neutron.fail("DELETE", f"/v2.0/subnets/{sid}", bob, 404, "SubnetNotFound")
     await neutron.ok("DELETE", f"/v2.0/ports/{port['id']}", alice, 204)
-    dhcp = await network_ports.create_system_port(neutron.rt, alice.project_id, {
-        "network_id": net, "device_owner": nm.DHCP_OWNER, "device_id": nm.dhcp_device_id(net),
-        "fixed_ips": [{"subnet_id": sid}, {"subnet_id": other["id"]}]})
+    dhcp = await core_ports.create_system_port(
+        neutron.objects, alice.project_id, net, device_owner=nm.DHCP_OWNER,
+        device_id=nm.dhcp_device_id(net), subnet_ids=[sid, other["id"]])
     await neutron.ok("DELETE", f"/v2.0/subnets/{sid}", alice, 204)
     left = await neutron.objects.get(nm.PORT, alice.project_id, dhcp["metadata"]["name"])
     assert [f["subnetId"] for f in left["spec"]["fixedIps"]] == [other["id"]]

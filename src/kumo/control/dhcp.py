@@ -15,7 +15,9 @@ import time
 from typing import Any
 
 from kumo import store
+from kumo.common.informer import Informer
 from kumo.common.reconciler import Controller, Requeue
+from kumo.core import ports as core_ports
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
@@ -31,10 +33,17 @@ class DhcpScheduler:
         self.objects: store.ObjectStore = rt.objects
         self.controller = Controller("dhcp-scheduler", self.reconcile, workers=2)
         self.bindings = 0
+        self._hosts_changed = asyncio.Event()
+        src = store.StoreSource
+        self.informers = [
+            Informer(src(self.objects, nm.NETWORK), on_event=self._on_event,
+                     on_sync=self._on_sync),
+            Informer(src(self.objects, nm.SUBNET), on_event=self._on_event,
+                     on_sync=self._on_sync),
+            Informer(src(self.objects, nm.PORT), on_event=self._on_event),
+            Informer(src(self.objects, cm.HOST), on_event=self._on_host)]
 
     async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
-        from kumo.api.openstack.network import ports as network_ports
-
         ns, net_id = key
         net = await self.objects.try_get(nm.NETWORK, ns, net_id)
         found = await self.objects.list(nm.PORT, ns, label_selector=(
@@ -45,36 +54,38 @@ class DhcpScheduler:
                 f"{nm.NETWORK_LABEL}={net_id}"))).items if s["spec"].get("enableDhcp", True)]
         if not subnets:
             for port in ports:
-                await network_ports.delete_port_object(self.rt, port)
+                await core_ports.delete_port(self.objects, port)
             return None
         for extra in ports[1:]:
-            await network_ports.delete_port_object(self.rt, extra)
+            await core_ports.delete_port(self.objects, extra)
         wanted = {s["metadata"]["name"] for s in subnets}
         if not ports:
-            port = await network_ports.create_system_port(self.rt, ns, {
-                "network_id": net_id, "device_owner": nm.DHCP_OWNER,
-                "device_id": nm.dhcp_device_id(net_id), "name": "",
-                "fixed_ips": [{"subnet_id": s} for s in sorted(wanted)]})
+            port = await core_ports.create_system_port(
+                self.objects, ns, net_id, device_owner=nm.DHCP_OWNER,
+                device_id=nm.dhcp_device_id(net_id), subnet_ids=sorted(wanted))
         else:
             port = ports[0]
             have = {f.get("subnetId") for f in port["spec"].get("fixedIps") or []}
             if have != wanted:
-                keep = [{"subnet_id": f["subnetId"], "ip_address": f["ipAddress"]}
+                keep = [core_ports.FixedIp(f["subnetId"], f["ipAddress"])
                         for f in port["spec"].get("fixedIps") or [] if f["subnetId"] in wanted]
-                add = [{"subnet_id": s} for s in sorted(wanted - have)]
-                port = await network_ports.update_system_port(self.rt, port, {
-                    "fixed_ips": keep + add})
+                add = [core_ports.FixedIp(s) for s in sorted(wanted - have)]
+                port = await core_ports.set_fixed_ips(self.objects, port, keep + add)
         return await self._bind(port)
 
-    async def _bind(self, port: Obj) -> Requeue | None:
+    async def _live_hosts(self) -> tuple[dict[str, Obj], list[str]]:
         hosts = {h["metadata"]["name"]: h for h in (await self.objects.list(cm.HOST)).items}
-        current = port["spec"].get("bindingHostId")
-        if current and current in hosts:
-            return None
         leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
         now = time.time()
         live = [h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
                 and (obj.get("spec") or {}).get("enabled", True)]
+        return hosts, live
+
+    async def _bind(self, port: Obj) -> Requeue | None:
+        hosts, live = await self._live_hosts()
+        current = port["spec"].get("bindingHostId")
+        if current and current in hosts:
+            return None
         if not live:
             return Requeue(5.0)
         load = dict.fromkeys(live, 0)
@@ -85,18 +96,8 @@ class DhcpScheduler:
             if h in load:
                 load[h] += 1
         host = min(sorted(live), key=lambda h: load[h])
-        md = port["metadata"]
-        for _ in range(10):
-            fresh = await self.objects.try_get(nm.PORT, md["namespace"], md["name"])
-            if fresh is None:
-                return None
-            fresh["spec"]["bindingHostId"] = host
-            fresh["metadata"].setdefault("labels", {})[cm.HOST_LABEL] = host
-            try:
-                await self.objects.update(fresh)
-                break
-            except store.Conflict:
-                continue
+        if await core_ports.bind(self.objects, port, host) is None:
+            return None
         self.bindings += 1
         log.info("DHCP for network %s bound to host %s (was %s)", port["spec"]["networkId"],
                  host, current)
@@ -112,22 +113,31 @@ class DhcpScheduler:
             if net and (kind == nm.SUBNET or obj["spec"].get("deviceOwner") == nm.DHCP_OWNER):
                 self.controller.enqueue((md["namespace"], net))
 
-    async def _on_event(self, ev: store.WatchEvent) -> None:
-        if ev.object is not None:
-            self._enqueue_for(ev.object)
+    def _on_event(self, typ: str, obj: Obj) -> None:
+        self._enqueue_for(obj)
 
-    async def _on_sync(self, items: list[Obj]) -> None:
+    def _on_sync(self, items: list[Obj]) -> None:
         for obj in items:
             self._enqueue_for(obj)
 
-    async def _on_host(self, ev: store.WatchEvent) -> None:
+    def _on_host(self, typ: str, obj: Obj) -> None:
         # A host appeared (unbound DHCP ports can go there) or was deleted (rebind).
-        if ev.type in ("ADDED", "DELETED"):
-            await self._requeue_all()
+        if typ in ("ADDED", "DELETED"):
+            self._hosts_changed.set()
 
     async def _requeue_all(self) -> None:
         for net in (await self.objects.list(nm.NETWORK, None)).items:
             self._enqueue_for(net)
+
+    async def _on_hosts_changed(self) -> None:
+        """One requeue per burst of host changes (a re-list reports every host)."""
+        while True:
+            await self._hosts_changed.wait()
+            self._hosts_changed.clear()
+            try:
+                await self._requeue_all()
+            except store.StoreError:
+                log.exception("dhcp requeue failed")
 
     async def _periodic(self) -> None:
         while True:
@@ -138,16 +148,12 @@ class DhcpScheduler:
                 log.exception("dhcp resync failed")
 
     async def run(self) -> None:
-        w = store.watchloop.watch_forever
-        await asyncio.gather(
-            self.controller.run(), self._periodic(),
-            w(self.objects, nm.NETWORK, None, self._on_event, self._on_sync),
-            w(self.objects, nm.SUBNET, None, self._on_event, self._on_sync),
-            w(self.objects, nm.PORT, None, self._on_event),
-            w(self.objects, cm.HOST, None, self._on_host))
+        await asyncio.gather(self.controller.run(), self._periodic(), self._on_hosts_changed(),
+                             *(i.run() for i in self.informers))
 
     def debug_state(self) -> dict[str, Any]:
-        return {**self.controller.debug_state(), "bindings": self.bindings}
+        return {**self.controller.debug_state(), "bindings": self.bindings,
+                "informers": [i.debug_state() for i in self.informers]}
 
 
 async def run(rt: ControlPlane) -> None:

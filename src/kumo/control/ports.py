@@ -9,13 +9,15 @@ which the compute facade has made a port but not yet written the server.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import logging
 import time
 from typing import Any
 
 from kumo import store
+from kumo.common.clock import epoch
+from kumo.common.informer import Informer
 from kumo.common.reconciler import Controller, Requeue
+from kumo.core import ports as core_ports
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
@@ -27,15 +29,6 @@ SWEEP_SECONDS = 30.0
 Obj = dict[str, Any]
 
 
-def _epoch(ts: str | None) -> float:
-    if not ts:
-        return 0.0
-    try:
-        return float(calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return 0.0
-
-
 class PortReleaser:
     def __init__(self, rt: Any, grace: float = GRACE_SECONDS) -> None:
         self.rt = rt
@@ -43,10 +36,11 @@ class PortReleaser:
         self.grace = grace
         self.controller = Controller("port-releaser", self.reconcile, workers=2)
         self.released = 0
+        self.ports = Informer(store.StoreSource(self.objects, nm.PORT), on_event=self._on_port)
+        self.servers = Informer(store.StoreSource(self.objects, cm.SERVER),
+                                on_event=self._on_server)
 
     async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
-        from kumo.api.openstack.compute.ports import release_port
-
         ns, name = key
         port = await self.objects.try_get(nm.PORT, ns, name)
         if port is None:
@@ -60,52 +54,44 @@ class PortReleaser:
         if server is not None and name in (server["spec"].get("ports") or []):
             return None
         md = port["metadata"]
-        bound = max(_epoch(md.get("creationTimestamp")),
-                    _epoch((md.get("annotations") or {}).get("kumo.io/bound-at")))
+        bound = max(epoch(md.get("creationTimestamp")),
+                    epoch((md.get("annotations") or {}).get(core_ports.BOUND_AT)))
         wait = bound + self.grace - time.time()
         if wait > 0:
             return Requeue(wait + 0.1)
-        await release_port(self.rt, port)
+        await core_ports.release(self.objects, port)
         self.released += 1
         log.info("released port %s/%s of server %s", ns, name, device)
         return None
 
-    async def _on_port(self, ev: store.WatchEvent) -> None:
-        if ev.object is not None and ev.type != "DELETED":
-            md = ev.object["metadata"]
-            if ev.object["spec"].get("deviceId"):
-                self.controller.enqueue((md["namespace"], md["name"]))
+    def _on_port(self, typ: str, obj: Obj) -> None:
+        if typ != "DELETED" and obj["spec"].get("deviceId"):
+            md = obj["metadata"]
+            self.controller.enqueue((md["namespace"], md["name"]))
 
-    async def _on_ports(self, items: list[Obj]) -> None:
-        for obj in items:
-            await self._on_port(store.WatchEvent("ADDED", obj, 0))
-
-    async def _on_server(self, ev: store.WatchEvent) -> None:
-        if ev.object is None or ev.type != "DELETED":
+    async def _on_server(self, typ: str, obj: Obj) -> None:
+        if typ != "DELETED":
             return  # detaches are released by the facade; this is for deletes
-        md = ev.object["metadata"]
+        md = obj["metadata"]
         found = await self.objects.list(nm.PORT, md["namespace"],
                                         label_selector=f"{nm.DEVICE_LABEL}={md['name']}")
         for port in found.items:
             self.controller.enqueue((md["namespace"], port["metadata"]["name"]))
 
     async def _sweep(self) -> None:
+        """Level-triggered safety net: every bound port is looked at again."""
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            try:
-                await self._on_ports((await self.objects.list(nm.PORT, None)).items)
-            except store.StoreError:
-                log.exception("port sweep failed")
+            for obj in self.ports.values():
+                self._on_port("ADDED", obj)
 
     async def run(self) -> None:
-        await asyncio.gather(
-            self.controller.run(), self._sweep(),
-            store.watchloop.watch_forever(self.objects, nm.PORT, None, self._on_port,
-                                          self._on_ports),
-            store.watchloop.watch_forever(self.objects, cm.SERVER, None, self._on_server))
+        await asyncio.gather(self.controller.run(), self._sweep(), self.ports.run(),
+                             self.servers.run())
 
     def debug_state(self) -> dict[str, Any]:
-        return {**self.controller.debug_state(), "released": self.released}
+        return {**self.controller.debug_state(), "released": self.released,
+                "informers": [self.ports.debug_state(), self.servers.debug_state()]}
 
 
 async def run(rt: ControlPlane) -> None:

@@ -2,7 +2,8 @@
 allocation records that make IPAM race-free — and who owns which field.
 
 All tenant kinds are namespaced by project and named by their Neutron uuid.
-Labels carry the relations agents and the facade select on.
+Labels carry the relations agents and the facade select on. The rules (IPAM, the
+port lifecycle) are kumo.core's: core/ipam.py, core/ports.py.
 
 Network (namespaced)
   spec   facade: {name, description, adminStateUp, shared, mtu (1450 on VXLAN),
@@ -32,7 +33,9 @@ Port (namespaced)
 
 IPAllocation (cluster, name = "<subnet id>.<ip>"): one per fixed IP. Creating it is
   the claim: the store refuses a second create of the same name, so no two ports
-  ever hold one address, whatever the concurrency.
+  ever hold one address, whatever the concurrency (kumo.core.ipam). A record whose
+  port does not exist (a crash between claim and port write) or no longer holds it
+  is deleted after a grace period by control/allocations.py.
   spec {subnetId, networkId, ipAddress, portId, project}; labels kumo.io/subnet,
   kumo.io/network (so a network's leftovers are found in one list)
 MacAllocation (cluster, name = "<network id>.<mac with - for :>"): same for MACs.
@@ -81,6 +84,14 @@ COMPUTE_OWNER_PREFIX = "compute:"
 VXLAN_MTU = 1450  # 1500 underlay minus the 50-byte VXLAN header
 VNI_MIN, VNI_MAX = 1, 16_000_000
 METADATA_IP = "169.254.169.254"
+ANN_UPDATED = "network.kumo.io/updated-at"  # Neutron's updated_at (creation until changed)
+QUOTA_NAME = "network"  # the QuotaSet of a project's Neutron limits
+QUOTA_DEFAULTS: dict[str, int] = {
+    "network": 100, "subnet": 100, "port": 500, "security_group": 10,
+    "security_group_rule": 100, "router": 10, "floatingip": 50,
+}
+QUOTA_KINDS = {"network": NETWORK, "subnet": SUBNET, "port": PORT,
+               "security_group": SECURITY_GROUP, "security_group_rule": SECURITY_GROUP_RULE}
 
 _DEFAULT_SG_NS = uuid.UUID("6f2d3c1e-7a43-4a57-9a77-2f1f6b0e5c11")
 

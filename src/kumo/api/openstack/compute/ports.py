@@ -2,8 +2,8 @@
 
 At create the facade checks every requested network, port and fixed IP, then
 (after validation) makes one port per ``net-id``/``v4-fixed-ip`` request through
-the Neutron facade's IPAM — the same code path as ``openstack port create`` —
-or claims a ``port-id``. Ports it made carry ``autoDelete`` and go with the
+the domain's port lifecycle (kumo.core.ports) — the same code path as ``openstack
+port create`` — or claims a ``port-id``. Ports it made carry ``autoDelete`` and go with the
 server; claimed ports are only unbound (control/ports.py does both once the
 server is gone). ``Server.spec.ports`` is the ordered NIC list the host agent
 plugs; ``os-interface`` edits it, and the agent hot-plugs the difference.
@@ -18,14 +18,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo import store
+from kumo.core import errors as domain
+from kumo.core import ports as core_ports
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
 from ...auth import AuthContext
-from ...errors import ApiError
+from ...common import actor_of
+from ...errors import ApiError, from_domain_error
 from ...runtime import Runtime, runtime
-from ..network import ports as network_ports
 from .common import (
     bad,
     body_of_any,
@@ -148,7 +149,7 @@ async def resolve(rt: Runtime, ctx: AuthContext, nets: str | list[Requested],
 
 
 def _nova_error(exc: ApiError) -> ApiError:
-    """A Neutron refusal during server create, in Nova's terms."""
+    """A refusal during server create, in Nova's terms."""
     if exc.reason == "OverQuota":
         return forbidden(f"Maximum number of ports exceeded: {exc.message}")
     if exc.status == 404:
@@ -156,6 +157,16 @@ def _nova_error(exc: ApiError) -> ApiError:
     if exc.reason == "IpAddressAlreadyAllocated":
         return bad(f"Fixed IP address is already in use on instance: {exc.message}")
     return ApiError(400 if exc.status < 500 else exc.status, exc.message)
+
+
+def _port_error(exc: domain.DomainError) -> ApiError:
+    """A domain refusal of a port create or claim, as Neutron's status and type (which
+    ``_nova_error`` turns into Nova's answer)."""
+    if isinstance(exc, domain.QuotaExceeded):
+        return ApiError(409, exc.message, reason="OverQuota")
+    if exc.code == "MacAddressGenerationFailure":
+        return ApiError(503, exc.message, reason=exc.code)
+    return from_domain_error(exc)
 
 
 async def allocate(rt: Runtime, ctx: AuthContext, nets: str | list[Requested], server_id: str,
@@ -177,18 +188,15 @@ async def allocate(rt: Runtime, ctx: AuthContext, nets: str | list[Requested], s
                 claimed.append(port)
                 ids.append(req.port_id)
                 continue
-            body: Obj = {"network_id": req.network_id, "device_id": server_id,
-                         "device_owner": owner}
-            if req.fixed_ip:
-                body["fixed_ips"] = [{"ip_address": req.fixed_ip}]
-            port = await create_server_port(rt, ctx, body)
+            port = await create_server_port(rt, ctx, req, server_id, owner)
             made.append(port)
             ids.append(port["metadata"]["name"])
         return ids
-    except ApiError as exc:
+    except (ApiError, domain.DomainError) as exc:
         await _undo(rt, made, claimed)
-        raise _nova_error(exc) if exc.status < 500 and "badRequest" not in exc.message \
-            else exc from exc
+        api = _port_error(exc) if isinstance(exc, domain.DomainError) else exc
+        raise _nova_error(api) if api.status < 500 and "badRequest" not in api.message \
+            else api from exc
     except BaseException:
         await _undo(rt, made, claimed)
         raise
@@ -203,60 +211,23 @@ async def _undo(rt: Runtime, made: list[Obj], claimed: list[Obj]) -> None:
 
 async def claim_port(rt: Runtime, port: Obj, server_id: str, owner: str) -> Obj:
     """Give an existing, unused port to a server (CAS: two servers never share it)."""
-    md = port["metadata"]
-    for _ in range(10):
-        fresh = await rt.objects.get(nm.PORT, md["namespace"], md["name"])
-        if fresh["spec"].get("deviceId") and fresh["spec"]["deviceId"] != server_id:
-            raise conflict(f"Port {md['name']} is still in use.")
-        fresh["spec"]["deviceId"] = server_id
-        fresh["spec"]["deviceOwner"] = owner
-        labels = fresh["metadata"].setdefault("labels", {})
-        labels[nm.DEVICE_LABEL] = server_id
-        labels[nm.OWNER_LABEL] = nm.owner_label(owner)
-        fresh["metadata"].setdefault("annotations", {})["kumo.io/bound-at"] = store.now_iso()
-        try:
-            return await rt.objects.update(fresh)
-        except store.Conflict:
-            continue
-    raise conflict(f"Port {md['name']} is being changed concurrently; try again.")
+    return await core_ports.claim(rt.objects, port, server_id, owner)
 
 
 # ---- the Neutron side ---------------------------------------------------------------
-async def create_server_port(rt: Runtime, ctx: AuthContext, body: Obj) -> Obj:
-    """A port made for a server through Neutron's IPAM, marked to go with the server."""
-    port = await network_ports.create_port(rt, ctx, body)
-    md = port["metadata"]
-    for _ in range(10):
-        port["spec"]["autoDelete"] = True
-        try:
-            return await rt.objects.update(port)
-        except store.Conflict:
-            port = await rt.objects.get(nm.PORT, md["namespace"], md["name"])
-    raise conflict(f"Port {md['name']} is being changed concurrently; try again.")
+async def create_server_port(rt: Runtime, ctx: AuthContext, req: Requested, server_id: str,
+                             owner: str) -> Obj:
+    """A port made for a server by the domain's port create, marked to go with it."""
+    fixed = [core_ports.FixedIp(ip_address=req.fixed_ip)] if req.fixed_ip else None
+    assert req.network_id is not None
+    return await core_ports.create_port(rt.objects, actor_of(ctx), core_ports.PortRequest(
+        network_id=req.network_id, project=project_of(ctx), device_id=server_id,
+        device_owner=owner, fixed_ips=fixed, auto_delete=True))
 
 
 async def release_port(rt: Runtime, port: Obj) -> None:
     """Delete a port made for a server; unbind one the tenant brought."""
-    md = port["metadata"]
-    if port["spec"].get("autoDelete"):
-        await network_ports.delete_port_object(rt, port)
-        return
-    for _ in range(10):
-        fresh = await rt.objects.try_get(nm.PORT, md["namespace"], md["name"])
-        if fresh is None:
-            return
-        spec = fresh["spec"]
-        spec.update({"deviceId": "", "deviceOwner": "", "bindingHostId": None})
-        labels = fresh["metadata"].get("labels") or {}
-        for key in (nm.DEVICE_LABEL, nm.OWNER_LABEL, cm.HOST_LABEL):
-            labels.pop(key, None)
-        fresh["status"] = {**(fresh.get("status") or {}), "status": "DOWN",
-                           "pluggedHost": None}
-        try:
-            await rt.objects.update(fresh)
-            return
-        except store.Conflict:
-            continue
+    await core_ports.release(rt.objects, port)
 
 
 async def release_ports(rt: Runtime, namespace: str, port_ids: list[str]) -> None:

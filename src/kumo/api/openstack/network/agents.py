@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from kumo.model import compute as cm
 
 from ...runtime import runtime
-from .common import caller, err
+from .common import caller
+from .errors import err
 
 Obj = dict[str, Any]
 _NS = uuid.UUID("0b7f9f7e-51a4-4f0a-9a0e-7d5c2b8f2a11")

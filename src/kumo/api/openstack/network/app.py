@@ -5,14 +5,17 @@ SecurityGroup(Rule), the IP/MAC/segment allocation records and QuotaSet "network
 Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render as
 ``{"NeutronError": {"type", "message", "detail"}}``.
 
-    network.py             app, routes, version documents, extensions, tags
-    network_common.py      caller, Neutron errors, bodies, lookups, list queries, quotas
-    network_networks.py    networks (VNI via SegmentAllocation)
-    network_subnets.py     subnets (IPv4 validation)
-    network_ipam.py        IP and MAC claims by create-if-absent
-    network_ports.py       ports, and the coroutines compute and DHCP call
-    network_secgroups.py   security groups and rules (stored, not enforced yet)
-    network_quotas.py      quotas
+    app.py         app, routes, version documents, extensions, tags
+    errors.py      Neutron's errors, and domain refusals mapped to them
+    common.py      caller, bodies, value converters, lookups, CAS write, quotas
+    lists.py       list queries: filters, sort, pagination, fields
+    networks.py    networks (VNI via SegmentAllocation)
+    subnets.py     subnets (IPv4 validation)
+    ports.py       ports (views, handlers); port_parse.py: bodies → core requests
+    secgroups.py   security groups; sg_rules.py: rules (stored, not enforced yet)
+    quotas.py, agents.py, bulk.py
+
+IPAM and the port lifecycle are kumo.core's (core/ipam.py, core/ports.py).
 
 Not there yet: routers, floating IPs, IPv6, subnet pools, RBAC policies, trunks,
 QoS, bulk creates.
@@ -28,25 +31,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import handlers, neutron_body
 from ...runtime import Runtime, runtime
 from . import agents as network_agents
 from . import networks as network_networks
 from . import ports as network_ports
 from . import quotas as network_quotas
 from . import secgroups as network_secgroups
+from . import sg_rules
 from . import subnets as network_subnets
 from .bulk import bulk
-from .common import (
-    Caller,
-    bad_request,
-    caller,
-    check_tag,
-    err,
-    mutate,
-    policy,
-    to_tags,
-)
+from .common import Caller, caller, check_tag, mutate, to_tags, writable
+from .errors import bad_request, err, neutron_handlers
 
 Obj = dict[str, Any]
 UPDATED = "2013-01-01T00:00:00-00:00"
@@ -144,8 +139,8 @@ async def _target(request: Request, write: bool) -> tuple[Runtime, Obj]:
     if finder is None:
         raise err(404, "HTTPNotFound", "The resource could not be found.")
     obj = await finder(rt, c, request.path_params["resource_id"])
-    if write and (not c.can_write or not c.sees(obj)):
-        raise policy(f"update_{coll.rstrip('s').replace('-', '_')}:tags")
+    if write:
+        writable(c, obj, f"update_{coll.rstrip('s').replace('-', '_')}:tags")
     return rt, obj
 
 
@@ -251,10 +246,10 @@ def build_app() -> Starlette:
         Route("/v2.0/security-groups/{group_id}", sgs.show, methods=["GET"]),
         Route("/v2.0/security-groups/{group_id}", sgs.update, methods=["PUT"]),
         Route("/v2.0/security-groups/{group_id}", sgs.delete, methods=["DELETE"]),
-        Route("/v2.0/security-group-rules", sgs.rules_index, methods=["GET"]),
-        Route("/v2.0/security-group-rules", sgs.rules_create, methods=["POST"]),
-        Route("/v2.0/security-group-rules/{rule_id}", sgs.rules_show, methods=["GET"]),
-        Route("/v2.0/security-group-rules/{rule_id}", sgs.rules_delete, methods=["DELETE"]),
+        Route("/v2.0/security-group-rules", sg_rules.index, methods=["GET"]),
+        Route("/v2.0/security-group-rules", sg_rules.create, methods=["POST"]),
+        Route("/v2.0/security-group-rules/{rule_id}", sg_rules.show, methods=["GET"]),
+        Route("/v2.0/security-group-rules/{rule_id}", sg_rules.delete, methods=["DELETE"]),
         Route("/v2.0/agents", network_agents.index, methods=["GET"]),
         Route("/v2.0/agents/{agent_id}", network_agents.show, methods=["GET"]),
         Route("/v2.0/quotas", q.index, methods=["GET"]),
@@ -270,5 +265,5 @@ def build_app() -> Starlette:
         Route(tags + "/{tag}", add_tag, methods=["PUT"]),
         Route(tags + "/{tag}", delete_tag, methods=["DELETE"]),
     ]
-    return Starlette(routes=routes, exception_handlers=handlers(neutron_body))
+    return Starlette(routes=routes, exception_handlers=neutron_handlers())
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
-from .common import bad_request
+from .errors import bad_request
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY = 1 << 20

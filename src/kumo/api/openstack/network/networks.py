@@ -10,35 +10,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import ports as core_ports
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    bad_request,
     body_of,
-    by_creation,
     caller,
     check_keys,
     check_project,
     check_quota,
-    err,
-    fields_of,
+    create_request,
     find_network,
-    invalid,
-    list_response,
     mutate,
     new_object,
-    not_found,
-    policy,
-    select_fields,
     standard,
     to_bool,
     to_int,
     to_str,
     to_tags,
     visible_networks,
+    writable,
 )
+from .errors import bad_request, err, invalid, not_found, policy
+from .lists import by_creation, list_response, shown
 
 Obj = dict[str, Any]
 PROVIDER = ("provider:network_type", "provider:segmentation_id", "provider:physical_network")
@@ -175,15 +171,11 @@ async def show(request: Request) -> Response:
     c = await caller(request)
     rt = runtime(request)
     net = await find_network(rt, c, request.path_params["network_id"])
-    return JSONResponse({"network": select_fields(await view_one(rt, c, net),
-                                                  fields_of(request))})
+    return shown(request, "network", await view_one(rt, c, net))
 
 
 async def create(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "network")
-    check_keys(data, _CREATE)
-    c.require_write("create_network")
+    c, data = await create_request(request, "network", _CREATE)
     rt = runtime(request)
     project = check_project(c, data)
     shared = to_bool("shared", data.get("shared", False))
@@ -220,10 +212,7 @@ async def create(request: Request) -> Response:
 
 
 async def _writable(rt: Runtime, c: Caller, net_id: str, action: str) -> Obj:
-    net = await find_network(rt, c, net_id)
-    if not c.sees(net) or not c.can_write:
-        raise policy(f"{action}_network")
-    return net
+    return writable(c, await find_network(rt, c, net_id), f"{action}_network")
 
 
 async def update(request: Request) -> Response:
@@ -298,7 +287,6 @@ async def delete(request: Request) -> Response:
 
 async def delete_network(rt: Runtime, net: Obj) -> None:
     """NetworkInUse while non-DHCP ports exist; else the network and all it holds go."""
-    from . import ports as network_ports
     from . import subnets as network_subnets
 
     net_id = net["metadata"]["name"]
@@ -318,7 +306,7 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
         raise not_found(nm.NETWORK, net_id) from None
     # Whatever raced in (the DHCP port, a port created meanwhile) goes with the network.
     for port in (await rt.objects.list(nm.PORT, None, label_selector=selector)).items:
-        await network_ports.delete_port_object(rt, port)
+        await core_ports.delete_port(rt.objects, port)
     for sub in (await rt.objects.list(nm.SUBNET, None, label_selector=selector)).items:
         await network_subnets.delete_subnet_object(rt, sub)
     for mac in (await rt.objects.list(nm.MAC_ALLOCATION, None, label_selector=selector)).items:

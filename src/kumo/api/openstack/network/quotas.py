@@ -13,20 +13,11 @@ from starlette.responses import JSONResponse, Response
 
 from kumo import store
 from kumo.model import compute as cm
+from kumo.model import network as nm
 
 from ...runtime import runtime
-from .common import (
-    QUOTA_DEFAULTS,
-    QUOTA_NAME,
-    Caller,
-    bad_request,
-    body_of,
-    caller,
-    invalid,
-    policy,
-    quota_limits,
-    usage,
-)
+from .common import Caller, body_of, caller, quota_limits, usage
+from .errors import bad_request, invalid, policy
 
 Obj = dict[str, Any]
 MAX_QUOTA = 0x7FFFFFFF
@@ -44,7 +35,7 @@ async def index(request: Request) -> Response:
     rt = runtime(request)
     out = []
     for qs in (await rt.objects.list(cm.QUOTA_SET, None)).items:
-        if qs["metadata"]["name"] != QUOTA_NAME:
+        if qs["metadata"]["name"] != nm.QUOTA_NAME:
             continue
         pid = qs["metadata"]["namespace"]
         out.append({**await quota_limits(rt, pid), "project_id": pid, "tenant_id": pid})
@@ -71,7 +62,7 @@ async def details(request: Request) -> Response:
 async def defaults(request: Request) -> Response:
     c = await caller(request)
     _readable(c, request.path_params["project_id"])
-    return JSONResponse({"quota": dict(QUOTA_DEFAULTS)})
+    return JSONResponse({"quota": dict(nm.QUOTA_DEFAULTS)})
 
 
 async def update(request: Request) -> Response:
@@ -79,7 +70,7 @@ async def update(request: Request) -> Response:
     data = await body_of(request, "quota")
     if not c.is_admin:
         raise policy("update_quota")
-    extra = sorted(set(data) - set(QUOTA_DEFAULTS) - {"force", "check_limit"})
+    extra = sorted(set(data) - set(nm.QUOTA_DEFAULTS) - {"force", "check_limit"})
     if extra:
         raise bad_request("Unrecognized attribute(s) '" + ", ".join(extra) + "'")
     values: dict[str, int] = {}
@@ -98,21 +89,24 @@ async def update(request: Request) -> Response:
         values[k] = n
     project = request.path_params["project_id"]
     rt = runtime(request)
-    for _ in range(20):
-        found = await rt.objects.try_get(cm.QUOTA_SET, project, QUOTA_NAME)
-        try:
-            if found is None:
-                await rt.objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_SET,
-                                         "metadata": {"name": QUOTA_NAME,
-                                                      "namespace": project},
-                                         "spec": values})
-            else:
-                found["spec"] = {**(found.get("spec") or {}), **values}
-                await rt.objects.update(found)
-            break
-        except (store.AlreadyExists, store.Conflict):
-            continue
+    await _write_quota(rt.objects, project, values)
     return JSONResponse({"quota": await quota_limits(rt, project)})
+
+
+async def _write_quota(objects: store.ObjectStore, project: str, values: dict[str, int]) -> None:
+    """Merge ``values`` into the project's QuotaSet, made on first write (store.mutate)."""
+    def merge(obj: Obj) -> None:
+        obj["spec"] = {**(obj.get("spec") or {}), **values}
+
+    try:
+        await objects.mutate(cm.QUOTA_SET, project, nm.QUOTA_NAME, merge)
+    except store.NotFound:
+        try:
+            await objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_SET,
+                                  "metadata": {"name": nm.QUOTA_NAME, "namespace": project},
+                                  "spec": values})
+        except store.AlreadyExists:  # a concurrent first write won: merge into it
+            await objects.mutate(cm.QUOTA_SET, project, nm.QUOTA_NAME, merge)
 
 
 async def delete(request: Request) -> Response:
@@ -121,7 +115,7 @@ async def delete(request: Request) -> Response:
         raise policy("delete_quota")
     try:
         await runtime(request).objects.delete(cm.QUOTA_SET, request.path_params["project_id"],
-                                              QUOTA_NAME)
+                                              nm.QUOTA_NAME)
     except store.NotFound:
         pass
     return Response(status_code=204)

@@ -14,35 +14,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import ports as core_ports
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    bad_request,
     body_of,
-    by_creation,
     caller,
     check_keys,
     check_project,
     check_quota,
-    err,
-    fields_of,
+    create_request,
     find_network,
-    invalid,
-    list_response,
+    find_visible,
     mutate,
     new_object,
-    not_found,
-    policy,
-    select_fields,
     standard,
     to_bool,
     to_ipv4,
     to_str,
     to_tags,
+    unique_list,
     visible_networks,
+    writable,
 )
+from .errors import bad_request, err, invalid, not_found, policy
+from .lists import by_creation, list_response, shown
 
 Obj = dict[str, Any]
 IPv4 = ipaddress.IPv4Address
@@ -153,47 +151,37 @@ def check_gateway_vs_pools(gateway: str | None, pools: list[Obj]) -> None:
 def parse_dns(value: Any) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise invalid(f"Invalid input for dns_nameservers. Reason: '{value}' is not a list.")
-    out: list[str] = []
-    for ns in value:
-        ip = str(to_ipv4("dns_nameservers", ns))
-        if ip in out:
-            raise invalid(f"Invalid input for dns_nameservers. Reason: Duplicate nameserver "
-                          f"'{ip}'.")
-        out.append(ip)
-    if len(out) > MAX_DNS:
-        raise err(400, "DNSNameServersExhausted",
-                  f"Unable to complete operation for {value}. The number of DNS nameservers "
-                  f"exceeds the limit {MAX_DNS}.")
-    return out
+    return unique_list(
+        "dns_nameservers", value, lambda ns: str(to_ipv4("dns_nameservers", ns)),
+        lambda ip: invalid(f"Invalid input for dns_nameservers. Reason: Duplicate nameserver "
+                           f"'{ip}'."), MAX_DNS,
+        lambda: err(400, "DNSNameServersExhausted",
+                    f"Unable to complete operation for {value}. The number of DNS nameservers "
+                    f"exceeds the limit {MAX_DNS}."))
+
+
+def _route(r: Any) -> Obj:
+    if not isinstance(r, dict) or set(r) != {"destination", "nexthop"}:
+        raise invalid(f"Invalid input for host_routes. Reason: '{r}' must have exactly "
+                      "the keys destination and nexthop.")
+    try:
+        dest = ipaddress.IPv4Network(r["destination"], strict=False)
+    except (ValueError, TypeError) as exc:
+        raise invalid(f"Invalid input for host_routes. Reason: '{r['destination']}' is "
+                      "not a valid IP subnet.") from exc
+    return {"destination": str(dest), "nexthop": str(to_ipv4("nexthop", r["nexthop"]))}
 
 
 def parse_routes(value: Any) -> list[Obj]:
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise invalid(f"Invalid input for host_routes. Reason: '{value}' is not a list.")
-    out: list[Obj] = []
-    for r in value:
-        if not isinstance(r, dict) or set(r) != {"destination", "nexthop"}:
-            raise invalid(f"Invalid input for host_routes. Reason: '{r}' must have exactly "
-                          "the keys destination and nexthop.")
-        try:
-            dest = ipaddress.IPv4Network(r["destination"], strict=False)
-        except (ValueError, TypeError) as exc:
-            raise invalid(f"Invalid input for host_routes. Reason: '{r['destination']}' is "
-                          "not a valid IP subnet.") from exc
-        route = {"destination": str(dest), "nexthop": str(to_ipv4("nexthop", r["nexthop"]))}
-        if route in out:
-            raise invalid(f"Invalid input for host_routes. Reason: Duplicate hostroute "
-                          f"'{route}'.")
-        out.append(route)
-    if len(out) > MAX_ROUTES:
-        raise err(400, "HostRoutesExhausted",
-                  f"Unable to complete operation for {value}. The number of host routes "
-                  f"exceeds the limit {MAX_ROUTES}.")
-    return out
+    return unique_list(
+        "host_routes", value, _route,
+        lambda route: invalid(f"Invalid input for host_routes. Reason: Duplicate hostroute "
+                              f"'{route}'."), MAX_ROUTES,
+        lambda: err(400, "HostRoutesExhausted",
+                    f"Unable to complete operation for {value}. The number of host routes "
+                    f"exceeds the limit {MAX_ROUTES}."))
 
 
 # ---- lookups -----------------------------------------------------------------------
@@ -210,13 +198,7 @@ async def visible_subnets(rt: Runtime, c: Caller) -> list[Obj]:
 
 
 async def find_subnet(rt: Runtime, c: Caller, subnet_id: str) -> Obj:
-    sub = await rt.objects.try_get(nm.SUBNET, c.project_id, subnet_id)
-    if sub is None:
-        sub = next((s for s in await visible_subnets(rt, c)
-                    if s["metadata"]["name"] == subnet_id), None)
-    if sub is None:
-        raise not_found(nm.SUBNET, subnet_id)
-    return sub
+    return await find_visible(rt, c, nm.SUBNET, subnet_id, visible_subnets)
 
 
 # ---- handlers ------------------------------------------------------------------------
@@ -230,14 +212,11 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     c = await caller(request)
     sub = await find_subnet(runtime(request), c, request.path_params["subnet_id"])
-    return JSONResponse({"subnet": select_fields(subnet_view(sub), fields_of(request))})
+    return shown(request, "subnet", subnet_view(sub))
 
 
 async def create(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "subnet")
-    check_keys(data, _CREATE)
-    c.require_write("create_subnet")
+    c, data = await create_request(request, "subnet", _CREATE)
     rt = runtime(request)
     project = check_project(c, data)
     for unsupported in ("subnetpool_id", "prefixlen", "ipv6_ra_mode", "ipv6_address_mode",
@@ -291,10 +270,7 @@ async def create(request: Request) -> Response:
 
 
 async def _writable(rt: Runtime, c: Caller, subnet_id: str, action: str) -> Obj:
-    sub = await find_subnet(rt, c, subnet_id)
-    if not c.sees(sub) or not c.can_write:
-        raise policy(f"{action}_subnet")
-    return sub
+    return writable(c, await find_subnet(rt, c, subnet_id), f"{action}_subnet")
 
 
 async def update(request: Request) -> Response:
@@ -340,15 +316,13 @@ async def delete(request: Request) -> Response:
 
 async def delete_subnet(rt: Runtime, sub: Obj) -> None:
     """SubnetInUse while non-DHCP ports hold addresses on it; the DHCP port lets go."""
-    from . import ports as network_ports
-
     sid = sub["metadata"]["name"]
     allocs = await rt.objects.list(nm.IP_ALLOCATION, None,
                                    label_selector=f"{nm.SUBNET_LABEL}={sid}")
     dhcp: list[Obj] = []
     for a in allocs.items:
-        port = await network_ports.port_by_id(rt, a["spec"].get("portId", ""),
-                                              a["spec"].get("project"))
+        port = await core_ports.port_by_id(rt.objects, a["spec"].get("portId", ""),
+                                           a["spec"].get("project"))
         if port is None:
             continue
         if port["spec"].get("deviceOwner") != nm.DHCP_OWNER:
@@ -357,12 +331,12 @@ async def delete_subnet(rt: Runtime, sub: Obj) -> None:
                                           "subnet.")
         dhcp.append(port)
     for port in dhcp:
-        keep = [{"subnet_id": f["subnetId"], "ip_address": f["ipAddress"]}
+        keep = [core_ports.FixedIp(f["subnetId"], f["ipAddress"])
                 for f in port["spec"].get("fixedIps") or [] if f["subnetId"] != sid]
         try:
-            await network_ports.update_system_port(rt, port, {"fixed_ips": keep})
+            await core_ports.set_fixed_ips(rt.objects, port, keep)
         except Exception:  # noqa: BLE001 - a vanished DHCP port is fine
-            await network_ports.delete_port_object(rt, port)
+            await core_ports.delete_port(rt.objects, port)
     await delete_subnet_object(rt, sub)
 
 

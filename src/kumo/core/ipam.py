@@ -3,7 +3,9 @@ allocation record; the store refuses a second create of the same name.
 
 Automatic allocation lists the subnet's records, tries the lowest free address of
 the pools and, after a collision, random ones among the free; when none is left it
-re-reads, and fails with IpAddressGenerationFailure only when the subnet is full.
+re-reads, and fails (``Exhausted``) only when the subnet is full. Refusals carry
+Neutron's type names as ``code`` (IpAddressAlreadyAllocated, MacAddressInUse ...),
+which every face maps to its own status.
 """
 
 from __future__ import annotations
@@ -16,23 +18,24 @@ from typing import Any
 from kumo import store
 from kumo.model import network as nm
 
-from ...runtime import Runtime
-from .common import err
+from .errors import AlreadyExists, Exhausted, Invalid
 
 Obj = dict[str, Any]
 IPv4 = ipaddress.IPv4Address
 CANDIDATES = 256
 MAC_PREFIX = "fa:16:3e"
+MAC_ATTEMPTS = 32
 
 
-def no_more_ips(net_id: str) -> Exception:
-    return err(409, "IpAddressGenerationFailure",
-               f"No more IP addresses available on network {net_id}.")
+def no_more_ips(net_id: str) -> Exhausted:
+    return Exhausted(f"No more IP addresses available on network {net_id}.",
+                     code="IpAddressGenerationFailure", kind=nm.NETWORK, ident=net_id)
 
 
-def ip_taken(ip: str, subnet_id: str) -> Exception:
-    return err(409, "IpAddressAlreadyAllocated",
-               f"IP address {ip} already allocated in subnet {subnet_id}")
+def ip_taken(ip: str, subnet_id: str) -> AlreadyExists:
+    return AlreadyExists(f"IP address {ip} already allocated in subnet {subnet_id}",
+                         code="IpAddressAlreadyAllocated", kind=nm.IP_ALLOCATION,
+                         ident=nm.ip_allocation_name(subnet_id, ip))
 
 
 def pool_ranges(sub: Obj) -> list[tuple[int, int]]:
@@ -60,9 +63,9 @@ def _record(sub: Obj, ip: str, port_id: str, project: str) -> Obj:
                      "project": project}}
 
 
-async def taken(rt: Runtime, subnet_id: str) -> set[int]:
-    found = await rt.objects.list(nm.IP_ALLOCATION, None,
-                                  label_selector=f"{nm.SUBNET_LABEL}={subnet_id}")
+async def taken(objects: store.ObjectStore, subnet_id: str) -> set[int]:
+    found = await objects.list(nm.IP_ALLOCATION, None,
+                               label_selector=f"{nm.SUBNET_LABEL}={subnet_id}")
     return {int(IPv4(a["spec"]["ipAddress"])) for a in found.items}
 
 
@@ -81,24 +84,25 @@ def free_candidates(ranges: list[tuple[int, int]], used: set[int], skip: set[int
     return out
 
 
-async def claim_ip(rt: Runtime, sub: Obj, ip: str, port_id: str, project: str) -> str:
-    """Claim one given address (409 IpAddressAlreadyAllocated if someone holds it)."""
+async def claim_ip(objects: store.ObjectStore, sub: Obj, ip: str, port_id: str,
+                   project: str) -> str:
+    """Claim one given address (AlreadyExists/IpAddressAlreadyAllocated if held)."""
     if sub["spec"].get("gatewayIp") == ip:
         raise ip_taken(ip, sub["metadata"]["name"])
     try:
-        await rt.objects.create(_record(sub, ip, port_id, project))
+        await objects.create(_record(sub, ip, port_id, project))
     except store.AlreadyExists:
         raise ip_taken(ip, sub["metadata"]["name"]) from None
     return ip
 
 
-async def allocate_ip(rt: Runtime, sub: Obj, port_id: str, project: str) -> str:
-    """Claim a free address of the subnet's pools, or IpAddressGenerationFailure."""
+async def allocate_ip(objects: store.ObjectStore, sub: Obj, port_id: str, project: str) -> str:
+    """Claim a free address of the subnet's pools, or Exhausted (IpAddressGenerationFailure)."""
     ranges = pool_ranges(sub)
     tried: set[int] = set()
     first = True
     while True:
-        used = await taken(rt, sub["metadata"]["name"])
+        used = await taken(objects, sub["metadata"]["name"])
         candidates = free_candidates(ranges, used, tried)
         if not candidates:
             raise no_more_ips(sub["spec"]["networkId"])
@@ -109,22 +113,25 @@ async def allocate_ip(rt: Runtime, sub: Obj, port_id: str, project: str) -> str:
             tried.add(pick)
             ip = str(IPv4(pick))
             try:
-                await rt.objects.create(_record(sub, ip, port_id, project))
+                await objects.create(_record(sub, ip, port_id, project))
                 return ip
             except store.AlreadyExists:
                 continue
 
 
-async def release_ip(rt: Runtime, subnet_id: str, ip: str, port_id: str) -> None:
-    name = nm.ip_allocation_name(subnet_id, ip)
-    obj = await rt.objects.try_get(nm.IP_ALLOCATION, "", name)
+async def _release(objects: store.ObjectStore, kind: str, name: str, port_id: str) -> None:
+    """Delete an allocation record, only if ``port_id`` still holds it."""
+    obj = await objects.try_get(kind, "", name)
     if obj is None or obj["spec"].get("portId") != port_id:
         return
     try:
-        await rt.objects.delete(nm.IP_ALLOCATION, "", name,
-                                expected_rv=int(obj["metadata"]["resourceVersion"]))
+        await objects.delete(kind, "", name, expected_rv=int(obj["metadata"]["resourceVersion"]))
     except (store.NotFound, store.Conflict):
         pass
+
+
+async def release_ip(objects: store.ObjectStore, subnet_id: str, ip: str, port_id: str) -> None:
+    await _release(objects, nm.IP_ALLOCATION, nm.ip_allocation_name(subnet_id, ip), port_id)
 
 
 # ---- MACs -----------------------------------------------------------------------------
@@ -133,47 +140,41 @@ def random_mac() -> str:
 
 
 def normalise_mac(value: Any) -> str:
+    """``aa:bb:..`` lower case, or Invalid (InvalidInput) for anything not a unicast MAC."""
     text = str(value).strip().lower().replace("-", ":")
     parts = text.split(":")
     if len(parts) != 6 or not all(len(p) == 2 and all(ch in "0123456789abcdef" for ch in p)
                                   for p in parts):
-        raise err(400, "InvalidInput", f"Invalid input for operation: '{value}' is not a "
-                                       "valid MAC address.")
+        raise Invalid(f"'{value}' is not a valid MAC address.", code="InvalidInput")
     if int(parts[0], 16) & 1 or text == "00:00:00:00:00:00":
-        raise err(400, "InvalidInput", f"Invalid input for operation: '{value}' is not a "
-                                       "valid unicast MAC address.")
+        raise Invalid(f"'{value}' is not a valid unicast MAC address.", code="InvalidInput")
     return text
 
 
-async def claim_mac(rt: Runtime, net_id: str, mac: str | None, port_id: str,
+def _mac_record(net_id: str, mac: str, port_id: str, project: str) -> Obj:
+    return {"apiVersion": "kumo.io/v1", "kind": nm.MAC_ALLOCATION,
+            "metadata": {"name": nm.mac_allocation_name(net_id, mac),
+                         "labels": {nm.NETWORK_LABEL: net_id}},
+            "spec": {"networkId": net_id, "macAddress": mac, "portId": port_id,
+                     "project": project}}
+
+
+async def claim_mac(objects: store.ObjectStore, net_id: str, mac: str | None, port_id: str,
                     project: str) -> str:
-    """Claim the given MAC (409 MacAddressInUse) or a random fa:16:3e one."""
-    for _ in range(32 if mac is None else 1):
+    """Claim the given MAC (AlreadyExists/MacAddressInUse) or a random fa:16:3e one."""
+    for _ in range(MAC_ATTEMPTS if mac is None else 1):
         candidate = mac or random_mac()
-        rec = {"apiVersion": "kumo.io/v1", "kind": nm.MAC_ALLOCATION,
-               "metadata": {"name": nm.mac_allocation_name(net_id, candidate),
-                            "labels": {nm.NETWORK_LABEL: net_id}},
-               "spec": {"networkId": net_id, "macAddress": candidate, "portId": port_id,
-                        "project": project}}
         try:
-            await rt.objects.create(rec)
+            await objects.create(_mac_record(net_id, candidate, port_id, project))
             return candidate
         except store.AlreadyExists:
             if mac is not None:
-                raise err(409, "MacAddressInUse",
-                          f"Unable to complete operation for network {net_id}. The mac "
-                          f"address {mac} is in use.") from None
-    raise err(503, "MacAddressGenerationFailure",
-              f"Unable to generate unique mac on network {net_id}.")
+                raise AlreadyExists(f"Unable to complete operation for network {net_id}. The "
+                                    f"mac address {mac} is in use.", code="MacAddressInUse",
+                                    kind=nm.MAC_ALLOCATION) from None
+    raise Exhausted(f"Unable to generate unique mac on network {net_id}.",
+                    code="MacAddressGenerationFailure", kind=nm.NETWORK, ident=net_id)
 
 
-async def release_mac(rt: Runtime, net_id: str, mac: str, port_id: str) -> None:
-    name = nm.mac_allocation_name(net_id, mac)
-    obj = await rt.objects.try_get(nm.MAC_ALLOCATION, "", name)
-    if obj is None or obj["spec"].get("portId") != port_id:
-        return
-    try:
-        await rt.objects.delete(nm.MAC_ALLOCATION, "", name,
-                                expected_rv=int(obj["metadata"]["resourceVersion"]))
-    except (store.NotFound, store.Conflict):
-        pass
+async def release_mac(objects: store.ObjectStore, net_id: str, mac: str, port_id: str) -> None:
+    await _release(objects, nm.MAC_ALLOCATION, nm.mac_allocation_name(net_id, mac), port_id)
