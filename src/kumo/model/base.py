@@ -42,6 +42,14 @@ class Model(BaseModel):
         return self.model_dump(by_alias=True, mode="json")
 
 
+class Named(Model):
+    """What most OpenStack resources carry besides their own fields."""
+
+    name: str = ""
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
 class OwnerReference(Model):
     api_version: str = API_VERSION
     kind: str

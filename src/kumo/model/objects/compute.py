@@ -13,8 +13,9 @@ from kumo.model.base import Model, Resource
 Obj = dict[str, Any]
 
 
-class FlavorRef(Model):
-    id: str = ""
+class FlavorSize(Model):
+    """A flavor's shape, as the flavor holds it and as a server keeps a copy of it."""
+
     name: str = ""
     vcpus: int = 0
     ram: int = 0
@@ -22,6 +23,10 @@ class FlavorRef(Model):
     ephemeral: int = 0
     swap: int = 0
     extra_specs: dict[str, str] = Field(default_factory=dict)
+
+
+class FlavorRef(FlavorSize):
+    id: str = ""
 
 
 class Nonce(Model):
@@ -119,16 +124,9 @@ class Lease(Resource):
     spec: LeaseSpec = Field(default_factory=LeaseSpec)
 
 
-class FlavorSpec(Model):
-    name: str = ""
-    vcpus: int = 0
-    ram: int = 0
-    disk: int = 0
-    ephemeral: int = 0
-    swap: int = 0
+class FlavorSpec(FlavorSize):
     rxtx_factor: float = 1.0
     is_public: bool = True
-    extra_specs: dict[str, str] = Field(default_factory=dict)
     description: str | None = None
     projects: list[str] = Field(default_factory=list)
 

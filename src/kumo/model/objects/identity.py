@@ -10,15 +10,16 @@ from typing import Any
 from pydantic import Field
 
 from kumo.model import identity as idm
-from kumo.model.base import Model, Resource
+from kumo.model.base import Model, Named, Resource
 from kumo.model.names import NAME_CLAIM
 
 
-class DomainSpec(Model):
-    name: str = ""
-    description: str = ""
+class DomainSpec(Named):
     enabled: bool = True
-    tags: list[str] = Field(default_factory=list)
+
+
+class InDomain(Named):
+    domain_id: str = idm.DEFAULT_DOMAIN_ID
 
 
 class Domain(Resource):
@@ -26,8 +27,8 @@ class Domain(Resource):
     spec: DomainSpec = Field(default_factory=DomainSpec)
 
 
-class ProjectSpec(DomainSpec):
-    domain_id: str = idm.DEFAULT_DOMAIN_ID
+class ProjectSpec(InDomain):
+    enabled: bool = True
     parent_id: str | None = None
     is_domain: bool = False
 
@@ -37,12 +38,9 @@ class Project(Resource):
     spec: ProjectSpec = Field(default_factory=ProjectSpec)
 
 
-class UserSpec(Model):
-    name: str = ""
-    domain_id: str = idm.DEFAULT_DOMAIN_ID
+class UserSpec(InDomain):
     enabled: bool = True
     email: str | None = None
-    description: str | None = None
     default_project_id: str | None = None
     password_hash: str | None = None
     tokens_valid_after: float | None = None
@@ -53,10 +51,8 @@ class User(Resource):
     spec: UserSpec = Field(default_factory=UserSpec)
 
 
-class GroupSpec(Model):
-    name: str = ""
-    domain_id: str = idm.DEFAULT_DOMAIN_ID
-    description: str = ""
+class GroupSpec(InDomain):
+    pass
 
 
 class Group(Resource):
@@ -64,9 +60,7 @@ class Group(Resource):
     spec: GroupSpec = Field(default_factory=GroupSpec)
 
 
-class RoleSpec(Model):
-    name: str = ""
-    description: str | None = None
+class RoleSpec(Named):
     domain_id: str | None = None
 
 
@@ -89,11 +83,9 @@ class RoleAssignment(Resource):
     spec: RoleAssignmentSpec = Field(default_factory=RoleAssignmentSpec)
 
 
-class ApplicationCredentialSpec(Model):
-    name: str = ""
+class ApplicationCredentialSpec(Named):
     user_id: str = ""
     project_id: str | None = None
-    description: str | None = None
     secret_hash: str = ""
     roles: list[dict[str, Any]] = Field(default_factory=list)
     expires_at: str | float | None = None

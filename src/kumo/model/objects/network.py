@@ -8,14 +8,12 @@ from typing import Any
 from pydantic import Field
 
 from kumo.model import network as nm
-from kumo.model.base import Model, Resource
+from kumo.model.base import Model, Named, Resource
 
 Obj = dict[str, Any]
 
 
-class NetworkSpec(Model):
-    name: str = ""
-    description: str = ""
+class NetworkSpec(Named):
     admin_state_up: bool = True
     shared: bool = False
     mtu: int = nm.VXLAN_MTU
@@ -23,7 +21,6 @@ class NetworkSpec(Model):
     segmentation_id: int | None = None
     port_security_enabled: bool = True
     external: bool = False
-    tags: list[str] = Field(default_factory=list)
     availability_zone_hints: list[str] = Field(default_factory=list)
 
 
@@ -43,9 +40,7 @@ class Route(Model):
     nexthop: str
 
 
-class SubnetSpec(Model):
-    name: str = ""
-    description: str = ""
+class SubnetSpec(Named):
     network_id: str = ""
     ip_version: int = 4
     cidr: str = ""
@@ -54,7 +49,6 @@ class SubnetSpec(Model):
     dns_nameservers: list[str] = Field(default_factory=list)
     host_routes: list[Route] = Field(default_factory=list)
     enable_dhcp: bool = True
-    tags: list[str] = Field(default_factory=list)
 
 
 class Subnet(Resource):
@@ -72,9 +66,7 @@ class AddressPair(Model):
     mac_address: str | None = None
 
 
-class PortSpec(Model):
-    name: str = ""
-    description: str = ""
+class PortSpec(Named):
     network_id: str = ""
     mac_address: str = ""
     fixed_ips: list[FixedIp] = Field(default_factory=list)
@@ -84,7 +76,6 @@ class PortSpec(Model):
     security_groups: list[str] = Field(default_factory=list)
     allowed_address_pairs: list[AddressPair] = Field(default_factory=list)
     port_security_enabled: bool = True
-    tags: list[str] = Field(default_factory=list)
     auto_delete: bool = False
     binding_host_id: str | None = None
 
@@ -102,11 +93,8 @@ class Port(Resource):
     status: PortStatus = Field(default_factory=PortStatus)
 
 
-class SecurityGroupSpec(Model):
-    name: str = ""
-    description: str = ""
+class SecurityGroupSpec(Named):
     stateful: bool = True
-    tags: list[str] = Field(default_factory=list)
 
 
 class SecurityGroup(Resource):
@@ -124,7 +112,7 @@ class SecurityGroupRuleSpec(Model):
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
     remote_address_group_id: str | None = None
-    description: str = ""
+    description: str | None = None
 
 
 class SecurityGroupRule(Resource):
@@ -132,12 +120,17 @@ class SecurityGroupRule(Resource):
     spec: SecurityGroupRuleSpec = Field(default_factory=SecurityGroupRuleSpec)
 
 
-class IPAllocationSpec(Model):
-    subnet_id: str
+class AllocationSpec(Model):
+    """Who holds an address: the port (and its project)."""
+
     network_id: str = ""
-    ip_address: str
     port_id: str
     project: str = ""
+
+
+class IPAllocationSpec(AllocationSpec):
+    subnet_id: str
+    ip_address: str
 
 
 class IPAllocation(Resource):
@@ -147,11 +140,8 @@ class IPAllocation(Resource):
     spec: IPAllocationSpec
 
 
-class MacAllocationSpec(Model):
-    network_id: str
+class MacAllocationSpec(AllocationSpec):
     mac_address: str
-    port_id: str
-    project: str = ""
 
 
 class MacAllocation(Resource):
