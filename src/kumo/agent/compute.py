@@ -3,9 +3,12 @@
 For every Server bound to this host (label ``kumo.io/host``) it converges the
 VM: build (image fetch, overlay disk, QEMU) while building; power on/off,
 pause, reboot and rebuild when the spec's generation is newer than the status
-has observed; otherwise it only observes and reports. Deletion destroys the
-VM and its files, then removes the agent's finalizer. The VMs are not the
-agent's: they outlive it, and a new agent adopts them.
+has observed; otherwise it only observes and reports. A server in ERROR that
+asked for a hard reboot or a rebuild comes back from the scheduler as
+``building`` with ``status.recover``: its VM is recreated (a rebuild from a fresh
+disk, a hard reboot on the disk it has). Deletion destroys the VM and its files,
+then removes the agent's finalizer. The VMs are not the agent's: they outlive
+it, and a new agent adopts them.
 """
 
 from __future__ import annotations
@@ -87,7 +90,10 @@ class ServerReconciler:
             if status.get("vmState") not in ("building", None) and not self._spec_changed(server):
                 await self._report(server, state)
                 return None
-            await self._build(server)
+            if status.get("recover"):
+                await self._recover(server, str(status["recover"]), state)
+            else:
+                await self._build(server)
             return None
         if self._spec_changed(server):
             await self._converge(server, state)
@@ -128,7 +134,24 @@ class ServerReconciler:
             kernel_path=kernel, ramdisk_path=ramdisk,
             kernel_cmdline=props.get("os_command_line") or KERNEL_CMDLINE, nics=nics)
 
-    async def _build(self, server: dict[str, Any]) -> None:
+    async def _recover(self, server: dict[str, Any], kind: str, state: drv.VMState) -> None:
+        """Recreate the VM of a server that was in ERROR (its claim is back)."""
+        name = server["metadata"]["name"]
+        t0 = iso_now()
+        if kind == "rebuild":
+            await self.driver.destroy(name)
+        elif state.power != "absent":
+            try:
+                await self.driver.power_off(name, graceful_timeout=0)
+            except drv.DriverError as exc:
+                log.warning("hard reboot of %s: power off failed (%s); recreating", name, exc)
+                await self.driver.destroy(name)
+        if await self._build(server):
+            await self.event(server, "Rebuilt" if kind == "rebuild" else "Rebooted",
+                             f"{kind} recreated the VM of a server in ERROR", start=t0)
+
+    async def _build(self, server: dict[str, Any]) -> bool:
+        """Create the VM and report it; False when the build failed (and was reported)."""
         name = server["metadata"]["name"]
         t0 = iso_now()
         try:
@@ -151,7 +174,7 @@ class ServerReconciler:
                 "vmState": "error", "taskState": None, "host": self.host,
                 "fault": {"code": 500, "message": str(exc), "created": iso_now(),
                           "details": f"port {exc.port_id} on host {exc.host}"}})
-            return
+            return False
         except Exception as exc:  # any build failure is reported and rescheduled
             self.build_failures += 1
             log.warning("build of %s failed: %s", name, exc)
@@ -160,7 +183,7 @@ class ServerReconciler:
                              warning=True)
             await self.patch_status(server, {"buildFailure": {
                 "host": self.host, "message": f"{type(exc).__name__}: {exc}", "at": iso_now()}})
-            return
+            return False
         self.builds += 1
         desired = server["spec"].get("power", "on")
         if desired == "paused":
@@ -170,6 +193,7 @@ class ServerReconciler:
         state = await self.driver.state(name)
         await self._report(server, state, launched=True)
         await self.event(server, "Active", "server is active", start=t0)
+        return True
 
     async def _converge(self, server: dict[str, Any], state: drv.VMState) -> None:
         spec, status = server["spec"], server.get("status") or {}
@@ -254,6 +278,8 @@ class ServerReconciler:
                 "nonce", 0))
             status["observedRebuildNonce"] = int((server["spec"].get("rebuild") or {}).get(
                 "nonce", 0))
+            if (server.get("status") or {}).get("recover"):
+                status["recover"] = None  # the ERROR server's recovery is done
         old = server.get("status") or {}
         if all(old.get(k) == v for k, v in status.items()):
             return

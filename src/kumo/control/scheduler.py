@@ -1,11 +1,13 @@
 """The scheduler: binds unscheduled servers to hosts with atomic capacity claims.
 
-A claim adds the server to ``Host.status.allocations`` with a compare-and-swap
-on the Host's resourceVersion, so two schedulers (or replicas) can never
-overcommit a host: the loser of a race gets Conflict, re-reads and re-filters.
+A claim (``kumo.core.claims``) adds the server to ``Host.status.allocations`` with
+a compare-and-swap on the Host, so two schedulers (or replicas) can never
+overcommit a host: the loser of a race re-reads and re-filters that host.
 Then the server is bound (``spec.host``, host label, the agent's finalizer).
 A build the agent reports failed is released and rescheduled elsewhere, up to
 ``max_attempts``; with no host left the server goes to ERROR with the reasons.
+A server in ERROR that asks for a hard reboot or a rebuild is built again: on its
+own host if that host still takes its claim, else scheduled anew.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import random
 import secrets
 import time
 from typing import Any
 
 from kumo import store
+from kumo.common.informer import Informer, key_of
 from kumo.common.reconciler import Controller, Requeue
+from kumo.core import claims
+from kumo.core.errors import ConcurrentChange, DomainError
 from kumo.model import compute as cm
 from kumo.model import events
 
@@ -29,6 +33,8 @@ from .plane import ControlPlane
 log = logging.getLogger("kumo.control.scheduler")
 COMPONENT = "scheduler"
 Key = tuple[str, str]
+Obj = dict[str, Any]
+RECOVER_TASK = {"reboot": "rebooting_hard", "rebuild": "rebuilding"}
 
 
 def now_iso() -> str:
@@ -46,71 +52,45 @@ class Scheduler:
         self.decisions = 0
         self.claim_conflicts = 0
         self.no_valid_host = 0
-        # watch-fed caches of Hosts and Leases: no full list per decision
-        self.hosts: dict[str, dict[str, Any]] = {}
-        self.leases: dict[str, dict[str, Any]] = {}
-        self._synced: set[str] = set()
+        # watch-fed copies of Hosts and Leases: no full list per decision
+        self.hosts = Informer(store.StoreSource(objects, cm.HOST))
+        self.leases = Informer(store.StoreSource(objects, cm.LEASE))
+        self.servers = Informer(store.StoreSource(objects, cm.SERVER), on_event=self._on_event)
 
     # ---- sources ---------------------------------------------------------
-    async def _on_event(self, ev: store.WatchEvent) -> None:
-        obj = ev.object or {}
-        if ev.type == "DELETED":
+    def _on_event(self, typ: str, obj: Obj) -> None:
+        if typ == "DELETED":
             host = (obj.get("spec") or {}).get("host")
             if host:
                 self.controller.enqueue(("release", host, obj["metadata"]["uid"]))
             return
         if self._wants_work(obj):
-            md = obj["metadata"]
-            self.controller.enqueue((md["namespace"], md["name"]))
-
-    async def _on_sync(self, items: list[dict[str, Any]]) -> None:
-        for obj in items:
-            await self._on_event(store.WatchEvent("ADDED", obj, 0))
+            self.controller.enqueue(key_of(obj))
 
     @staticmethod
-    def _wants_work(obj: dict[str, Any]) -> bool:
+    def _wants_work(obj: Obj) -> bool:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         if obj["metadata"].get("deletionTimestamp"):
             return False
+        if cm.recovery_requested(obj):
+            return True
         if not spec.get("host"):
             return status.get("vmState") != "error"
         return bool(status.get("buildFailure"))
 
-    def _cache_for(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.hosts if kind == cm.HOST else self.leases
-
-    def _remember(self, obj: dict[str, Any]) -> None:
-        """Keep the newest version (by resourceVersion) of a Host or Lease."""
-        cache = self._cache_for(obj["kind"])
-        name = obj["metadata"]["name"]
-        old = cache.get(name)
+    def _remember(self, host: Obj | None) -> None:
+        """Our own claim's write, seen before its watch event arrives (newest wins)."""
+        if host is None:
+            return
+        key = key_of(host)
+        old = self.hosts.items.get(key)
         if old is None or int(old["metadata"]["resourceVersion"]) <= int(
-                obj["metadata"]["resourceVersion"]):
-            cache[name] = obj
-
-    def _infra_watch(self, kind: str) -> Any:
-        async def on_event(ev: store.WatchEvent) -> None:
-            if ev.object is None:
-                return
-            if ev.type == "DELETED":
-                self._cache_for(kind).pop(ev.object["metadata"]["name"], None)
-            else:
-                self._remember(ev.object)
-
-        async def on_sync(items: list[dict[str, Any]]) -> None:
-            self._cache_for(kind).clear()
-            for obj in items:
-                self._remember(obj)
-            self._synced.add(kind)
-
-        return store.watchloop.watch_forever(self.objects, kind, None, on_event, on_sync)
+                host["metadata"]["resourceVersion"]):
+            self.hosts.items[key] = host
 
     async def run(self) -> None:
-        await asyncio.gather(
-            self._infra_watch(cm.HOST), self._infra_watch(cm.LEASE),
-            self.controller.run(), self._sweep_loop(),
-            store.watchloop.watch_forever(self.objects, cm.SERVER, None, self._on_event,
-                                          self._on_sync))
+        await asyncio.gather(self.hosts.run(), self.leases.run(), self.servers.run(),
+                             self.controller.run(), self._sweep_loop())
 
     # ---- reconcile -------------------------------------------------------
     async def reconcile(self, key: tuple[str, ...]) -> Requeue | None:
@@ -120,12 +100,15 @@ class Scheduler:
         server = await self.objects.try_get(cm.SERVER, key[0], key[1])
         if server is None or not self._wants_work(server):
             return None
+        if cm.recovery_requested(server):
+            await self._recover(server)
+            return None
         if server["spec"].get("host"):
             await self._handle_build_failure(server)
             return None
         return await self._schedule(server)
 
-    async def _schedule(self, server: dict[str, Any]) -> Requeue | None:
+    async def _schedule(self, server: Obj) -> Requeue | None:
         req = await self._request(server)
         for _ in range(20):
             hosts = await self._hosts()
@@ -134,20 +117,20 @@ class Scheduler:
                 await self._fail(server, placement.no_valid_host_message(len(hosts), rejected))
                 self.no_valid_host += 1
                 return None
-            claimed, claim = None, secrets.token_hex(8)
+            claimed, token = None, secrets.token_hex(8)
             for h in ok:
-                if await self._claim(h, server, req, claim):
+                if await self._claim(h, server, req, token):
                     claimed = h.name
                     break
             if claimed is None:
                 continue
             self.decisions += 1
             if not await self._bind(server, claimed):
-                await self.release(claimed, req.uid, claim)
+                await self.release(claimed, req.uid, token)
             return None
         return Requeue(0.5)
 
-    async def _request(self, server: dict[str, Any]) -> placement.Request:
+    async def _request(self, server: Obj) -> placement.Request:
         spec, status = server["spec"], server.get("status") or {}
         flavor = spec.get("flavor") or {}
         req = placement.Request(
@@ -172,8 +155,9 @@ class Scheduler:
         return req
 
     async def _hosts(self) -> list[placement.HostView]:
-        if {cm.HOST, cm.LEASE} <= self._synced:
-            hosts, leases = list(self.hosts.values()), self.leases
+        if self.hosts.synced.is_set() and self.leases.synced.is_set():
+            hosts = self.hosts.values()
+            leases = {k[1]: v for k, v in self.leases.items.items()}
         else:
             hosts = (await self.objects.list(cm.HOST)).items
             leases = {le["metadata"]["name"]: le
@@ -181,32 +165,38 @@ class Scheduler:
         return [placement.HostView(h["metadata"]["name"], h, leases.get(h["metadata"]["name"]))
                 for h in hosts]
 
-    async def _claim(self, h: placement.HostView, server: dict[str, Any],
-                     req: placement.Request, claim: str) -> bool:
-        host = copy.deepcopy(h.host)
-        allocs = host.setdefault("status", {}).setdefault("allocations", {})
-        if req.uid in allocs:
-            return False  # another scheduler holds a claim for this server here
-        allocs[req.uid] = {"vcpus": req.vcpus, "memoryMb": req.memory_mb, "diskGb": req.disk_gb,
-                           "server": server["metadata"]["name"],
-                           "namespace": server["metadata"]["namespace"],
-                           "claim": claim, "claimedAt": time.time()}
+    def _counted_conflict(self) -> None:
+        self.claim_conflicts += 1
+
+    async def _claim(self, h: placement.HostView, server: Obj, req: placement.Request,
+                     token: str, *, keep_existing: bool = False) -> bool:
+        """Claim ``req`` on ``h`` (re-filtered on every fresh copy of the Host)."""
+        md = server["metadata"]
+        want = claims.Claim(uid=req.uid, server=md["name"], namespace=md["namespace"],
+                            vcpus=req.vcpus, memory_mb=req.memory_mb, disk_gb=req.disk_gb,
+                            token=token)
+
+        def fits(host: Obj) -> str | None:
+            return placement.reject_reason(placement.HostView(h.name, host, h.lease), req,
+                                           time.time())
+
         try:
-            self._remember(await self.objects.update(host))
+            self._remember(await claims.claim(
+                self.objects, h.name, want, fits=fits, current=h.host,
+                keep_existing=keep_existing, on_retry=self._counted_conflict))
             return True
-        except (store.Conflict, store.NotFound):
-            self.claim_conflicts += 1
-            fresh = await self.objects.try_get(cm.HOST, "", h.name)
-            if fresh is not None:
-                self._remember(fresh)
+        except DomainError:
+            self._remember(await self.objects.try_get(cm.HOST, "", h.name))
             return False
 
-    async def _bind(self, server: dict[str, Any], host: str) -> bool:
-        ns, name = server["metadata"]["namespace"], server["metadata"]["name"]
-        for _ in range(10):
-            if server["metadata"].get("deletionTimestamp") or server["spec"].get("host"):
-                return False
-            new = copy.deepcopy(server)
+    async def _bind(self, server: Obj, host: str) -> bool:
+        bound = False
+
+        def change(new: Obj) -> Any:
+            nonlocal bound
+            bound = False
+            if new["metadata"].get("deletionTimestamp") or new["spec"].get("host"):
+                return store.UNCHANGED
             new["spec"]["host"] = host
             md = new["metadata"]
             md.setdefault("labels", {})[cm.HOST_LABEL] = host
@@ -215,39 +205,76 @@ class Scheduler:
             st = new.setdefault("status", {})
             st.update({"taskState": "spawning", "host": host,
                        "attempts": int(st.get("attempts", 0)) + 1})
-            try:
-                await self.objects.update(new)
-            except store.Conflict:
-                fresh = await self.objects.try_get(cm.SERVER, ns, name)
-                if fresh is None:
-                    return False
-                server = fresh
-                continue
-            except store.NotFound:
-                return False
+            bound = True
+            return None
+
+        md = server["metadata"]
+        try:
+            await self.objects.mutate(cm.SERVER, md["namespace"], md["name"], change,
+                                      current=server, attempts=10)
+        except (store.Conflict, store.NotFound):
+            return False
+        if bound:
             await self._event(server, "Scheduled", f"bound to host {host}")
-            return True
-        return False
+        return bound
 
     async def release(self, host_name: str, uid: str, claim: str | None = None) -> None:
-        """Drop a server's allocation from a host (CAS, retried); only ``claim``'s if given."""
-        for attempt in range(200):
-            host = await self.objects.try_get(cm.HOST, "", host_name)
-            alloc = (host or {}).get("status", {}).get("allocations", {}).get(uid)
-            if alloc is None or (claim is not None and alloc.get("claim") != claim):
-                return
-            del host["status"]["allocations"][uid]
-            try:
-                self._remember(await self.objects.update(host))
-                return
-            except store.Conflict:
-                # A busy host (many claims at once): back off a little, never give up
-                # early, or the loser of a race would keep capacity it does not use.
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
-                continue
-        log.warning("could not release %s's claim on %s; the sweep will", uid, host_name)
+        """Drop a server's allocation from a host; only ``claim``'s if given."""
+        try:
+            self._remember(await claims.release(self.objects, host_name, uid, claim))
+        except ConcurrentChange:
+            log.warning("could not release %s's claim on %s; the sweep will", uid, host_name)
 
-    async def _handle_build_failure(self, server: dict[str, Any]) -> None:
+    # ---- ERROR recovery --------------------------------------------------
+    async def _recover(self, server: Obj) -> None:
+        """Take an ERROR server's hard reboot or rebuild: claim, then hand it to a build.
+
+        Its own host keeps it when that host still takes its claim (the claim may
+        have been released when it failed); otherwise it is scheduled anew. The
+        request's nonces are marked observed here, so a failed recovery ends in
+        ERROR again instead of looping.
+        """
+        kind = cm.recovery_requested(server)
+        host = server["spec"].get("host")
+        if host and not await self._reclaim(server, host):
+            await self.release(host, server["metadata"]["uid"])
+            host = None
+
+        def change(obj: Obj) -> Any:
+            if cm.recovery_requested(obj) != kind:
+                return store.UNCHANGED
+            st = obj.setdefault("status", {})
+            for gone in ("fault", "buildFailure"):
+                st.pop(gone, None)
+            st.update({"vmState": "building", "taskState": RECOVER_TASK[str(kind)],
+                       "recover": kind, "excludedHosts": [], "attempts": 1 if host else 0,
+                       "observedRebootNonce": cm.nonce(obj["spec"], "reboot"),
+                       "observedRebuildNonce": cm.nonce(obj["spec"], "rebuild")})
+            if not host:
+                obj["spec"]["host"] = None
+                obj["metadata"].get("labels", {}).pop(cm.HOST_LABEL, None)
+                st.update({"host": None, "taskState": "scheduling"})
+            return None
+
+        md = server["metadata"]
+        try:
+            await self.objects.mutate(cm.SERVER, md["namespace"], md["name"], change,
+                                      current=server)
+        except (store.Conflict, store.NotFound):
+            return
+        where = f"on host {host}" if host else "to be scheduled"
+        await self._event(server, "Recovering", f"{kind} of an ERROR server: rebuilt {where}")
+
+    async def _reclaim(self, server: Obj, host: str) -> bool:
+        """Claim the server's own host again (kept if it still holds a claim there)."""
+        req = await self._request(server)
+        req.excluded_hosts, req.requested_host = [], None
+        view = next((h for h in await self._hosts() if h.name == host), None)
+        if view is None:
+            return False
+        return await self._claim(view, server, req, secrets.token_hex(8), keep_existing=True)
+
+    async def _handle_build_failure(self, server: Obj) -> None:
         status = server.get("status") or {}
         failure = status["buildFailure"]
         host = server["spec"]["host"]
@@ -275,7 +302,7 @@ class Scheduler:
             return
         await self._event(server, reason, msg, warning=True)
 
-    async def _fail(self, server: dict[str, Any], message: str) -> None:
+    async def _fail(self, server: Obj, message: str) -> None:
         new = copy.deepcopy(server)
         new.setdefault("status", {}).update({
             "vmState": "error", "taskState": None,
@@ -287,7 +314,7 @@ class Scheduler:
             return
         await self._event(server, "NoValidHost", message, warning=True)
 
-    async def _event(self, server: dict[str, Any], reason: str, message: str,
+    async def _event(self, server: Obj, reason: str, message: str,
                      warning: bool = False) -> None:
         try:
             await events.record(self.objects, server, COMPONENT, reason, message,

@@ -18,7 +18,7 @@ Server (namespaced by project, name = server uuid)
           powerState (0 NOSTATE, 1 RUNNING, 3 PAUSED, 4 SHUTDOWN, 6 CRASHED),
           host, hypervisorHostname, launchedAt, fault{message, code, details, created},
           observedRebootNonce, observedRebuildNonce, attempts, excludedHosts[],
-          accelerator, pid}
+          accelerator, pid, recover ("reboot"|"rebuild": an ERROR server being built again)}
   labels kumo.io/host=<host> once bound (agents watch by label)
   finalizers kumo.io/compute-agent once bound: the agent removes it after destroying the VM.
 
@@ -63,6 +63,9 @@ CONSOLE_LOG = "ConsoleLog"
 QUOTA_SET = "QuotaSet"
 
 HOST_LABEL = "kumo.io/host"
+# Server annotations the compute facade writes and the metadata service reads
+ANN_LAUNCH_INDEX = "compute.kumo.io/launch-index"
+ANN_HOSTNAME = "compute.kumo.io/hostname"
 AGENT_FINALIZER = "kumo.io/compute-agent"
 LEASE_SECONDS = 30
 
@@ -87,3 +90,26 @@ def lease_alive(lease: dict[str, Any] | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     return now < float(spec.get("renewTime", 0)) + float(
         spec.get("leaseDurationSeconds", LEASE_SECONDS))
+
+
+def nonce(spec: dict[str, Any], key: str) -> int:
+    """The request counter of spec.reboot / spec.rebuild (0 when never asked)."""
+    return int((spec.get(key) or {}).get("nonce", 0))
+
+
+def recovery_requested(server: dict[str, Any]) -> str | None:
+    """"rebuild" or "reboot" when a server in ERROR asks (rebuild, hard reboot) to be
+    built again and nobody has taken the request yet; None otherwise.
+
+    The scheduler takes it (claims a host, marks the nonces observed, status
+    ``building`` with ``recover``); the host agent then recreates the VM.
+    """
+    spec, st = server.get("spec") or {}, server.get("status") or {}
+    if st.get("vmState") != "error" or (server.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    if nonce(spec, "rebuild") > int(st.get("observedRebuildNonce", 0)):
+        return "rebuild"
+    hard = str((spec.get("reboot") or {}).get("type", "SOFT")).upper() == "HARD"
+    if hard and nonce(spec, "reboot") > int(st.get("observedRebootNonce", 0)):
+        return "reboot"
+    return None

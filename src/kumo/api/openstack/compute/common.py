@@ -8,9 +8,7 @@ models; a validation error becomes Nova's 400 naming the field
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,12 +30,11 @@ from .microversion import URL_PROJECT_KEY
 
 Obj = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
-CAS_ATTEMPTS = 20
 ANN_UPDATED = "compute.kumo.io/updated-at"
 ANN_USER = "compute.kumo.io/user-id"
 ANN_RESERVATION = "compute.kumo.io/reservation-id"
-ANN_LAUNCH_INDEX = "compute.kumo.io/launch-index"
-ANN_HOSTNAME = "compute.kumo.io/hostname"
+ANN_LAUNCH_INDEX = cm.ANN_LAUNCH_INDEX
+ANN_HOSTNAME = cm.ANN_HOSTNAME
 SERVER_LABEL = "kumo.io/server"
 COMPONENT = "compute-api"
 
@@ -239,26 +236,23 @@ def page(items: list[Obj], key: Callable[[Obj], str], limit: int, marker: str | 
 # ---- writes ---------------------------------------------------------------------
 async def mutate(objects: store.ObjectStore, kind: str, ns: str, name: str,
                  change: Callable[[Obj], None], missing: ApiError) -> Obj:
-    """Read-modify-write with CAS; on Conflict re-read and re-apply ``change``.
+    """``ObjectStore.mutate`` in Nova's words: ``missing`` for NotFound, 409 when
+    the CAS keeps losing; no write when ``change`` leaves the object as it was.
 
     ``change`` edits a copy in place and may raise ApiError (re-checked on
     every attempt, so a state check sees the latest object).
     """
-    for _ in range(CAS_ATTEMPTS):
-        current = await objects.try_get(kind, ns, name)
-        if current is None:
-            raise missing
-        new = copy.deepcopy(current)
-        change(new)
-        if new == current:
-            return current
-        try:
-            return await objects.update(new)
-        except store.Conflict:
-            await asyncio.sleep(random.uniform(0, 0.005))
-        except store.NotFound as exc:
-            raise missing from exc
-    raise conflict("Too many concurrent updates; try again.")
+    def edit(obj: Obj) -> Any:
+        before = copy.deepcopy(obj)
+        change(obj)
+        return store.UNCHANGED if obj == before else None
+
+    try:
+        return await objects.mutate(kind, ns, name, edit)
+    except store.NotFound as exc:
+        raise missing from exc
+    except store.Conflict as exc:
+        raise conflict("Too many concurrent updates; try again.") from exc
 
 
 def stamp_updated(obj: Obj) -> None:

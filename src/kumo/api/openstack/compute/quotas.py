@@ -201,20 +201,21 @@ async def update_quota(request: Request) -> Response:
 
 
 async def _write_overrides(objects: store.ObjectStore, pid: str, wanted: dict[str, int]) -> None:
-    for _ in range(20):
-        found = await objects.try_get(cm.QUOTA_SET, pid, QUOTA_NAME)
-        try:
-            if found is None:
-                await objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_SET,
-                                      "metadata": {"name": QUOTA_NAME, "namespace": pid},
-                                      "spec": wanted})
-            else:
-                found["spec"] = {**(found.get("spec") or {}), **wanted}
-                await objects.update(found)
-            return
-        except (store.Conflict, store.AlreadyExists):
-            continue
-    raise conflict("Too many concurrent quota updates; try again.")
+    """Merge ``wanted`` into the project's QuotaSet, creating it on first use."""
+    def merge(found: dict[str, Any]) -> None:
+        found["spec"] = {**(found.get("spec") or {}), **wanted}
+
+    try:
+        await objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_SET,
+                              "metadata": {"name": QUOTA_NAME, "namespace": pid},
+                              "spec": wanted})
+        return
+    except store.AlreadyExists:
+        pass
+    try:
+        await objects.mutate(cm.QUOTA_SET, pid, QUOTA_NAME, merge)
+    except (store.Conflict, store.NotFound) as exc:
+        raise conflict("Too many concurrent quota updates; try again.") from exc
 
 
 async def delete_quota(request: Request) -> Response:

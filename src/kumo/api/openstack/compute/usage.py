@@ -1,72 +1,53 @@
 """A watch-fed cache of per-project server usage, so quota checks need no full list.
 
 Without it every create read every server of the project twice (check and
-recheck): O(n) per request. The cache follows the store's watch; the quota
-recheck waits until the cache has seen the request's own write, so of two
-racing creates the later one always sees the earlier and is the one undone.
+recheck): O(n) per request. The cache follows the store through an ``Informer``;
+the quota recheck waits until the cache has seen the request's own write, so of
+two racing creates the later one always sees the earlier and is the one undone.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from kumo import store
+from kumo.common.informer import Informer
 from kumo.model import compute as cm
 
 from ...runtime import Runtime
 
 KEY = "compute-usage"
+Obj = dict[str, Any]
 
 
 class UsageCache:
-    def __init__(self) -> None:
+    def __init__(self, objects: store.ObjectStore) -> None:
         self.servers: dict[str, dict[str, tuple[int, int]]] = {}  # project -> uid -> (vcpus, ram)
-        self.revision = 0
-        self.synced = False
-        self._changed = asyncio.Event()
+        self.informer = Informer(store.StoreSource(objects, cm.SERVER), on_event=self._apply)
 
-    def _apply(self, obj: dict[str, Any], deleted: bool) -> None:
+    @property
+    def synced(self) -> bool:
+        return self.informer.synced.is_set()
+
+    @property
+    def revision(self) -> int:
+        return self.informer.revision
+
+    def _apply(self, typ: str, obj: Obj) -> None:
         md = obj["metadata"]
         proj = self.servers.setdefault(md.get("namespace", ""), {})
-        if deleted or md.get("deletionTimestamp"):
+        if typ == "DELETED" or md.get("deletionTimestamp"):
             proj.pop(md["uid"], None)
             return
         flavor = (obj.get("spec") or {}).get("flavor") or {}
         proj[md["uid"]] = (int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0)))
 
-    async def _sync(self, items: list[dict[str, Any]]) -> None:
-        self.servers.clear()
-        for obj in items:
-            self._apply(obj, False)
-        self.synced = True
-
-    async def _event(self, ev: store.WatchEvent) -> None:
-        if ev.object is not None:
-            self._apply(ev.object, ev.type == "DELETED")
-        self.revision = max(self.revision, ev.revision)
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def run(self, objects: store.ObjectStore) -> None:
-        async def sync(items: list[dict[str, Any]]) -> None:
-            await self._sync(items)
-            self.revision = max(self.revision, await objects.revision())
-
-        await store.watchloop.watch_forever(objects, cm.SERVER, None, self._event, sync)
+    async def run(self) -> None:
+        await self.informer.run()
 
     async def wait_for(self, revision: int, timeout: float = 2.0) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.revision < revision:
-            left = deadline - loop.time()
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._changed.wait(), left)
-            except TimeoutError:
-                return False
-        return True
+        """Wait until the cache has seen every change up to ``revision``."""
+        return await self.informer.wait_for_revision(revision, timeout)
 
     def usage(self, project: str, exclude: set[str] = frozenset()) -> dict[str, int]:
         items = [v for uid, v in self.servers.get(project, {}).items() if uid not in exclude]
@@ -81,9 +62,9 @@ def cache_of(rt: Runtime) -> UsageCache | None:
 
 
 async def run(rt: Runtime) -> None:
-    cache = UsageCache()
+    cache = UsageCache(rt.objects)
     rt.caches[KEY] = cache
     rt.debug_providers[KEY] = lambda: {"projects": len(cache.servers),
                                        "servers": sum(len(v) for v in cache.servers.values()),
                                        "revision": cache.revision}
-    await cache.run(rt.objects)
+    await cache.run()

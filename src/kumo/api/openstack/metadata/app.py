@@ -28,7 +28,6 @@ from kumo.model import network as nm
 from ...auth import authenticate
 from ...errors import ApiError, handlers, keystone_body
 from ...runtime import runtime
-from ..compute.common import ANN_HOSTNAME, ANN_LAUNCH_INDEX
 
 Obj = dict[str, Any]
 OPENSTACK_VERSIONS = ["2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "2016-06-30",
@@ -62,7 +61,7 @@ async def _caller_server(request: Request) -> tuple[Obj, list[Obj], str]:
 
 def _hostname(server: Obj) -> str:
     ann = server["metadata"].get("annotations") or {}
-    return ann.get(ANN_HOSTNAME) or server["spec"].get("displayName") or "server"
+    return ann.get(cm.ANN_HOSTNAME) or server["spec"].get("displayName") or "server"
 
 
 def _meta_data(server: Obj) -> Obj:
@@ -75,7 +74,7 @@ def _meta_data(server: Obj) -> Obj:
         key_list.append({"name": name, "type": "ssh", "data": spec["publicKey"]})
     ann = md.get("annotations") or {}
     return {"uuid": md["name"], "name": spec.get("displayName") or "",
-            "hostname": _hostname(server), "launch_index": int(ann.get(ANN_LAUNCH_INDEX, 0)),
+            "hostname": _hostname(server), "launch_index": int(ann.get(cm.ANN_LAUNCH_INDEX, 0)),
             "availability_zone": spec.get("availabilityZone") or "nova",
             "project_id": md["namespace"], "public_keys": keys, "keys": key_list,
             "meta": spec.get("metadata") or {}, "devices": [], "random_seed": ""}
