@@ -25,7 +25,7 @@ from kumo.control.scheduler import Scheduler
 from kumo.drivers.fake import FakeDriver
 from kumo.model import compute as cm
 
-from ..compute.conftest import Nova, Tenant, alice, nova, public_image  # noqa: F401 - fixtures
+from ..compute.conftest import Nova, Tenant
 
 HOST = "node1"
 

@@ -33,8 +33,7 @@ from .common import (
     conflict,
     find_server,
     forbidden,
-    instance_not_found,
-    mutate,
+    mutate_server,
     not_found,
     parse_model,
     policy_denied,
@@ -79,7 +78,6 @@ async def _apply(request: Request, ctx: AuthContext, server: Obj, action: str,
                  change: Callable[[Obj], None], message: str) -> Obj:
     """CAS the spec change, then record the InstanceAction and the facade's step."""
     req_id = request_id(request)
-    md = server["metadata"]
 
     def full(obj: Obj) -> None:
         change(obj)
@@ -87,8 +85,7 @@ async def _apply(request: Request, ctx: AuthContext, server: Obj, action: str,
         stamp_updated(obj)
 
     objects = runtime(request).objects
-    updated = await mutate(objects, cm.SERVER, md["namespace"], md["name"], full,
-                           instance_not_found(md["name"]))
+    updated = await mutate_server(objects, server, full)
     await record_action(objects, updated, action, req_id, ctx)
     reason = "".join(p.capitalize() for p in action.split("_")) + "Accepted"
     await record_step(objects, updated, reason, message, req_id)

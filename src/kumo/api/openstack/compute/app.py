@@ -3,27 +3,25 @@ InstanceAction, QuotaSet, Host and Lease objects (kumo.model.compute).
 
 Mounted at ``/compute`` (catalog: type "compute", name "nova", path
 ``/compute/v2.1``). It holds no state: a tenant's request becomes a write of
-Server.spec (CAS on resourceVersion, retried on Conflict); the scheduler and the
-host agents converge to it and report in Server.status, which the facade only
-reads (it sets the initial status at create, nothing after).
+Server.spec (``ObjectStore.mutate``: CAS on resourceVersion, retried on Conflict);
+the scheduler and the host agents converge to it and report in Server.status,
+which the facade only reads (it sets the initial status at create, nothing after).
 
-    compute.py                 app, routes, version documents
-    compute_microversion.py    negotiation (2.1 … 2.100) and response headers
-    compute_common.py          caller, Nova errors, bodies, links, CAS helper
-    compute_schemas.py         request bodies (pydantic) and microversion gates
-    compute_lookup.py          flavor/image/keypair/zone/group references
-    compute_views.py           Server → Nova JSON, status from vm/task state
-    compute_create.py          POST /servers
-    compute_servers.py         list, show, update, delete
-    compute_actions.py         POST /servers/{id}/action
-    compute_server_meta.py     server metadata and tags
-    compute_instance_actions.py  os-instance-actions (InstanceAction + Events)
-    compute_flavors.py, compute_extra_specs.py, compute_keypairs.py,
-    compute_groups.py, compute_quotas.py (quota sets, limits), compute_hosts.py
-    (hypervisors, services, availability zones), compute_aggregates.py (read-only,
-    derived from zones), compute_bootstrap.py
-
-    compute_ports.py           requested networks → Ports, addresses, os-interface
+    app.py               app, routes, version documents
+    microversion.py      negotiation (2.1 … 2.100) and response headers
+    common.py            caller, Nova errors, bodies, links, paging, CAS helper
+    schemas.py           request bodies (pydantic) and microversion gates
+    lookup.py            flavor/image/keypair/zone/group references
+    views.py             Server → Nova JSON, status from vm/task state
+    create.py            POST /servers          usage.py   watch-fed quota usage
+    servers.py           list, show, update, delete
+    actions.py           POST /servers/{id}/action
+    server_meta.py       server metadata and tags
+    instance_actions.py  os-instance-actions (InstanceAction + Events)
+    flavors.py, extra_specs.py, keypairs.py, groups.py, quotas.py (quota sets,
+    limits), hosts.py (hypervisors, services, availability zones), aggregates.py
+    (read-only, derived from zones), bootstrap.py
+    ports.py             requested networks → Ports, addresses, os-interface
 
 Not there yet: volumes
 and block device mappings, resize/migrate/shelve/suspend/rescue/snapshot,
@@ -32,6 +30,7 @@ consoles other than the text log, personality files, forced hosts.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -79,78 +78,77 @@ async def version(request: Request) -> Response:
     return JSONResponse({"version": _version_doc(request)})
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _at(path: str, **by_method: Handler) -> list[Route]:
+    """One path's routes, one per HTTP method (``get=``, ``post=`` ...)."""
+    return [Route(path, h, methods=[m.upper()]) for m, h in by_method.items()]
+
+
+def _server_routes() -> list[Route]:
+    s, meta, ports = compute_servers, compute_server_meta, compute_ports
+    srv, ia = "/v2.1/servers/{server_id}", compute_instance_actions
+    return [
+        *_at("/v2.1/servers", get=s.index, post=compute_create.create),
+        *_at("/v2.1/servers/detail", get=s.detail),
+        *_at(srv, get=s.show, put=s.update, delete=s.delete),
+        *_at(srv + "/action", post=compute_actions.action),
+        *_at(srv + "/metadata", get=meta.list_metadata, post=meta.create_metadata,
+             put=meta.replace_metadata),
+        *_at(srv + "/metadata/{key}", get=meta.show_metadata_item,
+             put=meta.update_metadata_item, delete=meta.delete_metadata_item),
+        *_at(srv + "/tags", get=meta.list_tags, put=meta.replace_tags, delete=meta.delete_tags),
+        *_at(srv + "/tags/{tag}", get=meta.check_tag, put=meta.add_tag, delete=meta.delete_tag),
+        *_at(srv + "/os-interface", get=ports.list_interfaces, post=ports.attach_interface),
+        *_at(srv + "/os-interface/{port_id}", get=ports.show_interface,
+             delete=ports.detach_interface),
+        *_at(srv + "/os-instance-actions", get=ia.index),
+        *_at(srv + "/os-instance-actions/{request_id}", get=ia.show),
+    ]
+
+
+def _flavor_and_tenant_routes() -> list[Route]:
+    f, x, fl = compute_flavors, compute_extra_specs, "/v2.1/flavors/{flavor_id}"
+    k, g = compute_keypairs, compute_groups
+    return [
+        *_at("/v2.1/flavors", get=f.index, post=f.create),
+        *_at("/v2.1/flavors/detail", get=f.detail),
+        *_at(fl, get=f.show, put=f.update, delete=f.delete),
+        *_at(fl + "/action", post=f.flavor_action),
+        *_at(fl + "/os-flavor-access", get=f.list_access),
+        *_at(fl + "/os-extra_specs", get=x.index, post=x.create),
+        *_at(fl + "/os-extra_specs/{key}", get=x.show, put=x.update, delete=x.delete),
+        *_at("/v2.1/os-keypairs", get=k.index, post=k.create),
+        *_at("/v2.1/os-keypairs/{name}", get=k.show, delete=k.delete),
+        *_at("/v2.1/os-server-groups", get=g.index, post=g.create),
+        *_at("/v2.1/os-server-groups/{group_id}", get=g.show, delete=g.delete),
+    ]
+
+
+def _admin_routes() -> list[Route]:
+    q, h, qs = compute_quotas, compute_hosts, "/v2.1/os-quota-sets/{project_id}"
+    return [
+        *_at("/v2.1/limits", get=q.limits),
+        *_at(qs, get=q.show_quota, put=q.update_quota, delete=q.delete_quota),
+        *_at(qs + "/detail", get=q.detail_quota),
+        *_at(qs + "/defaults", get=q.defaults_quota),
+        *_at("/v2.1/os-hypervisors", get=h.hypervisors),
+        *_at("/v2.1/os-hypervisors/detail", get=h.hypervisors_detail),
+        *_at("/v2.1/os-hypervisors/statistics", get=h.hypervisor_statistics),
+        *_at("/v2.1/os-hypervisors/{hypervisor_id}", get=h.hypervisor_show),
+        *_at("/v2.1/os-services", get=h.services),
+        *_at("/v2.1/os-services/{service_id}", put=h.service_update, delete=h.service_delete),
+        *_at("/v2.1/os-availability-zone", get=h.zones),
+        *_at("/v2.1/os-availability-zone/detail", get=h.zones_detail),
+        *_at("/v2.1/os-aggregates", get=compute_aggregates.index),
+        *_at("/v2.1/os-aggregates/{aggregate_id}", get=compute_aggregates.show),
+    ]
+
+
 def build_app() -> Starlette:
     """The Nova sub-application (mount it at /compute); errors in Nova's format."""
-    s, srv = compute_servers, "/v2.1/servers/{server_id}"
-    meta, fl = compute_server_meta, "/v2.1/flavors/{flavor_id}"
-    hosts, quotas = compute_hosts, compute_quotas
-    routes = [
-        Route("/", versions), Route("/v2.1", version), Route("/v2.1/", version),
-        Route("/v2.1/servers", s.index, methods=["GET"]),
-        Route("/v2.1/servers", compute_create.create, methods=["POST"]),
-        Route("/v2.1/servers/detail", s.detail, methods=["GET"]),
-        Route(srv, s.show, methods=["GET"]), Route(srv, s.update, methods=["PUT"]),
-        Route(srv, s.delete, methods=["DELETE"]),
-        Route(srv + "/action", compute_actions.action, methods=["POST"]),
-        Route(srv + "/metadata", meta.list_metadata, methods=["GET"]),
-        Route(srv + "/metadata", meta.create_metadata, methods=["POST"]),
-        Route(srv + "/metadata", meta.replace_metadata, methods=["PUT"]),
-        Route(srv + "/metadata/{key}", meta.show_metadata_item, methods=["GET"]),
-        Route(srv + "/metadata/{key}", meta.update_metadata_item, methods=["PUT"]),
-        Route(srv + "/metadata/{key}", meta.delete_metadata_item, methods=["DELETE"]),
-        Route(srv + "/tags", meta.list_tags, methods=["GET"]),
-        Route(srv + "/tags", meta.replace_tags, methods=["PUT"]),
-        Route(srv + "/tags", meta.delete_tags, methods=["DELETE"]),
-        Route(srv + "/tags/{tag}", meta.check_tag, methods=["GET"]),
-        Route(srv + "/tags/{tag}", meta.add_tag, methods=["PUT"]),
-        Route(srv + "/tags/{tag}", meta.delete_tag, methods=["DELETE"]),
-        Route(srv + "/os-interface", compute_ports.list_interfaces, methods=["GET"]),
-        Route(srv + "/os-interface", compute_ports.attach_interface, methods=["POST"]),
-        Route(srv + "/os-interface/{port_id}", compute_ports.show_interface, methods=["GET"]),
-        Route(srv + "/os-interface/{port_id}", compute_ports.detach_interface,
-              methods=["DELETE"]),
-        Route(srv + "/os-instance-actions", compute_instance_actions.index, methods=["GET"]),
-        Route(srv + "/os-instance-actions/{request_id}", compute_instance_actions.show,
-              methods=["GET"]),
-        Route("/v2.1/flavors", compute_flavors.index, methods=["GET"]),
-        Route("/v2.1/flavors", compute_flavors.create, methods=["POST"]),
-        Route("/v2.1/flavors/detail", compute_flavors.detail, methods=["GET"]),
-        Route(fl, compute_flavors.show, methods=["GET"]),
-        Route(fl, compute_flavors.update, methods=["PUT"]),
-        Route(fl, compute_flavors.delete, methods=["DELETE"]),
-        Route(fl + "/action", compute_flavors.flavor_action, methods=["POST"]),
-        Route(fl + "/os-flavor-access", compute_flavors.list_access, methods=["GET"]),
-        Route(fl + "/os-extra_specs", compute_extra_specs.index, methods=["GET"]),
-        Route(fl + "/os-extra_specs", compute_extra_specs.create, methods=["POST"]),
-        Route(fl + "/os-extra_specs/{key}", compute_extra_specs.show, methods=["GET"]),
-        Route(fl + "/os-extra_specs/{key}", compute_extra_specs.update, methods=["PUT"]),
-        Route(fl + "/os-extra_specs/{key}", compute_extra_specs.delete, methods=["DELETE"]),
-        Route("/v2.1/os-keypairs", compute_keypairs.index, methods=["GET"]),
-        Route("/v2.1/os-keypairs", compute_keypairs.create, methods=["POST"]),
-        Route("/v2.1/os-keypairs/{name}", compute_keypairs.show, methods=["GET"]),
-        Route("/v2.1/os-keypairs/{name}", compute_keypairs.delete, methods=["DELETE"]),
-        Route("/v2.1/os-server-groups", compute_groups.index, methods=["GET"]),
-        Route("/v2.1/os-server-groups", compute_groups.create, methods=["POST"]),
-        Route("/v2.1/os-server-groups/{group_id}", compute_groups.show, methods=["GET"]),
-        Route("/v2.1/os-server-groups/{group_id}", compute_groups.delete, methods=["DELETE"]),
-        Route("/v2.1/limits", quotas.limits, methods=["GET"]),
-        Route("/v2.1/os-quota-sets/{project_id}", quotas.show_quota, methods=["GET"]),
-        Route("/v2.1/os-quota-sets/{project_id}", quotas.update_quota, methods=["PUT"]),
-        Route("/v2.1/os-quota-sets/{project_id}", quotas.delete_quota, methods=["DELETE"]),
-        Route("/v2.1/os-quota-sets/{project_id}/detail", quotas.detail_quota, methods=["GET"]),
-        Route("/v2.1/os-quota-sets/{project_id}/defaults", quotas.defaults_quota,
-              methods=["GET"]),
-        Route("/v2.1/os-hypervisors", hosts.hypervisors, methods=["GET"]),
-        Route("/v2.1/os-hypervisors/detail", hosts.hypervisors_detail, methods=["GET"]),
-        Route("/v2.1/os-hypervisors/statistics", hosts.hypervisor_statistics, methods=["GET"]),
-        Route("/v2.1/os-hypervisors/{hypervisor_id}", hosts.hypervisor_show, methods=["GET"]),
-        Route("/v2.1/os-services", hosts.services, methods=["GET"]),
-        Route("/v2.1/os-services/{service_id}", hosts.service_update, methods=["PUT"]),
-        Route("/v2.1/os-services/{service_id}", hosts.service_delete, methods=["DELETE"]),
-        Route("/v2.1/os-availability-zone", hosts.zones, methods=["GET"]),
-        Route("/v2.1/os-availability-zone/detail", hosts.zones_detail, methods=["GET"]),
-        Route("/v2.1/os-aggregates", compute_aggregates.index, methods=["GET"]),
-        Route("/v2.1/os-aggregates/{aggregate_id}", compute_aggregates.show, methods=["GET"]),
-    ]
+    routes = [Route("/", versions), Route("/v2.1", version), Route("/v2.1/", version),
+              *_server_routes(), *_flavor_and_tenant_routes(), *_admin_routes()]
     return Starlette(routes=routes, middleware=[Middleware(MicroversionMiddleware)],
                      exception_handlers=handlers(nova_body))

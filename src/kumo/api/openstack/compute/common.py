@@ -233,6 +233,19 @@ def page(items: list[Obj], key: Callable[[Obj], str], limit: int, marker: str | 
     return items[:limit]
 
 
+def paginate(request: Request, collection: str, items: list[Obj], detail: bool = False
+             ) -> tuple[list[Obj], Obj]:
+    """One page of ``items`` (keyed by object name) and, when the page is full, the
+    ``<collection>_links`` entry pointing at the next one."""
+    limit, marker = limit_marker(request)
+    items = page(items, lambda o: o["metadata"]["name"], limit, marker)
+    extra: Obj = {}
+    if items and len(items) == limit:
+        coll = f"{collection}/detail" if detail else collection
+        extra[f"{collection}_links"] = next_link(request, coll, items[-1]["metadata"]["name"])
+    return items, extra
+
+
 # ---- writes ---------------------------------------------------------------------
 async def mutate(objects: store.ObjectStore, kind: str, ns: str, name: str,
                  change: Callable[[Obj], None], missing: ApiError) -> Obj:
@@ -275,6 +288,22 @@ async def find_server(request: Request, ctx: AuthContext, server_id: str) -> Obj
     if server is None:
         raise instance_not_found(server_id)
     return server
+
+
+async def member_server(request: Request, rule: str) -> tuple[AuthContext, Obj]:
+    """The caller and the server of the URL, for a write ``rule`` (404 before 403)."""
+    ctx = await caller(request)
+    server = await find_server(request, ctx, request.path_params["server_id"])
+    require_member(ctx, rule)
+    return ctx, server
+
+
+async def mutate_server(objects: store.ObjectStore, server: Obj,
+                        change: Callable[[Obj], None]) -> Obj:
+    """``mutate`` on a server found before; 404 in Nova's words once it is gone."""
+    md = server["metadata"]
+    return await mutate(objects, cm.SERVER, md["namespace"], md["name"], change,
+                        instance_not_found(md["name"]))
 
 
 def server_user(server: Obj) -> str:

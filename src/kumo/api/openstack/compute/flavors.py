@@ -23,12 +23,10 @@ from .common import (
     body_of_any,
     caller,
     conflict,
-    limit_marker,
     links,
     mutate,
-    next_link,
     not_found,
-    page,
+    paginate,
     parse_model,
     project_exists,
     require_admin,
@@ -184,13 +182,8 @@ async def _list(request: Request, detail: bool) -> Response:
                   f"'{direction}' is not one of ['asc', 'desc']")
     flavors.sort(key=lambda f: (SORT_KEYS[key](f), f["metadata"]["name"]),
                  reverse=direction == "desc")
-    limit, marker = limit_marker(request)
-    flavors = page(flavors, lambda f: f["metadata"]["name"], limit, marker)
-    body: Obj = {"flavors": [view(request, f, detail) for f in flavors]}
-    if flavors and len(flavors) == limit:
-        coll = "flavors/detail" if detail else "flavors"
-        body["flavors_links"] = next_link(request, coll, flavors[-1]["metadata"]["name"])
-    return JSONResponse(body)
+    flavors, links = paginate(request, "flavors", flavors, detail)
+    return JSONResponse({"flavors": [view(request, f, detail) for f in flavors], **links})
 
 
 async def index(request: Request) -> Response:

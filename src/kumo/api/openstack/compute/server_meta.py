@@ -13,8 +13,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo.model import compute as cm
-
 from ...auth import AuthContext
 from ...runtime import runtime
 from .actions import check_lock
@@ -26,8 +24,7 @@ from .common import (
     conflict,
     find_server,
     forbidden,
-    instance_not_found,
-    mutate,
+    mutate_server,
     not_found,
     require_member,
     stamp_updated,
@@ -57,14 +54,11 @@ async def _server(request: Request, write: str | None = None) -> tuple[AuthConte
 
 
 async def _write(request: Request, server: Obj, change: Callable[[Obj], None]) -> Obj:
-    md = server["metadata"]
-
     def full(obj: Obj) -> None:
         change(obj)
         stamp_updated(obj)
 
-    return await mutate(runtime(request).objects, cm.SERVER, md["namespace"], md["name"], full,
-                        instance_not_found(md["name"]))
+    return await mutate_server(runtime(request).objects, server, full)
 
 
 # ---- metadata ------------------------------------------------------------------

@@ -28,15 +28,12 @@ from .common import (
     conflict,
     find_server,
     forbidden,
-    instance_not_found,
-    limit_marker,
-    mutate,
-    next_link,
-    page,
+    member_server,
+    mutate_server,
+    paginate,
     parse_time,
     policy_denied,
     request_id,
-    require_member,
     server_user,
     stamp_updated,
 )
@@ -213,15 +210,10 @@ async def _list(request: Request, detail: bool) -> Response:
     for keep in _filters(request, ctx.is_admin):
         servers = [s for s in servers if keep(s)]
     servers = _sorted(request, ctx.is_admin, servers)
-    limit, marker = limit_marker(request)
-    servers = page(servers, lambda s: s["metadata"]["name"], limit, marker)
+    servers, links = paginate(request, "servers", servers, detail)
     vc = await views.view_context(request, ctx, servers if detail else None)
-    body: Obj = {"servers": [views.show(vc, s, detail_list=True) if detail
-                             else views.basic(vc, s) for s in servers]}
-    if servers and len(servers) == limit:
-        coll = "servers/detail" if detail else "servers"
-        body["servers_links"] = next_link(request, coll, servers[-1]["metadata"]["name"])
-    return JSONResponse(body)
+    return JSONResponse({"servers": [views.show(vc, s, detail_list=True) if detail
+                                     else views.basic(vc, s) for s in servers], **links})
 
 
 async def index(request: Request) -> Response:
@@ -240,10 +232,7 @@ async def show(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    ctx = await caller(request)
-    sid = request.path_params["server_id"]
-    server = await find_server(request, ctx, sid)
-    require_member(ctx, "os_compute_api:servers:update")
+    ctx, server = await member_server(request, "os_compute_api:servers:update")
     body = await body_of(request, UpdateBody, "server")
     gate(request, body.server, "server", ("description", "hostname"))
     fields = body.server.model_fields_set
@@ -257,18 +246,14 @@ async def update(request: Request) -> Response:
             obj["metadata"].setdefault("annotations", {})[ANN_HOSTNAME] = body.server.hostname
         stamp_updated(obj)
 
-    md = server["metadata"]
-    updated = await mutate(runtime(request).objects, cm.SERVER, md["namespace"], md["name"],
-                           change, instance_not_found(sid))
+    updated = await mutate_server(runtime(request).objects, server, change)
     vc = await views.view_context(request, ctx, [updated])
     return JSONResponse({"server": views.show(vc, updated)})
 
 
 async def delete(request: Request) -> Response:
-    ctx = await caller(request)
-    sid = request.path_params["server_id"]
-    server = await find_server(request, ctx, sid)
-    require_member(ctx, "os_compute_api:servers:delete")
+    ctx, server = await member_server(request, "os_compute_api:servers:delete")
+    sid = server["metadata"]["name"]
     if server["metadata"].get("deletionTimestamp"):
         return Response(status_code=204)
     req_id = request_id(request)
@@ -281,8 +266,7 @@ async def delete(request: Request) -> Response:
 
     objects = runtime(request).objects
     md = server["metadata"]
-    updated = await mutate(objects, cm.SERVER, md["namespace"], md["name"], change,
-                           instance_not_found(sid))
+    updated = await mutate_server(objects, server, change)
     await record_action(objects, updated, "delete", req_id, ctx)
     await record_step(objects, updated, "DeleteAccepted", f"server {sid} marked for deletion",
                       req_id)

@@ -75,16 +75,12 @@ def states_for_status(status: str) -> set[tuple[str, str | None]]:
     return out
 
 
-def _nonce(spec: Obj, key: str) -> int:
-    return int((spec.get(key) or {}).get("nonce", 0))
-
-
 def pending_task(server: Obj, vm: str) -> str | None:
     """The task a not-yet-observed spec change stands for."""
     spec, st = server["spec"], server.get("status") or {}
-    if _nonce(spec, "rebuild") > int(st.get("observedRebuildNonce", 0)):
+    if cm.nonce(spec, "rebuild") > int(st.get("observedRebuildNonce", 0)):
         return "rebuilding"
-    if _nonce(spec, "reboot") > int(st.get("observedRebootNonce", 0)):
+    if cm.nonce(spec, "reboot") > int(st.get("observedRebootNonce", 0)):
         hard = str((spec.get("reboot") or {}).get("type", "SOFT")).upper() == "HARD"
         return "rebooting_hard" if hard else "rebooting"
     generation = int(server["metadata"].get("generation", 1))
@@ -249,25 +245,43 @@ def show(vc: ViewContext, server: Obj, *, detail_list: bool = False,
     out["OS-SRV-USG:terminated_at"] = None
     hostname = ann.get(ANN_HOSTNAME) or sanitize_hostname(spec.get("displayName", ""))
     if vc.ctx.is_admin:
-        out["OS-EXT-SRV-ATTR:host"] = host
-        out["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{sid[:8]}"
-        out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = st.get("hypervisorHostname") or host
-        if vc.at_least("2.3"):
-            img = spec.get("image") or {}
-            out.update({
-                "OS-EXT-SRV-ATTR:hostname": hostname,
-                "OS-EXT-SRV-ATTR:kernel_id": img.get("kernelId") or "",
-                "OS-EXT-SRV-ATTR:launch_index": int(ann.get(ANN_LAUNCH_INDEX, 0)),
-                "OS-EXT-SRV-ATTR:ramdisk_id": img.get("ramdiskId") or "",
-                "OS-EXT-SRV-ATTR:reservation_id": ann.get(ANN_RESERVATION, ""),
-                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda"})
-            if user_data:
-                out["OS-EXT-SRV-ATTR:user_data"] = spec.get("userData")
+        out.update(_admin_attrs(vc, server, host, hostname, user_data))
     out["OS-EXT-STS:task_state"] = task
     out["OS-EXT-STS:vm_state"] = vm
     out["OS-EXT-STS:power_state"] = int(st.get("powerState", cm.NOSTATE))
     out["os-extended-volumes:volumes_attached"] = []
+    out.update(_versioned(vc, spec, host, hostname, detail_list))
+    return out
+
+
+def _admin_attrs(vc: ViewContext, server: Obj, host: str | None, hostname: str,
+                 user_data: bool) -> Obj:
+    """OS-EXT-SRV-ATTR:*, shown to admins only."""
+    md, spec, st = server["metadata"], server["spec"], server.get("status") or {}
+    ann = md.get("annotations") or {}
+    out: Obj = {"OS-EXT-SRV-ATTR:host": host,
+                "OS-EXT-SRV-ATTR:instance_name": f"instance-{md['name'][:8]}",
+                "OS-EXT-SRV-ATTR:hypervisor_hostname": st.get("hypervisorHostname") or host}
+    if vc.at_least("2.3"):
+        img = spec.get("image") or {}
+        out.update({
+            "OS-EXT-SRV-ATTR:hostname": hostname,
+            "OS-EXT-SRV-ATTR:kernel_id": img.get("kernelId") or "",
+            "OS-EXT-SRV-ATTR:launch_index": int(ann.get(ANN_LAUNCH_INDEX, 0)),
+            "OS-EXT-SRV-ATTR:ramdisk_id": img.get("ramdiskId") or "",
+            "OS-EXT-SRV-ATTR:reservation_id": ann.get(ANN_RESERVATION, ""),
+            "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda"})
+        if user_data:
+            out["OS-EXT-SRV-ATTR:user_data"] = spec.get("userData")
+    return out
+
+
+def _versioned(vc: ViewContext, spec: Obj, host: str | None, hostname: str,
+               detail_list: bool) -> Obj:
+    """The fields later microversions added."""
+    out: Obj = {}
     locked = spec.get("locked") or None
+    group = [spec["group"]] if spec.get("group") else []
     if vc.at_least("2.9"):
         out["locked"] = bool(locked)
     if vc.at_least("2.16") and vc.ctx.is_admin:
@@ -279,7 +293,7 @@ def show(vc: ViewContext, server: Obj, *, detail_list: bool = False,
     if vc.at_least("2.63"):
         out["trusted_image_certificates"] = None
     if vc.at_least("2.71") and not detail_list:
-        out["server_groups"] = [spec["group"]] if spec.get("group") else []
+        out["server_groups"] = group
     if vc.at_least("2.73"):
         out["locked_reason"] = (locked or {}).get("reason")
     if vc.at_least("2.90") and not vc.ctx.is_admin:
@@ -287,5 +301,5 @@ def show(vc: ViewContext, server: Obj, *, detail_list: bool = False,
     if vc.at_least("2.96"):
         out["pinned_availability_zone"] = spec.get("availabilityZone") or None
     if vc.at_least("2.100"):
-        out["scheduler_hints"] = {"group": [spec["group"]]} if spec.get("group") else {}
+        out["scheduler_hints"] = {"group": group} if group else {}
     return out
