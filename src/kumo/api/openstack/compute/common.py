@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
+from starlette.responses import Response
 
 from kumo import store
 from kumo.model import compute as cm
@@ -244,6 +245,21 @@ def paginate(request: Request, collection: str, items: list[Obj], detail: bool =
         coll = f"{collection}/detail" if detail else collection
         extra[f"{collection}_links"] = next_link(request, coll, items[-1]["metadata"]["name"])
     return items, extra
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def index_and_detail(list_fn: Callable[[Request, bool], Awaitable[Response]]
+                     ) -> tuple[Endpoint, Endpoint]:
+    """The two endpoints of a collection (GET /x and /x/detail) over one lister."""
+    async def index(request: Request) -> Response:
+        return await list_fn(request, False)
+
+    async def detail(request: Request) -> Response:
+        return await list_fn(request, True)
+
+    return index, detail
 
 
 # ---- writes ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .common import (
     body_of_any,
     caller,
     conflict,
+    index_and_detail,
     links,
     mutate,
     not_found,
@@ -186,12 +187,7 @@ async def _list(request: Request, detail: bool) -> Response:
     return JSONResponse({"flavors": [view(request, f, detail) for f in flavors], **links})
 
 
-async def index(request: Request) -> Response:
-    return await _list(request, detail=False)
-
-
-async def detail(request: Request) -> Response:
-    return await _list(request, detail=True)
+index, detail = index_and_detail(_list)
 
 
 async def show(request: Request) -> Response:

@@ -27,6 +27,7 @@ from .common import (
     body_of,
     caller,
     conflict,
+    index_and_detail,
     limit_marker,
     microtime,
     mutate,
@@ -140,12 +141,7 @@ async def _hypervisors(request: Request, detail: bool) -> Response:
         for h in hosts]})
 
 
-async def hypervisors(request: Request) -> Response:
-    return await _hypervisors(request, detail=False)
-
-
-async def hypervisors_detail(request: Request) -> Response:
-    return await _hypervisors(request, detail=True)
+hypervisors, hypervisors_detail = index_and_detail(_hypervisors)
 
 
 async def hypervisor_show(request: Request) -> Response:

@@ -28,6 +28,7 @@ from .common import (
     conflict,
     find_server,
     forbidden,
+    index_and_detail,
     member_server,
     mutate_server,
     paginate,
@@ -216,12 +217,7 @@ async def _list(request: Request, detail: bool) -> Response:
                                      else views.basic(vc, s) for s in servers], **links})
 
 
-async def index(request: Request) -> Response:
-    return await _list(request, detail=False)
-
-
-async def detail(request: Request) -> Response:
-    return await _list(request, detail=True)
+index, detail = index_and_detail(_list)
 
 
 async def show(request: Request) -> Response:
