@@ -4,10 +4,16 @@ Without it every create read every server of the project twice (check and
 recheck): O(n) per request. The cache follows the store through an ``Informer``;
 the quota recheck waits until the cache has seen the request's own write, so of
 two racing creates the later one always sees the earlier and is the one undone.
+
+The wait is this cache's own (an Event per change, on the newest Server revision
+applied), not ``Informer.wait_for_revision``: that one takes the informer's
+condition lock on every event, so twenty waiting creates stall the watch loop
+itself (POST /servers p50 100 → 185 ms in the scale bench).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from kumo import store
@@ -23,7 +29,10 @@ Obj = dict[str, Any]
 class UsageCache:
     def __init__(self, objects: store.ObjectStore) -> None:
         self.servers: dict[str, dict[str, tuple[int, int]]] = {}  # project -> uid -> (vcpus, ram)
-        self.informer = Informer(store.StoreSource(objects, cm.SERVER), on_event=self._apply)
+        self.informer = Informer(store.StoreSource(objects, cm.SERVER), on_event=self._apply,
+                                 on_sync=self._synced)
+        self.seen = 0  # the newest Server revision applied
+        self._changed = asyncio.Event()
 
     @property
     def synced(self) -> bool:
@@ -31,10 +40,19 @@ class UsageCache:
 
     @property
     def revision(self) -> int:
-        return self.informer.revision
+        return max(self.seen, self.informer.revision)
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _synced(self, _: list[Obj]) -> None:
+        self._wake()
 
     def _apply(self, typ: str, obj: Obj) -> None:
         md = obj["metadata"]
+        self.seen = max(self.seen, int(md.get("resourceVersion") or 0))
+        self._wake()
         proj = self.servers.setdefault(md.get("namespace", ""), {})
         if typ == "DELETED" or md.get("deletionTimestamp"):
             proj.pop(md["uid"], None)
@@ -46,8 +64,18 @@ class UsageCache:
         await self.informer.run()
 
     async def wait_for(self, revision: int, timeout: float = 2.0) -> bool:
-        """Wait until the cache has seen every change up to ``revision``."""
-        return await self.informer.wait_for_revision(revision, timeout)
+        """Wait until the cache has seen every Server change up to ``revision``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.revision < revision:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return False
+        return True
 
     def usage(self, project: str, exclude: set[str] = frozenset()) -> dict[str, int]:
         items = [v for uid, v in self.servers.get(project, {}).items() if uid not in exclude]
