@@ -65,16 +65,12 @@ class UsageCache:
 
     async def wait_for(self, revision: int, timeout: float = 2.0) -> bool:
         """Wait until the cache has seen every Server change up to ``revision``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.revision < revision:
-            left = deadline - loop.time()
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._changed.wait(), left)
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(timeout):
+                while self.revision < revision:
+                    await self._changed.wait()
+        except TimeoutError:
+            return False
         return True
 
     def usage(self, project: str, exclude: set[str] = frozenset()) -> dict[str, int]:
