@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from kumo import store
-from kumo.store import watchhub, watchloop
 from kumo.store.objects import encode_continue
 
 from .conftest import take
@@ -280,45 +279,3 @@ async def test_watch_events_carry_objects_and_resource_versions(
         evs = await take(stream, rv(gone))
     assert [(e.type, e.object) for e in evs] == [("ADDED", a), ("MODIFIED", b), ("DELETED", gone)]
     assert [e.revision for e in evs] == [rv(a), rv(b), rv(gone)]
-
-
-async def test_watch_forever_relists_after_gone(objects: store.ObjectStore, monkeypatch) -> None:
-    """list → watch → re-list on Gone: a slow consumer's cache still converges."""
-    monkeypatch.setattr(watchhub, "WATCH_QUEUE_LIMIT", 4)
-    cache: dict[str, dict[str, Any]] = {}
-    syncs = 0
-    gate = asyncio.Event()
-
-    async def on_sync(items: list[dict[str, Any]]) -> None:
-        nonlocal syncs
-        syncs += 1
-        cache.clear()
-        cache.update({o["metadata"]["name"]: o for o in items})
-
-    async def on_event(ev: store.WatchEvent) -> None:
-        await gate.wait()  # stalls until the watch has overflowed
-        name = ev.object["metadata"]["name"]
-        if ev.type == "DELETED":
-            cache.pop(name, None)
-        else:
-            cache[name] = ev.object
-
-    await objects.create(obj("seed"))
-    loop = asyncio.ensure_future(watchloop.watch_forever(objects, "Thing", None, on_event, on_sync))
-    try:
-        await asyncio.sleep(0.05)
-        await objects.create(obj("first"))
-        for i in range(12):
-            await objects.create(obj(f"burst{i}"))
-        await objects.delete("Thing", "p", "seed")
-        gate.set()
-        want = {o["metadata"]["name"]: o for o in (await objects.list("Thing")).items}
-        for _ in range(100):
-            if cache == want and syncs >= 2:
-                break
-            await asyncio.sleep(0.02)
-        assert syncs >= 2 and cache == want
-    finally:
-        loop.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await loop

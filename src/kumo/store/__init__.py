@@ -1,6 +1,6 @@
 """The revisioned store: the only thing in kumo that persists state."""
 
-from . import selectors, watchloop
+from . import selectors
 from .backend import Backend, Event, Key, Page, Record
 from .errors import AlreadyExists, Conflict, Gone, Invalid, NotFound, StoreError
 from .listwatch import StoreSource
@@ -10,7 +10,7 @@ __all__ = [
     "AlreadyExists", "Backend", "Conflict", "Event", "Gone", "Invalid", "Key", "NotFound",
     "ObjectList", "ObjectStore", "Page", "Record", "StoreError", "StoreSource", "UNCHANGED",
     "WatchEvent", "now_iso",
-    "selectors", "watchloop",
+    "selectors",
 ]
 
 
