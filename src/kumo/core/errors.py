@@ -25,6 +25,11 @@ class DomainError(Exception):
 
     default_code = "DomainError"
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default_code" not in cls.__dict__:
+            cls.default_code = cls.__name__  # the reason is the class's name unless it says
+
     def __init__(self, message: str, *, code: str | None = None, kind: str | None = None,
                  ident: str | None = None) -> None:
         super().__init__(message)
@@ -35,27 +40,27 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    default_code = "NotFound"
+    """The object does not exist (or is not visible to the caller)."""
 
 
 class Conflict(DomainError):
-    default_code = "Conflict"
+    """The request contradicts the current state."""
 
 
 class AlreadyExists(Conflict):
-    default_code = "AlreadyExists"
+    """A name, address or segment is taken."""
 
 
 class InUse(Conflict):
-    default_code = "InUse"
+    """The object is held by another (a port by a server)."""
 
 
 class ConcurrentChange(Conflict):
-    default_code = "ConcurrentChange"
+    """Compare-and-swap lost too many times."""
 
 
 class Exhausted(DomainError):
-    default_code = "Exhausted"
+    """A pool ran dry (addresses, MACs, VNIs, host capacity)."""
 
 
 class QuotaExceeded(DomainError):
@@ -67,11 +72,11 @@ class QuotaExceeded(DomainError):
 
 
 class Invalid(DomainError):
-    default_code = "Invalid"
+    """The request is malformed for the domain."""
 
 
 class Forbidden(DomainError):
-    default_code = "Forbidden"
+    """The caller's role or scope does not allow it (``rule`` names the policy)."""
 
     def __init__(self, message: str, *, rule: str = "", code: str | None = None) -> None:
         super().__init__(message, code=code)
