@@ -25,6 +25,13 @@ class Config:
     history_min_revisions: int = 1000
     history_min_seconds: float = 300.0
     compaction_interval: float = 60.0
+    # Keystone's [security_compliance] lockout (0 attempts: off) and a per-source limit on
+    # failed password logins in a sliding window (kumo.core.lockout).
+    lockout_failure_attempts: int = 5
+    lockout_duration: float = 300.0
+    login_failures_per_source: int = 30
+    login_failures_per_user_source: int = 10
+    login_failure_window: float = 60.0
 
     @property
     def host(self) -> str:

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 from starlette.requests import Request
 
 from kumo import store
+from kumo.core.passwords import hash_secret, verify_secret
 from kumo.model import identity as m
 from kumo.observe import metrics
 
@@ -31,18 +30,8 @@ from .errors import ApiError
 from .runtime import runtime
 
 CACHE_TTL = 60.0
-HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-
-
-def hash_secret(secret: str) -> str:
-    return HASHER.hash(secret)
-
-
-def verify_secret(hashed: str, secret: str) -> bool:
-    try:
-        return HASHER.verify(hashed, secret)
-    except (VerificationError, InvalidHashError):
-        return False
+__all__ = ["AuthContext", "AuthError", "TokenManager", "authenticate", "hash_secret",
+           "verify_secret"]
 
 
 class AuthError(Exception):
@@ -168,10 +157,7 @@ class TokenManager:
             raise AuthError("The request you have made requires authentication.")
         if p["i"] < user["spec"].get("tokensValidAfter", 0):
             raise AuthError("The token has been revoked.")
-        if p.get("c"):
-            cred = await self.objects.try_get(m.APP_CREDENTIAL, "", p["c"])
-            if cred is None:
-                raise AuthError("The token has been revoked.")
+        cred = await self._app_cred(p, now) if p.get("c") else None
         udom = await self.objects.try_get(m.DOMAIN, "", user["spec"]["domainId"])
         if udom is None or not udom["spec"].get("enabled", True):
             raise AuthError("The request you have made requires authentication.")
@@ -180,6 +166,7 @@ class TokenManager:
             proj = await self.objects.try_get(m.PROJECT, "", p["p"])
             if proj is None or not proj["spec"].get("enabled", True):
                 raise AuthError("The project is disabled or gone.")
+            _not_before(p, proj)
             pdom = await self.objects.try_get(m.DOMAIN, "", proj["spec"]["domainId"])
             roles = await self.roles_for(user["metadata"]["name"], "project", p["p"])
             ctx = {"project_id": p["p"], "project_name": proj["spec"]["name"],
@@ -189,11 +176,12 @@ class TokenManager:
             dom = await self.objects.try_get(m.DOMAIN, "", p["d"])
             if dom is None or not dom["spec"].get("enabled", True):
                 raise AuthError("The domain is disabled or gone.")
+            _not_before(p, dom)
             roles = await self.roles_for(user["metadata"]["name"], "domain", p["d"])
             ctx = {"domain_id": p["d"], "domain_name": dom["spec"]["name"]}
         else:
             roles = []
-        if p.get("c"):
+        if cred is not None:
             allowed = {r["id"] for r in cred["spec"].get("roles", [])}
             roles = [r for r in roles if r[0] in allowed]
         if (p.get("p") or p.get("d")) and not roles:
@@ -203,6 +191,19 @@ class TokenManager:
             user_domain_id=user["spec"]["domainId"], user_domain_name=udom["spec"]["name"],
             roles=tuple(roles), methods=tuple(p["m"]), issued_at=p["i"], expires_at=p["e"],
             audit_id=p["a"], app_cred_id=p.get("c"), token=token, **ctx)
+
+    async def _app_cred(self, p: dict[str, Any], now: float) -> dict[str, Any]:
+        """The credential a token was issued from: gone, expired, or not the token's user
+        and project, and the token is dead (re-scoped tokens carry the credential too)."""
+        cred = await self.objects.try_get(m.APP_CREDENTIAL, "", p["c"])
+        if cred is None:
+            raise AuthError("The token has been revoked.")
+        s = cred["spec"]
+        exp = s.get("expiresAt")
+        if (exp is not None and now >= float(exp)) or s.get("userId") != p["u"] or (
+                s.get("projectId") != p.get("p")):
+            raise AuthError("The token has been revoked.")
+        return cred
 
     async def roles_for(self, user_id: str, scope_type: str, scope_id: str) -> list[tuple[str, str]]:
         """Effective roles of a user on a scope, implied roles included."""
@@ -229,6 +230,12 @@ class TokenManager:
         except store.AlreadyExists:
             pass
         self.invalidate()
+
+
+def _not_before(p: dict[str, Any], scope: dict[str, Any]) -> None:
+    """A project or domain disabled after the token was issued revoked it for good."""
+    if p["i"] < float(scope["spec"].get("tokensValidAfter") or 0):
+        raise AuthError("The token has been revoked.")
 
 
 def token_from(request: Request) -> str | None:

@@ -21,7 +21,7 @@ TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 410: "Gone",
     413: "Request Entity Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
 }
 K8S_REASONS = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",

@@ -25,12 +25,14 @@ from kumo.model.registry import KindInfo
 
 from .actor import Actor
 from .errors import Forbidden, Invalid
+from .identity import admit_native_write
 
 Obj = dict[str, Any]
 
 
 def admit_write(actor: Actor, info: KindInfo, namespace: str) -> None:
     """May ``actor`` write objects of this kind in ``namespace`` through the native API?"""
+    admit_native_write(actor, info.kind, info.plural)
     if actor.is_admin or actor.system:
         return
     if info.admin_only:

@@ -11,11 +11,13 @@ from pydantic import Field
 
 from kumo.model import identity as idm
 from kumo.model.base import Model, Named, Resource
+from kumo.model.lockout import LOGIN_FAILURES
 from kumo.model.names import NAME_CLAIM
 
 
 class DomainSpec(Named):
     enabled: bool = True
+    tokens_valid_after: float | None = None  # disabled at: older tokens stay revoked
 
 
 class InDomain(Named):
@@ -31,6 +33,7 @@ class ProjectSpec(InDomain):
     enabled: bool = True
     parent_id: str | None = None
     is_domain: bool = False
+    tokens_valid_after: float | None = None  # disabled at: older tokens stay revoked
 
 
 class Project(Resource):
@@ -123,3 +126,16 @@ class NameClaim(Resource):
 
     KIND = NAME_CLAIM
     spec: NameClaimSpec
+
+
+class LoginFailuresSpec(Model):
+    user_id: str = ""
+    count: int = 0
+    last_failure_at: float = 0.0
+
+
+class LoginFailures(Resource):
+    """A user's recent failed logins (``kumo.core.lockout``)."""
+
+    KIND = LOGIN_FAILURES
+    spec: LoginFailuresSpec = Field(default_factory=LoginFailuresSpec)

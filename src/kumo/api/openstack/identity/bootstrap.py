@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from kumo import store
-from kumo.core import names
+from kumo.core import lockout, names, passwords
 from kumo.model import identity as m
 
-from ...auth import hash_secret
 from ...runtime import Runtime
 from .views import label_value, labels_for
+
+SERVICE_USER = "kumo-service"
+# The agents' user is never locked out: a guesser could otherwise stop every host.
+SERVICE_OPTIONS = {lockout.IGNORE_OPTION: True}
 
 
 @dataclass
@@ -51,6 +54,15 @@ async def _grant_admin(rt: Runtime, scope_type: str, scope_id: str, uid: str, ri
         pass
 
 
+async def _exempt_service_user(rt: Runtime) -> None:
+    """Clouds bootstrapped before lockout existed: exempt their service user too."""
+    for user in (await rt.objects.list(m.USER, "", label_selector=f"name={SERVICE_USER}")).items:
+        if lockout.exempt(user) or user["spec"].get("domainId") != m.DEFAULT_DOMAIN_ID:
+            continue
+        await rt.objects.mutate(m.USER, "", user["metadata"]["name"], lambda o: o["spec"].update(
+            options={**(o["spec"].get("options") or {}), **SERVICE_OPTIONS}), current=user)
+
+
 async def bootstrap(rt: Runtime) -> BootstrapCredentials | None:
     """Idempotent: returns the generated passwords only when it created the admin user."""
     if await rt.objects.try_get(m.DOMAIN, "", m.DEFAULT_DOMAIN_ID) is None:
@@ -58,6 +70,7 @@ async def bootstrap(rt: Runtime) -> BootstrapCredentials | None:
                                                 "enabled": True})
     existing = await rt.objects.list(m.USER, "", label_selector="name=admin")
     if existing.items:
+        await _exempt_service_user(rt)
         return None
     admin_role = await _ensure(rt, m.ROLE, "admin", {})
     for name in ("member", "reader"):
@@ -65,13 +78,14 @@ async def bootstrap(rt: Runtime) -> BootstrapCredentials | None:
     projects = {name: await _ensure(rt, m.PROJECT, name, {
         "domainId": m.DEFAULT_DOMAIN_ID, "enabled": True,
         "description": f"Bootstrap project {name}"}) for name in ("admin", "service")}
-    creds = BootstrapCredentials(secrets.token_urlsafe(18), "kumo-service",
+    creds = BootstrapCredentials(secrets.token_urlsafe(18), SERVICE_USER,
                                  secrets.token_urlsafe(24))
-    for uname, pw, proj in (("kumo-service", creds.service_password, "service"),
+    for uname, pw, proj in ((SERVICE_USER, creds.service_password, "service"),
                             ("admin", creds.admin_password, "admin")):
         uid = await _ensure(rt, m.USER, uname, {
             "domainId": m.DEFAULT_DOMAIN_ID, "enabled": True,
-            "passwordHash": hash_secret(pw), "defaultProjectId": projects[proj]})
+            "passwordHash": await passwords.hash_async(pw), "defaultProjectId": projects[proj],
+            **({"options": SERVICE_OPTIONS} if uname == SERVICE_USER else {})})
         await _grant_admin(rt, "project", projects[proj], uid, admin_role)
         if uname == "admin":
             await _grant_admin(rt, "domain", m.DEFAULT_DOMAIN_ID, uid, admin_role)

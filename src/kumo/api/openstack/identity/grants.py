@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import passwords
 from kumo.model import identity as m
 
-from ...auth import authenticate, hash_secret
+from ...auth import authenticate
 from ...common import read_json
 from ...errors import ApiError
 from ...runtime import runtime
@@ -176,7 +177,7 @@ async def app_creds(request: Request) -> Response:
         secret = c.secret or secrets.token_urlsafe(48)
         obj = await create_named(rt, m.obj(m.APP_CREDENTIAL, m.new_id(), {
             "name": c.name, "userId": uid, "projectId": ctx.project_id,
-            "secretHash": hash_secret(secret), "roles": wanted, "expiresAt": exp,
+            "secretHash": await passwords.hash_async(secret), "roles": wanted, "expiresAt": exp,
             "unrestricted": c.unrestricted, "description": c.description},
             {**labels_for(c.name), "user": uid}), "application credential")
         return JSONResponse({"application_credential": _cred_view(request, obj, secret)},

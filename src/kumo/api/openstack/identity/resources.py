@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from kumo.core import passwords
 from kumo.model import identity as m
 
-from ...auth import AuthContext, authenticate, hash_secret, verify_secret
+from ...auth import AuthContext, authenticate
 from ...common import read_json
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
@@ -130,11 +132,14 @@ async def _one(request: Request, kind: str, key: str, view: View,
 
 async def _patch(request: Request, obj: Obj, model: type, key: str, view: View,
                  fields: dict[str, str], *,
-                 check: Callable[[Obj, Any], None] | None = None) -> Response:
-    """PATCH: parse, rename (claiming the new name), ``check`` and copy the fields, save."""
+                 check: Callable[[Obj, Any], Any] | None = None) -> Response:
+    """PATCH: parse, rename (claiming the new name), ``check`` (plain or async) and copy the
+    fields, save."""
     patch = b.parse(model, await read_json(request), key)
     if check is not None:
-        check(obj, patch)
+        done = check(obj, patch)
+        if inspect.isawaitable(done):
+            await done
     old = _rename(obj, patch.name)
     _apply(obj["spec"], patch, fields)
     return await _saved(request, key, view, obj, old)
@@ -175,6 +180,13 @@ async def domain(request: Request) -> Response:
 def _default_stays_enabled(obj: Obj, d: Any) -> None:
     if obj["metadata"]["name"] == m.DEFAULT_DOMAIN_ID and d.enabled is False:
         raise ApiError(403, "The default domain cannot be disabled.")
+    _revoke_on_disable(obj, d)
+
+
+def _revoke_on_disable(obj: Obj, patch: Any) -> None:
+    """Disabling ends every token issued before it: re-enabling does not revive them."""
+    if patch.enabled is False:
+        obj["spec"]["tokensValidAfter"] = time.time()
 
 
 def _disabled(obj: Obj) -> None:
@@ -205,7 +217,8 @@ async def project(request: Request) -> Response:
     if isinstance(obj, Response):
         return obj
     return await _patch(request, obj, b.ProjectPatch, "project", project_view,
-                        {"description": "description", "enabled": "enabled", "tags": "tags"})
+                        {"description": "description", "enabled": "enabled", "tags": "tags"},
+                        check=_revoke_on_disable)
 
 
 # ---- users --------------------------------------------------------------------
@@ -224,7 +237,7 @@ async def users(request: Request) -> Response:
     spec = {"name": u.name, "domainId": did, "enabled": u.enabled, "email": u.email,
             "description": u.description, "defaultProjectId": u.default_project_id}
     if u.password is not None:
-        spec["passwordHash"] = hash_secret(u.password)
+        spec["passwordHash"] = await passwords.hash_async(u.password)
     obj = await create_named(rt, m.obj(m.USER, m.new_id(), spec, labels_for(u.name, did)),
                              "user")
     return _created("user", user_view, request, obj)
@@ -239,11 +252,12 @@ async def user(request: Request) -> Response:
                         check=_new_password)
 
 
-def _new_password(obj: Obj, u: Any) -> None:
-    """A new password ends every token issued before it."""
+async def _new_password(obj: Obj, u: Any) -> None:
+    """A new password, like disabling the user, ends every token issued before it."""
     if u.password is not None:
-        obj["spec"]["passwordHash"] = hash_secret(u.password)
+        obj["spec"]["passwordHash"] = await passwords.hash_async(u.password)
         obj["spec"]["tokensValidAfter"] = time.time()
+    _revoke_on_disable(obj, u)
 
 
 async def user_password(request: Request) -> Response:
@@ -254,9 +268,9 @@ async def user_password(request: Request) -> Response:
         raise _forbidden()
     pc = b.parse(b.PasswordChange, await read_json(request), "user")
     obj = await get_obj(request, m.USER, uid, "user")
-    if not verify_secret(obj["spec"].get("passwordHash", ""), pc.original_password):
+    if not await passwords.verify_async(obj["spec"].get("passwordHash"), pc.original_password):
         raise ApiError(401, "The request you have made requires authentication.")
-    obj["spec"]["passwordHash"] = hash_secret(pc.password)
+    obj["spec"]["passwordHash"] = await passwords.hash_async(pc.password)
     obj["spec"]["tokensValidAfter"] = time.time()
     await save(rt, obj)
     rt.tokens.invalidate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -10,79 +9,20 @@ from starlette.responses import JSONResponse, Response
 
 from kumo.model import identity as m
 
-from ...auth import AuthContext, AuthError, authenticate, verify_secret
+from ...auth import AuthContext, AuthError, authenticate
 from ...common import read_json
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
+from . import login
+from .login import fail as _fail
 from .views import catalog, domain_view, find_by_name, iso, project_view
-
-UNAUTHORIZED = "The request you have made requires authentication."
-
-
-def _fail() -> ApiError:
-    return ApiError(401, UNAUTHORIZED)
 
 
 async def _domain_ref(rt: Runtime, ref: Any) -> str:
-    if not isinstance(ref, dict):
-        raise ApiError(400, "Invalid input for field 'domain': an object is required.")
-    if ref.get("id"):
-        return str(ref["id"])
-    if ref.get("name"):
-        dom = await find_by_name(rt, m.DOMAIN, str(ref["name"]))
-        if dom is None:
-            raise _fail()
-        return dom["metadata"]["name"]
-    raise ApiError(400, "Invalid input for field 'domain': id or name is required.")
-
-
-async def _password_user(rt: Runtime, pw: Any) -> dict[str, Any]:
-    if not isinstance(pw, dict) or not isinstance(pw.get("user"), dict):
-        raise ApiError(400, "Invalid input for field 'identity.password.user'.")
-    u = pw["user"]
-    secret = u.get("password")
-    if not isinstance(secret, str):
-        raise ApiError(400, "Invalid input for field 'identity.password.user.password'.")
-    user = None
-    if u.get("id"):
-        user = await rt.objects.try_get(m.USER, "", str(u["id"]))
-    elif u.get("name"):
-        if "domain" not in u:
-            raise ApiError(400, "Invalid input for field 'user.domain': required with a name.")
-        user = await find_by_name(rt, m.USER, str(u["name"]), await _domain_ref(rt, u["domain"]))
-    else:
-        raise ApiError(400, "Invalid input for field 'identity.password.user': id or name.")
-    ok = user is not None and verify_secret(user["spec"].get("passwordHash", ""), secret)
-    if not ok or not user["spec"].get("enabled", True):
+    did = await login.domain_ref(rt, ref)
+    if did is None:
         raise _fail()
-    return user
-
-
-async def _app_cred(rt: Runtime, ac: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not isinstance(ac, dict) or not isinstance(ac.get("secret"), str):
-        raise ApiError(400, "Invalid input for field 'application_credential'.")
-    cred = None
-    if ac.get("id"):
-        cred = await rt.objects.try_get(m.APP_CREDENTIAL, "", str(ac["id"]))
-    elif ac.get("name") and isinstance(ac.get("user"), dict):
-        u = ac["user"]
-        user = (await rt.objects.try_get(m.USER, "", str(u["id"])) if u.get("id") else
-                await find_by_name(rt, m.USER, str(u.get("name")),
-                                   await _domain_ref(rt, u.get("domain") or {})))
-        if user is not None:
-            for c in (await rt.objects.list(m.APP_CREDENTIAL, "", label_selector=(
-                    f"user={user['metadata']['name']}"))).items:
-                if c["spec"]["name"] == ac["name"]:
-                    cred = c
-    if cred is None or not verify_secret(cred["spec"]["secretHash"], ac["secret"]):
-        raise _fail()
-    exp = cred["spec"].get("expiresAt")
-    if exp is not None and exp < time.time():
-        raise _fail()
-    user = await rt.objects.try_get(m.USER, "", cred["spec"]["userId"])
-    if user is None or not user["spec"].get("enabled", True):
-        raise _fail()
-    return user, cred
+    return did
 
 
 async def _scope(rt: Runtime, scope: Any) -> tuple[str | None, str | None]:
@@ -110,6 +50,28 @@ async def _scope(rt: Runtime, scope: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+async def _rescoped(rt: Runtime, ident: dict[str, Any]) -> AuthContext:
+    tok = (ident.get("token") or {}).get("id") if isinstance(ident.get("token"), dict) else None
+    if not isinstance(tok, str):
+        raise ApiError(400, "Invalid input for field 'identity.token.id'.")
+    try:
+        return await rt.tokens.validate(tok)
+    except AuthError as exc:
+        raise _fail() from exc
+
+
+async def _token_scope(rt: Runtime, auth: dict[str, Any], old: AuthContext
+                       ) -> tuple[str | None, str | None]:
+    """The scope a token login asks for. A token of an application credential keeps the
+    credential's project: asking for another scope is refused, never widened."""
+    project_id, domain_id = await _scope(rt, auth.get("scope"))
+    if old.app_cred_id is None:
+        return project_id, domain_id
+    if domain_id is not None or project_id not in (None, old.project_id):
+        raise ApiError(403, "A token from an application credential cannot be re-scoped.")
+    return old.project_id, None
+
+
 async def issue(request: Request) -> Response:
     rt = runtime(request)
     body = await read_json(request)
@@ -121,40 +83,31 @@ async def issue(request: Request) -> Response:
     if not isinstance(methods, list) or not methods:
         raise ApiError(400, "Invalid input for field 'identity.methods': a list is required.")
     method = methods[0]
-    cred = None
-    expires = None
-    audit = None
+    cred_id = expires = None
     if method == "password":
-        user = await _password_user(rt, ident.get("password"))
+        user = await login.password_user(request, rt, ident.get("password"))
     elif method == "token":
-        tok = (ident.get("token") or {}).get("id")
-        if not isinstance(tok, str):
-            raise ApiError(400, "Invalid input for field 'identity.token.id'.")
-        try:
-            old = await rt.tokens.validate(tok)
-        except AuthError as exc:
-            raise _fail() from exc
+        old = await _rescoped(rt, ident)
         user = await rt.objects.try_get(m.USER, "", old.user_id)
         if user is None:
             raise _fail()
-        expires, audit = old.expires_at, None
+        expires, cred_id = old.expires_at, old.app_cred_id
+        project_id, domain_id = await _token_scope(rt, auth, old)
     elif method == "application_credential":
-        user, cred = await _app_cred(rt, ident.get("application_credential"))
+        user, cred = await login.app_cred(rt, ident.get("application_credential"))
+        cred_id, expires = cred["metadata"]["name"], cred["spec"].get("expiresAt")
+        project_id, domain_id = cred["spec"]["projectId"], None
     else:
         raise ApiError(401, f"Unsupported authentication method: {method}.")
     uid = user["metadata"]["name"]
-    if cred is not None:
-        project_id, domain_id = cred["spec"]["projectId"], None
-        expires = cred["spec"].get("expiresAt")
-    else:
+    if method == "password":
         project_id, domain_id = await _scope(rt, auth.get("scope"))
         if "scope" not in auth and user["spec"].get("defaultProjectId"):
             dp = user["spec"]["defaultProjectId"]
             if await rt.tokens.roles_for(uid, "project", dp):
                 project_id = dp
     token = rt.tokens.issue(uid, methods=[method], project_id=project_id, domain_id=domain_id,
-                            expires_at=expires, audit_id=audit,
-                            app_cred_id=cred["metadata"]["name"] if cred else None)
+                            expires_at=expires, app_cred_id=cred_id)
     try:
         ctx = await rt.tokens.validate(token)
     except AuthError as exc:
