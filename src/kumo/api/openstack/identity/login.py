@@ -2,12 +2,15 @@
 
 Every path costs one argon2 verify on the hashing pool, whether or not the user (or
 its domain, or the credential) exists, so neither the answer nor its timing tells an
-existing name from an unknown one. Failed passwords feed the lockout counter of a known
-user and the per-source rate limit (``kumo.core.lockout``).
+existing name from an unknown one; and every refusal answers ``login_failure_delay``
+after the attempt began, so the store write counting a known user's failure does not
+show either. Failed passwords feed the lockout counter of a known user and the
+per-source rate limit (``kumo.core.lockout``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import Any
@@ -27,6 +30,13 @@ Obj = dict[str, Any]
 
 def fail() -> ApiError:
     return ApiError(401, UNAUTHORIZED)
+
+
+async def _refused(rt: Runtime, started: float) -> ApiError:
+    """401, answered ``login_failure_delay`` after the attempt began: the store write that
+    counts a known user's failure (and any other path difference) does not show."""
+    await asyncio.sleep(max(0.0, started + rt.config.login_failure_delay - time.monotonic()))
+    return fail()
 
 
 def policy(rt: Runtime) -> lockout.LockoutPolicy:
@@ -79,6 +89,7 @@ async def password_user(request: Request, rt: Runtime, pw: Any) -> Obj:
     secret = u.get("password")
     if not isinstance(secret, str):
         raise ApiError(400, "Invalid input for field 'identity.password.user.password'.")
+    started = time.monotonic()
     source, ref = _source(request), str(u.get("id") or u.get("name") or "")
     wait = limiter(rt).allowed(source, ref)
     if wait > 0:
@@ -92,10 +103,10 @@ async def password_user(request: Request, rt: Runtime, pw: Any) -> Obj:
         limiter(rt).failed(source, ref)
         if user is not None and not locked:
             await lockout.record_failure(rt.objects, user, policy(rt))
-        raise fail()
+        raise await _refused(rt, started)
     assert user is not None
     if not user["spec"].get("enabled", True):
-        raise fail()
+        raise await _refused(rt, started)
     await lockout.clear(rt.objects, user)
     return user
 
@@ -129,13 +140,12 @@ async def app_cred(rt: Runtime, ac: Any) -> tuple[Obj, Obj]:
     """The (user, credential) an application-credential login proves, or 401."""
     if not isinstance(ac, dict) or not isinstance(ac.get("secret"), str):
         raise ApiError(400, "Invalid input for field 'application_credential'.")
+    started = time.monotonic()
     cred = await _find_cred(rt, ac)
     hashed = cred["spec"].get("secretHash") if cred is not None else None
     if not await passwords.verify_async(hashed, ac["secret"]) or cred is None:
-        raise fail()
-    if cred_expired(cred):
-        raise fail()
+        raise await _refused(rt, started)
     user = await rt.objects.try_get(m.USER, "", cred["spec"]["userId"])
-    if user is None or not user["spec"].get("enabled", True):
-        raise fail()
+    if cred_expired(cred) or user is None or not user["spec"].get("enabled", True):
+        raise await _refused(rt, started)
     return user, cred
