@@ -88,3 +88,19 @@ async def test_the_service_user_is_never_locked(keystone: Keystone) -> None:
         assert (await login(keystone.client, creds["username"], "wrong")).status_code == 401
     assert (await login(keystone.client, creds["username"], creds["password"])
             ).status_code == 201
+
+
+async def test_an_admin_unlocks_by_enabling_and_deleting_forgets(keystone: Keystone) -> None:
+    uid = await make_user(keystone, "hank", "right")
+    for _ in range(ATTEMPTS):
+        await login(keystone.client, "hank", "wrong")
+    assert (await login(keystone.client, "hank", "right")).status_code == 401
+    r = await keystone.client.patch(f"/v3/users/{uid}", headers=keystone.headers,
+                                    json={"user": {"enabled": True}})
+    assert r.status_code == 200
+    assert (await login(keystone.client, "hank", "right")).status_code == 201
+    await login(keystone.client, "hank", "wrong")
+    assert await keystone.rt.objects.try_get(LOGIN_FAILURES, "", uid) is not None
+    assert (await keystone.client.delete(f"/v3/users/{uid}", headers=keystone.headers)
+            ).status_code == 204
+    assert await keystone.rt.objects.try_get(LOGIN_FAILURES, "", uid) is None

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo.core import passwords
+from kumo.core import lockout, passwords
 from kumo.model import identity as m
 
 from ...auth import AuthContext, authenticate
@@ -102,6 +102,8 @@ async def _delete(rt: Runtime, obj: Obj, assignments: str | None = None) -> Resp
     """Delete (freeing the name); with ``assignments``, also the role assignments of it."""
     oid = obj["metadata"]["name"]
     await delete_named(rt, obj)
+    if obj["kind"] == m.USER:
+        await lockout.clear(rt.objects, obj)
     if assignments is not None:
         for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
                                         label_selector=f"{assignments}={oid}")).items:
@@ -248,16 +250,23 @@ async def user(request: Request) -> Response:
                      lambda ctx, uid: uid == ctx.user_id, assignments="user")
     if isinstance(obj, Response):
         return obj
-    return await _patch(request, obj, b.UserPatch, "user", user_view, USER_FIELDS,
-                        check=_new_password)
+    rt = runtime(request)
+
+    async def check(o: Obj, u: Any) -> None:
+        await _user_patch(rt, o, u)
+
+    return await _patch(request, obj, b.UserPatch, "user", user_view, USER_FIELDS, check=check)
 
 
-async def _new_password(obj: Obj, u: Any) -> None:
-    """A new password, like disabling the user, ends every token issued before it."""
+async def _user_patch(rt: Runtime, obj: Obj, u: Any) -> None:
+    """A new password, like disabling the user, ends every token issued before it; a new
+    password or ``enabled: true`` from an admin also lifts a lockout (Keystone's unlock)."""
     if u.password is not None:
         obj["spec"]["passwordHash"] = await passwords.hash_async(u.password)
         obj["spec"]["tokensValidAfter"] = time.time()
     _revoke_on_disable(obj, u)
+    if u.password is not None or u.enabled is True:
+        await lockout.clear(rt.objects, obj)
 
 
 async def user_password(request: Request) -> Response:
