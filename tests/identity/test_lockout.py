@@ -25,7 +25,7 @@ ATTEMPTS = 3
 
 @pytest.fixture
 def keystone_config() -> dict[str, Any]:
-    return {"lockout_failure_attempts": ATTEMPTS, "lockout_duration": 1.0,
+    return {"lockout_failure_attempts": ATTEMPTS, "lockout_duration": 2.0,
             "login_failures_per_source": 0, "login_failures_per_user_source": 0}
 
 
@@ -39,7 +39,7 @@ async def test_locked_user_is_refused_even_with_the_right_password(keystone: Key
     assert r.status_code == 401
     nouser = await login(keystone.client, "nobody", "right", p)
     assert r.json() == nouser.json()  # the lock is not announced: no user enumeration
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(2.1)
     assert (await login(keystone.client, "dave", "right", p)).status_code == 201
     # a success cleared the count: ATTEMPTS - 1 failures do not lock
     for _ in range(ATTEMPTS - 1):

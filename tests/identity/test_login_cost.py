@@ -21,7 +21,7 @@ from kumo.server import admin_password, open_runtime
 
 from .conftest import password_auth
 
-ROUNDS = 8
+ROUNDS = 10
 NO_LIMITS = {"login_failures_per_source": 0, "login_failures_per_user_source": 0}
 
 
@@ -59,7 +59,7 @@ async def test_unknown_user_costs_what_a_wrong_password_costs(
     async with _client(tmp_path, **config) as (client, _):
         known, unknown = await _medians(client)
         print(f"known-wrong {known:.1f} ms, unknown {unknown:.1f} ms")
-        assert 0.6 < unknown / known < 1.6, (known, unknown)
+        assert 0.5 < unknown / known < 2.0, (known, unknown)
         if config.get("login_failure_delay", 0.2):
             assert abs(unknown - known) < 0.1 * known, (known, unknown)
 
@@ -92,4 +92,4 @@ async def test_twenty_logins_do_not_stall_healthz(tmp_path: Path) -> None:
         print(f"/healthz at worst {worst * 1000:.1f} ms late while 20 logins took "
               f"{total * 1000:.0f} ms")
         assert codes == [201] * 20
-        assert worst < 0.15 and worst < total / 4, (worst, total)
+        assert worst < 0.25 and worst < total / 3, (worst, total)
