@@ -99,12 +99,11 @@ async def password_user(request: Request, rt: Runtime, pw: Any) -> Obj:
     hashed = user["spec"].get("passwordHash") if user is not None else None
     ok = await passwords.verify_async(hashed, secret)
     locked = user is not None and await lockout.is_locked(rt.objects, user, policy(rt))
-    if not ok or locked:
+    if user is None or not ok or locked:
         limiter(rt).failed(source, ref)
         if user is not None and not locked:
             await lockout.record_failure(rt.objects, user, policy(rt))
         raise await _refused(rt, started)
-    assert user is not None
     if not user["spec"].get("enabled", True):
         raise await _refused(rt, started)
     await lockout.clear(rt.objects, user)

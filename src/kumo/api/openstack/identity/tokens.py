@@ -51,7 +51,8 @@ async def _scope(rt: Runtime, scope: Any) -> tuple[str | None, str | None]:
 
 
 async def _rescoped(rt: Runtime, ident: dict[str, Any]) -> AuthContext:
-    tok = (ident.get("token") or {}).get("id") if isinstance(ident.get("token"), dict) else None
+    ref = ident.get("token")
+    tok = ref.get("id") if isinstance(ref, dict) else None
     if not isinstance(tok, str):
         raise ApiError(400, "Invalid input for field 'identity.token.id'.")
     try:
@@ -86,6 +87,7 @@ async def issue(request: Request) -> Response:
     cred_id = expires = None
     if method == "password":
         user = await login.password_user(request, rt, ident.get("password"))
+        project_id, domain_id = await _scope(rt, auth.get("scope"))
     elif method == "token":
         old = await _rescoped(rt, ident)
         user = await rt.objects.try_get(m.USER, "", old.user_id)
@@ -100,12 +102,10 @@ async def issue(request: Request) -> Response:
     else:
         raise ApiError(401, f"Unsupported authentication method: {method}.")
     uid = user["metadata"]["name"]
-    if method == "password":
-        project_id, domain_id = await _scope(rt, auth.get("scope"))
-        if "scope" not in auth and user["spec"].get("defaultProjectId"):
-            dp = user["spec"]["defaultProjectId"]
-            if await rt.tokens.roles_for(uid, "project", dp):
-                project_id = dp
+    if cred_id is None and "scope" not in auth and user["spec"].get("defaultProjectId"):
+        dp = user["spec"]["defaultProjectId"]
+        if await rt.tokens.roles_for(uid, "project", dp):
+            project_id = dp
     token = rt.tokens.issue(uid, methods=[method], project_id=project_id, domain_id=domain_id,
                             expires_at=expires, app_cred_id=cred_id)
     try:
