@@ -30,12 +30,14 @@ from kumo.model.registry import API_VERSION, KindInfo
 from kumo.store.selectors import parse_selector
 
 from .auth import AuthContext, authenticate
-from .common import actor_of, read_json
+from .common import actor_of, parse_json, query_int, read_body, read_json
 from .errors import ApiError, from_store_error, handlers, k8s_status
 from .runtime import runtime
 
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_RETRIES = 100
+MAX_LIST_LIMIT = 2**31  # a bound that keeps SQLite's LIMIT in range; negative is a 400
+MAX_WATCH_SECONDS = 86400
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -80,16 +82,6 @@ def _json(obj: Any, status: int = 200) -> Response:
     return JSONResponse(obj, status_code=status)
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be an integer", reason="BadRequest") from exc
-
-
 # ---- discovery ---------------------------------------------------------------
 async def api_groups(request: Request) -> Response:
     gv = {"groupVersion": API_VERSION, "version": registry.VERSION}
@@ -124,7 +116,8 @@ async def collection(request: Request) -> Response:
     if request.query_params.get("watch") in ("1", "true"):
         return await _watch(request, info, scope, selector)
     listed = await runtime(request).objects.list(
-        info.kind, scope, label_selector=selector, limit=_int_param(request, "limit") or 0,
+        info.kind, scope, label_selector=selector,
+        limit=query_int(request, "limit", maximum=MAX_LIST_LIMIT) or 0,
         continue_token=request.query_params.get("continue") or None)
     md: dict[str, Any] = {"resourceVersion": str(listed.resource_version)}
     if listed.continue_token:
@@ -191,10 +184,10 @@ async def item(request: Request) -> Response:
         if status_only:
             raise ApiError(405, "cannot delete a status subresource", reason="MethodNotAllowed")
         rv = None
-        raw = await request.body()
+        raw = await read_body(request)
         if raw.strip():
+            opts = parse_json(raw)
             try:
-                opts = json.loads(raw)
                 rv = int(opts.get("preconditions", {}).get("resourceVersion") or 0) or None
             except (ValueError, AttributeError, TypeError) as exc:
                 raise ApiError(400, "malformed DeleteOptions", reason="BadRequest") from exc
@@ -284,17 +277,14 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
     objects = runtime(request).objects
     match = parse_selector(selector)
     rv_param = request.query_params.get("resourceVersion")
-    timeout = _int_param(request, "timeoutSeconds")
+    timeout = query_int(request, "timeoutSeconds", maximum=MAX_WATCH_SECONDS)
     bookmarks = request.query_params.get("allowWatchBookmarks") in ("1", "true")
     initial: list[dict[str, Any]] = []
     if rv_param in (None, "", "0"):
         listed = await objects.list(info.kind, namespace, label_selector=selector)
         initial, start = listed.items, listed.resource_version
     else:
-        try:
-            start = int(rv_param)
-        except ValueError as exc:
-            raise ApiError(400, "resourceVersion must be an integer", reason="BadRequest") from exc
+        start = query_int(request, "resourceVersion", maximum=2**62) or 0
     stream = objects.watch(info.kind, namespace, start)
 
     async def body() -> AsyncIterator[bytes]:
@@ -351,4 +341,4 @@ def build_app() -> Starlette:
         Route(base + "/{plural}/{name}", item, methods=verbs),
         Route(base + "/{plural}/{name}/{sub:str}", item, methods=verbs),
     ]
-    return Starlette(routes=routes, exception_handlers=handlers(k8s_status))
+    return Starlette(routes=routes, exception_handlers=handlers(k8s_status, invalid_status=422))
