@@ -27,6 +27,7 @@ from kumo import store
 from kumo.core import admission
 from kumo.model import registry
 from kumo.model.registry import API_VERSION, KindInfo
+from kumo.store.objects import check_text, decode_continue
 from kumo.store.selectors import parse_selector
 
 from .auth import AuthContext, authenticate
@@ -118,12 +119,20 @@ async def collection(request: Request) -> Response:
     listed = await runtime(request).objects.list(
         info.kind, scope, label_selector=selector,
         limit=query_int(request, "limit", maximum=MAX_LIST_LIMIT) or 0,
-        continue_token=request.query_params.get("continue") or None)
+        continue_token=_continue_token(request))
     md: dict[str, Any] = {"resourceVersion": str(listed.resource_version)}
     if listed.continue_token:
         md["continue"] = listed.continue_token
     return _json({"apiVersion": API_VERSION, "kind": f"{info.kind}List", "metadata": md,
                   "items": listed.items})
+
+
+def _continue_token(request: Request) -> str | None:
+    """The ``continue`` parameter, refused (422) unless it decodes to a storable position."""
+    token = request.query_params.get("continue") or None
+    if token is not None:
+        check_text(list(decode_continue(token)))
+    return token
 
 
 async def _create(request: Request, info: KindInfo) -> Response:
