@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -154,10 +155,13 @@ async def _create(request: Request, info: KindInfo) -> Response:
             raise ApiError(422, "metadata.name or metadata.generateName is required",
                            reason="Invalid")
         md["name"] = md["generateName"] + secrets.token_hex(3)
-    _validate_meta(md)
     body.pop("status", None)
-    admission.validate(body)
+    _validate(body)
     return _json(await runtime(request).objects.create(body), 201)
+
+
+MAX_LABEL_KEY, MAX_LABEL_VALUE, MAX_ANNOTATIONS = 317, 255, 256 * 1024  # after Kubernetes
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
 
 def _validate_meta(md: dict[str, Any]) -> None:
@@ -171,9 +175,36 @@ def _validate_meta(md: dict[str, Any]) -> None:
                                     and all(isinstance(v, str) for v in val.values())):
             raise ApiError(422, f"metadata.{field} must map strings to strings",
                            reason="Invalid")
+        if any(len(k) > MAX_LABEL_KEY for k in val or {}):
+            raise ApiError(422, f"metadata.{field} keys are at most {MAX_LABEL_KEY} characters",
+                           reason="Invalid")
+    if any(len(v) > MAX_LABEL_VALUE for v in (md.get("labels") or {}).values()):
+        raise ApiError(422, f"metadata.labels values are at most {MAX_LABEL_VALUE} characters",
+                       reason="Invalid")
+    if sum(len(k) + len(v) for k, v in (md.get("annotations") or {}).items()) > MAX_ANNOTATIONS:
+        raise ApiError(422, "metadata.annotations may hold at most 256 KiB", reason="Invalid")
     fins = md.get("finalizers")
     if fins is not None and not (isinstance(fins, list) and all(isinstance(f, str) for f in fins)):
         raise ApiError(422, "metadata.finalizers must be a list of strings", reason="Invalid")
+
+
+def _meta_of(body: dict[str, Any]) -> dict[str, Any]:
+    md = body.get("metadata") or {}
+    if not isinstance(md, dict):
+        raise ApiError(422, "metadata must be an object", reason="Invalid")
+    return md
+
+
+def _validate(obj: dict[str, Any]) -> None:
+    """Metadata bounds, ConfigMap keys as Kubernetes spells them, then the typed model."""
+    _validate_meta(obj["metadata"])
+    if obj.get("kind") == "ConfigMap":
+        data = obj.get("data")
+        if isinstance(data, dict) and not all(isinstance(k, str) and _DATA_KEY.match(k)
+                                              for k in data):
+            raise ApiError(422, "ConfigMap data keys are 1-253 characters of [-._a-zA-Z0-9]",
+                           reason="Invalid")
+    admission.validate(obj)
 
 
 # ---- one object --------------------------------------------------------------
@@ -236,7 +267,7 @@ def _apply_scope(current: dict[str, Any], desired: dict[str, Any], status_only: 
 
 async def _replace(request: Request, info: KindInfo, ns: str, name: str,
                    body: dict[str, Any], status_only: bool) -> dict[str, Any]:
-    md = body.get("metadata") or {}
+    md = _meta_of(body)
     if md.get("name", name) != name or body.get("kind", info.kind) != info.kind:
         raise ApiError(400, "name and kind in the body must match the path", reason="BadRequest")
     if not md.get("resourceVersion"):
@@ -247,8 +278,7 @@ async def _replace(request: Request, info: KindInfo, ns: str, name: str,
     body = {**body, "kind": info.kind, "apiVersion": API_VERSION,
             "metadata": {**md, "name": name, "namespace": ns}}
     new = _apply_scope(current, body, status_only)
-    _validate_meta(new["metadata"])
-    admission.validate(new)
+    _validate(new)
     return await objects.update(new)
 
 
@@ -257,7 +287,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
     """A merge patch: pinned to the resourceVersion it names, else re-applied to fresh data
     on conflict (two writers patching different keys of one map both keep theirs)."""
     objects = runtime(request).objects
-    pinned = (patch.get("metadata") or {}).get("resourceVersion")
+    pinned = _meta_of(patch).get("resourceVersion")
 
     def apply(current: dict[str, Any]) -> dict[str, Any]:
         desired = merge_patch(current, patch)
@@ -265,8 +295,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
         desired["kind"], desired["apiVersion"] = info.kind, API_VERSION
         new = _apply_scope(current, desired, status_only)
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        _validate_meta(new["metadata"])
-        admission.validate(new)
+        _validate(new)
         return new
 
     if pinned:
