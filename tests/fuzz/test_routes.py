@@ -9,6 +9,7 @@ derandomized and bounded so the suite stays well under a minute in ``make test``
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -19,15 +20,19 @@ from .hostile import hostile_body, query, segment
 from .templates import template
 
 WRITES = ("POST", "PUT", "PATCH")
+SCALE = float(os.environ.get("KUMO_FUZZ_SCALE", "1"))  # e.g. 10 for a long run by hand
+VERSIONS = ["compute 2.1", "compute 2.100", "compute latest", "compute 2.99999999999999999999",
+            "compute 99999999999999999999.1", "compute abc", "compute -1.5", "compute 2.",
+            "", "compute 2.1, compute 2.5", "volume 3.0"]
 SETTINGS = settings(deadline=None, database=None, derandomize=True, print_blob=False,
                     suppress_health_check=list(HealthCheck))
 
 
 def exchange(cloud: FuzzCloud, method: str, url: str, token: str | None,
-             body: bytes | None) -> int:
+             body: bytes | None, headers: dict[str, str] | None = None) -> int:
     """One request; tallies its status and checks a refused write stored nothing."""
     before = cloud.keys() if method != "GET" else set()
-    r = cloud.send(method, url, token=token, content=body)
+    r = cloud.send(method, url, token=token, content=body, headers=headers)
     what = f"{method} {url[:160]} body={(body or b'')[:160]!r} -> {r.status_code} {r.text[:200]}"
     cloud.stats.count(r.status_code, what)
     if 400 <= r.status_code < 500 and method != "GET":
@@ -56,7 +61,7 @@ def test_hostile_bodies_on_every_write_route(fuzz_cloud: FuzzCloud, stats: Stats
     writes = [(m, p) for m, p in fuzz_cloud.routes if m in WRITES]
     assert len(writes) > 60  # the route tables of all faces, not a hand-kept list
 
-    @settings(SETTINGS, max_examples=900)
+    @settings(SETTINGS, max_examples=int(900 * SCALE))
     @given(data=st.data())
     def run(data: Any) -> None:
         method, path = data.draw(st.sampled_from(writes), label="route")
@@ -71,7 +76,7 @@ def test_hostile_bodies_on_every_write_route(fuzz_cloud: FuzzCloud, stats: Stats
 
 
 def test_hostile_paths_and_queries_on_every_route(fuzz_cloud: FuzzCloud, stats: Stats) -> None:
-    @settings(SETTINGS, max_examples=900)
+    @settings(SETTINGS, max_examples=int(900 * SCALE))
     @given(data=st.data())
     def run(data: Any) -> None:
         method, path = data.draw(st.sampled_from(fuzz_cloud.routes), label="route")
@@ -80,7 +85,12 @@ def test_hostile_paths_and_queries_on_every_route(fuzz_cloud: FuzzCloud, stats: 
         if method in WRITES:
             pick = data.draw(st.integers(0, 50), label="pick")
             body = data.draw(hostile_body(template(method, path, fuzz_cloud.pool, pick)))
-        exchange(fuzz_cloud, method, url, fuzz_cloud.member, body)
+        headers = None
+        if url.startswith("/compute"):
+            version = data.draw(st.sampled_from(VERSIONS), label="version")
+            headers = {"OpenStack-API-Version": version, "X-OpenStack-Nova-API-Version":
+                       version.removeprefix("compute ")}
+        exchange(fuzz_cloud, method, url, fuzz_cloud.member, body, headers)
 
     run()
     _report(stats)
@@ -89,7 +99,7 @@ def test_hostile_paths_and_queries_on_every_route(fuzz_cloud: FuzzCloud, stats: 
 def test_unauthenticated_requests_write_nothing(fuzz_cloud: FuzzCloud, stats: Stats) -> None:
     keys = fuzz_cloud.keys()
 
-    @settings(SETTINGS, max_examples=500)
+    @settings(SETTINGS, max_examples=int(500 * SCALE))
     @given(data=st.data())
     def run(data: Any) -> None:
         method, path = data.draw(st.sampled_from(fuzz_cloud.routes), label="route")
