@@ -196,3 +196,15 @@ async def test_hostile_path_segments_are_4xx(api: Any, seg: str) -> None:
         assert 400 <= r.status_code < 500, (url, r.status_code, r.text[:200])
     after = api.rt.objects.backend._read().execute("SELECT count(*) FROM kv").fetchone()[0]
     assert after == before
+
+
+def test_console_tail_drops_the_nuls_the_store_refuses(tmp_path: Path) -> None:
+    """Firmware writes NULs to the serial console; the uploaded ConsoleLog must not carry
+    them (the store refuses NUL), or the agent's console upload would fail forever."""
+    from kumo.drivers.qemu_vmdir import _tail
+
+    log = tmp_path / "console.log"
+    log.write_bytes(b"\x00\x00boot\x00ing\r\nlogin: \xff\n")
+    text = _tail(log, None)
+    assert "\x00" not in text and text.startswith("booting\nlogin: ")
+    store.objects.check_text({"spec": {"text": text}})
