@@ -99,8 +99,11 @@ def neutron_body(err: ApiError) -> dict[str, Any]:
 Formatter = Callable[[ApiError], dict[str, Any]]
 
 
-def handlers(fmt: Formatter) -> dict[Any, Callable[[Request, Exception], Response]]:
-    """Starlette exception handlers rendering every error in one format."""
+def handlers(fmt: Formatter, *, invalid_status: int = 400
+             ) -> dict[Any, Callable[[Request, Exception], Response]]:
+    """Starlette exception handlers rendering every error in one format. A store ``Invalid``
+    (a value the store refuses, e.g. a lone surrogate) is ``invalid_status``: 400 for the
+    OpenStack faces, 422 (Kubernetes' Invalid) for the native API."""
 
     def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -108,7 +111,10 @@ def handlers(fmt: Formatter) -> dict[Any, Callable[[Request, Exception], Respons
 
     def store_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, store.StoreError)
-        return api_error(request, from_store_error(exc))
+        err = from_store_error(exc)
+        if isinstance(exc, store.Invalid):
+            err.status = invalid_status
+        return api_error(request, err)
 
     def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, domain.DomainError)

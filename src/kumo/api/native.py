@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,15 +28,18 @@ from kumo import store
 from kumo.core import admission
 from kumo.model import registry
 from kumo.model.registry import API_VERSION, KindInfo
+from kumo.store.objects import check_text, decode_continue
 from kumo.store.selectors import parse_selector
 
 from .auth import AuthContext, authenticate
-from .common import actor_of, read_json
+from .common import actor_of, parse_json, query_int, read_body, read_json
 from .errors import ApiError, from_store_error, handlers, k8s_status
 from .runtime import runtime
 
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_RETRIES = 100
+MAX_LIST_LIMIT = 2**31  # a bound that keeps SQLite's LIMIT in range; negative is a 400
+MAX_WATCH_SECONDS = 86400
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -80,16 +84,6 @@ def _json(obj: Any, status: int = 200) -> Response:
     return JSONResponse(obj, status_code=status)
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be an integer", reason="BadRequest") from exc
-
-
 # ---- discovery ---------------------------------------------------------------
 async def api_groups(request: Request) -> Response:
     gv = {"groupVersion": API_VERSION, "version": registry.VERSION}
@@ -124,13 +118,22 @@ async def collection(request: Request) -> Response:
     if request.query_params.get("watch") in ("1", "true"):
         return await _watch(request, info, scope, selector)
     listed = await runtime(request).objects.list(
-        info.kind, scope, label_selector=selector, limit=_int_param(request, "limit") or 0,
-        continue_token=request.query_params.get("continue") or None)
+        info.kind, scope, label_selector=selector,
+        limit=query_int(request, "limit", maximum=MAX_LIST_LIMIT) or 0,
+        continue_token=_continue_token(request))
     md: dict[str, Any] = {"resourceVersion": str(listed.resource_version)}
     if listed.continue_token:
         md["continue"] = listed.continue_token
     return _json({"apiVersion": API_VERSION, "kind": f"{info.kind}List", "metadata": md,
                   "items": listed.items})
+
+
+def _continue_token(request: Request) -> str | None:
+    """The ``continue`` parameter, refused (422) unless it decodes to a storable position."""
+    token = request.query_params.get("continue") or None
+    if token is not None:
+        check_text(list(decode_continue(token)))
+    return token
 
 
 async def _create(request: Request, info: KindInfo) -> Response:
@@ -152,10 +155,13 @@ async def _create(request: Request, info: KindInfo) -> Response:
             raise ApiError(422, "metadata.name or metadata.generateName is required",
                            reason="Invalid")
         md["name"] = md["generateName"] + secrets.token_hex(3)
-    _validate_meta(md)
     body.pop("status", None)
-    admission.validate(body)
+    _validate(body)
     return _json(await runtime(request).objects.create(body), 201)
+
+
+MAX_LABEL_KEY, MAX_LABEL_VALUE, MAX_ANNOTATIONS = 317, 255, 256 * 1024  # after Kubernetes
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
 
 def _validate_meta(md: dict[str, Any]) -> None:
@@ -169,9 +175,36 @@ def _validate_meta(md: dict[str, Any]) -> None:
                                     and all(isinstance(v, str) for v in val.values())):
             raise ApiError(422, f"metadata.{field} must map strings to strings",
                            reason="Invalid")
+        if any(len(k) > MAX_LABEL_KEY for k in val or {}):
+            raise ApiError(422, f"metadata.{field} keys are at most {MAX_LABEL_KEY} characters",
+                           reason="Invalid")
+    if any(len(v) > MAX_LABEL_VALUE for v in (md.get("labels") or {}).values()):
+        raise ApiError(422, f"metadata.labels values are at most {MAX_LABEL_VALUE} characters",
+                       reason="Invalid")
+    if sum(len(k) + len(v) for k, v in (md.get("annotations") or {}).items()) > MAX_ANNOTATIONS:
+        raise ApiError(422, "metadata.annotations may hold at most 256 KiB", reason="Invalid")
     fins = md.get("finalizers")
     if fins is not None and not (isinstance(fins, list) and all(isinstance(f, str) for f in fins)):
         raise ApiError(422, "metadata.finalizers must be a list of strings", reason="Invalid")
+
+
+def _meta_of(body: dict[str, Any]) -> dict[str, Any]:
+    md = body.get("metadata") or {}
+    if not isinstance(md, dict):
+        raise ApiError(422, "metadata must be an object", reason="Invalid")
+    return md
+
+
+def _validate(obj: dict[str, Any]) -> None:
+    """Metadata bounds, ConfigMap keys as Kubernetes spells them, then the typed model."""
+    _validate_meta(obj["metadata"])
+    if obj.get("kind") == "ConfigMap":
+        data = obj.get("data")
+        if isinstance(data, dict) and not all(isinstance(k, str) and _DATA_KEY.match(k)
+                                              for k in data):
+            raise ApiError(422, "ConfigMap data keys are 1-253 characters of [-._a-zA-Z0-9]",
+                           reason="Invalid")
+    admission.validate(obj)
 
 
 # ---- one object --------------------------------------------------------------
@@ -191,10 +224,10 @@ async def item(request: Request) -> Response:
         if status_only:
             raise ApiError(405, "cannot delete a status subresource", reason="MethodNotAllowed")
         rv = None
-        raw = await request.body()
+        raw = await read_body(request)
         if raw.strip():
+            opts = parse_json(raw)
             try:
-                opts = json.loads(raw)
                 rv = int(opts.get("preconditions", {}).get("resourceVersion") or 0) or None
             except (ValueError, AttributeError, TypeError) as exc:
                 raise ApiError(400, "malformed DeleteOptions", reason="BadRequest") from exc
@@ -234,7 +267,7 @@ def _apply_scope(current: dict[str, Any], desired: dict[str, Any], status_only: 
 
 async def _replace(request: Request, info: KindInfo, ns: str, name: str,
                    body: dict[str, Any], status_only: bool) -> dict[str, Any]:
-    md = body.get("metadata") or {}
+    md = _meta_of(body)
     if md.get("name", name) != name or body.get("kind", info.kind) != info.kind:
         raise ApiError(400, "name and kind in the body must match the path", reason="BadRequest")
     if not md.get("resourceVersion"):
@@ -245,8 +278,7 @@ async def _replace(request: Request, info: KindInfo, ns: str, name: str,
     body = {**body, "kind": info.kind, "apiVersion": API_VERSION,
             "metadata": {**md, "name": name, "namespace": ns}}
     new = _apply_scope(current, body, status_only)
-    _validate_meta(new["metadata"])
-    admission.validate(new)
+    _validate(new)
     return await objects.update(new)
 
 
@@ -255,7 +287,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
     """A merge patch: pinned to the resourceVersion it names, else re-applied to fresh data
     on conflict (two writers patching different keys of one map both keep theirs)."""
     objects = runtime(request).objects
-    pinned = (patch.get("metadata") or {}).get("resourceVersion")
+    pinned = _meta_of(patch).get("resourceVersion")
 
     def apply(current: dict[str, Any]) -> dict[str, Any]:
         desired = merge_patch(current, patch)
@@ -263,8 +295,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
         desired["kind"], desired["apiVersion"] = info.kind, API_VERSION
         new = _apply_scope(current, desired, status_only)
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        _validate_meta(new["metadata"])
-        admission.validate(new)
+        _validate(new)
         return new
 
     if pinned:
@@ -284,17 +315,14 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
     objects = runtime(request).objects
     match = parse_selector(selector)
     rv_param = request.query_params.get("resourceVersion")
-    timeout = _int_param(request, "timeoutSeconds")
+    timeout = query_int(request, "timeoutSeconds", maximum=MAX_WATCH_SECONDS)
     bookmarks = request.query_params.get("allowWatchBookmarks") in ("1", "true")
     initial: list[dict[str, Any]] = []
     if rv_param in (None, "", "0"):
         listed = await objects.list(info.kind, namespace, label_selector=selector)
         initial, start = listed.items, listed.resource_version
     else:
-        try:
-            start = int(rv_param)
-        except ValueError as exc:
-            raise ApiError(400, "resourceVersion must be an integer", reason="BadRequest") from exc
+        start = query_int(request, "resourceVersion", maximum=2**62) or 0
     stream = objects.watch(info.kind, namespace, start)
 
     async def body() -> AsyncIterator[bytes]:
@@ -351,4 +379,4 @@ def build_app() -> Starlette:
         Route(base + "/{plural}/{name}", item, methods=verbs),
         Route(base + "/{plural}/{name}/{sub:str}", item, methods=verbs),
     ]
-    return Starlette(routes=routes, exception_handlers=handlers(k8s_status))
+    return Starlette(routes=routes, exception_handlers=handlers(k8s_status, invalid_status=422))

@@ -114,6 +114,7 @@ def _tail(path: Path, lines: int | None) -> str:
     except FileNotFoundError:
         return ""
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\0", "")  # firmware writes NULs; the store refuses them
     if lines is None:
         return text
     if lines <= 0:

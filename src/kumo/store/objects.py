@@ -15,6 +15,7 @@ import copy
 import inspect
 import json
 import random
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,25 @@ Obj = dict[str, Any]
 CAS_ATTEMPTS = 20
 UNCHANGED: Any = object()  # a mutate change function returns it to skip the write
 Change = Callable[[Obj], Any]
+_BAD_TEXT = re.compile("[\ud800-\udfff\x00]")
+
+
+def check_text(obj: Any) -> None:
+    """Refuse (``Invalid``) a value holding a lone UTF-16 surrogate or NUL in any key or
+    string: stored, it would break every later read that encodes it (lists, watches)."""
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _BAD_TEXT.search(node):
+                raise Invalid("strings may not contain NUL or lone UTF-16 surrogates")
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and _BAD_TEXT.search(key):
+                    raise Invalid("keys may not contain NUL or lone UTF-16 surrogates")
+                stack.append(value)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
 
 
 def key_of(obj: Obj) -> Key:
@@ -98,6 +118,7 @@ class ObjectStore:
 
     async def _create(self, obj: Obj) -> Obj:
         key = key_of(obj)
+        check_text(obj)
         new = _strip(obj)
         md = new["metadata"]
         md["namespace"] = key.namespace
@@ -146,6 +167,7 @@ class ObjectStore:
         An object being deleted whose last finalizer is removed is deleted now.
         """
         key = key_of(obj)
+        check_text(obj)
         rv = expected_rv if expected_rv is not None else _rv(obj)
         rec = await self.backend.get(key)
         if rec is None:

@@ -130,6 +130,9 @@ def check_tag(tag: Any) -> None:
         raise bad(f"Invalid tag {tag!r}: a tag is a non-empty string of at most 255 characters.")
 
 
+MAX_PROPERTY_VALUE = 65535  # Glance stores property values in a TEXT column
+
+
 def check_property(key: str, value: Any, *, removing: bool = False) -> None:
     """An arbitrary property: its name is not reserved; its value is a string."""
     if key in RESERVED or key.startswith(RESERVED_PREFIX):
@@ -143,6 +146,8 @@ def check_property(key: str, value: Any, *, removing: bool = False) -> None:
             raise bad(f"Invalid value for '{key}': {value!r} is not an image id.")
     elif not isinstance(value, str):
         raise bad(f"Invalid value for '{key}': {value!r} is not of type 'string'.")
+    elif len(value) > MAX_PROPERTY_VALUE:
+        raise bad(f"Invalid value for '{key}': longer than {MAX_PROPERTY_VALUE} characters.")
 
 
 def check_properties_quota(properties: dict[str, Any]) -> None:

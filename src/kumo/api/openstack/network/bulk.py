@@ -15,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
+from ...common import parse_json, read_body
+from ...errors import ApiError
 from .errors import bad_request
 
 Handler = Callable[[Request], Awaitable[Response]]
-MAX_BODY = 1 << 20
 
 
 def _request(request: Request, body: bytes, *, method: str = "POST",
@@ -42,13 +43,11 @@ def _request(request: Request, body: bytes, *, method: str = "POST",
 def bulk(create: Handler, delete: Handler, singular: str, plural: str, id_param: str
          ) -> Handler:
     async def endpoint(request: Request) -> Response:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return await create(_request(request, raw))  # the handler answers 413
+        raw = await read_body(request)  # 413 while streaming, never an unbounded buffer
         try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = None
+            data = parse_json(raw)
+        except ApiError as exc:
+            raise bad_request(exc.message) from exc
         if not (isinstance(data, dict) and plural in data and singular not in data):
             return await create(_request(request, raw))
         items = data[plural]
