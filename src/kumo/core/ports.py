@@ -27,9 +27,9 @@ from kumo.common.clock import now_seconds_iso
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
-from . import ipam
+from . import ipam, quotas
 from .actor import Actor
-from .errors import ConcurrentChange, Conflict, Exhausted, Forbidden, InUse, QuotaExceeded
+from .errors import ConcurrentChange, Conflict, Exhausted, Forbidden, InUse
 from .port_rules import (
     FixedIp,
     PortRequest,
@@ -89,12 +89,16 @@ async def port_by_id(objects: store.ObjectStore, port_id: str,
 
 
 # ---- create -------------------------------------------------------------------------
-async def _check_quota(objects: store.ObjectStore, project: str) -> None:
-    found = await objects.try_get(cm.QUOTA_SET, project, nm.QUOTA_NAME)
-    limit = int(((found or {}).get("spec") or {}).get("port", nm.QUOTA_DEFAULTS["port"]))
-    if limit >= 0 and len((await objects.list(nm.PORT, project)).items) + 1 > limit:
-        raise QuotaExceeded("Quota exceeded for resources: ['port'].", resource="port",
-                            code="OverQuota")
+async def _claim_quota(objects: store.ObjectStore, actor: Actor, project: str,
+                       port_id: str) -> None:
+    """Count the port before it is written (one CAS on the project's usage: racing
+    creates never pass the limit); kumo's own ports are counted, never refused."""
+    limits = None
+    if not actor.system:
+        found = await objects.try_get(cm.QUOTA_SET, project, nm.QUOTA_NAME)
+        limits = {"port": int(((found or {}).get("spec") or {}).get(
+            "port", nm.QUOTA_DEFAULTS["port"]))}
+    await quotas.claim(objects, project, quotas.NETWORK, {port_id: {"port": 1}}, limits)
 
 
 async def _plan_create(objects: store.ObjectStore, actor: Actor, req: PortRequest
@@ -122,8 +126,6 @@ async def _plan_create(objects: store.ObjectStore, actor: Actor, req: PortReques
                  "bindingHostId": req.binding_host_id or None}
     if req.auto_delete:
         spec["autoDelete"] = True
-    if not actor.system:
-        await _check_quota(objects, req.project)
     return net, spec, subnets, wanted, auto
 
 
@@ -161,6 +163,7 @@ async def create_port(objects: store.ObjectStore, actor: Actor, req: PortRequest
     port_id = str(uuid.uuid4())
     claimed: list[tuple[str, str]] = []
     mac: str | None = None
+    await _claim_quota(objects, actor, project, port_id)
     try:
         mac = await ipam.claim_mac(objects, net_id, req.mac_address, port_id, project)
         if auto:
@@ -177,6 +180,7 @@ async def create_port(objects: store.ObjectStore, actor: Actor, req: PortRequest
         await _release_ips(objects, claimed, port_id)
         if mac:
             await ipam.release_mac(objects, net_id, mac, port_id)
+        await quotas.release(objects, project, quotas.NETWORK, [port_id])
         raise
     if await objects.try_get(nm.NETWORK, net["metadata"]["namespace"], net_id) is None:
         await delete_port(objects, port)  # the network was deleted meanwhile
@@ -354,3 +358,4 @@ async def delete_port(objects: store.ObjectStore, port: Obj) -> None:
     await _release_ips(objects, [(f["subnetId"], f["ipAddress"])
                                  for f in spec.get("fixedIps") or []], md["name"])
     await ipam.release_mac(objects, spec["networkId"], spec["macAddress"], md["name"])
+    await quotas.release(objects, md["namespace"], quotas.NETWORK, [md["name"]])

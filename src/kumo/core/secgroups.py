@@ -13,6 +13,7 @@ from typing import Any
 from kumo import store
 from kumo.model import network as nm
 
+from . import quotas
 from .errors import NotFound
 
 Obj = dict[str, Any]
@@ -52,6 +53,10 @@ async def ensure_default(objects: store.ObjectStore, project: str) -> str:
     gid = nm.default_security_group_id(project)
     if await objects.try_get(nm.SECURITY_GROUP, project, gid) is not None:
         return gid
+    rules = {default_rule_id(gid, n): {"security_group_rule": 1}
+             for n in range(len(_DEFAULT_RULES))}
+    await quotas.claim(objects, project, quotas.NETWORK,  # counted, never refused
+                       {gid: {"security_group": 1}, **rules})
     for n, (direction, ether, remote) in enumerate(_DEFAULT_RULES):
         spec = rule_spec(gid, direction, ether, gid if remote else None)
         await _create_once(objects, new_object(nm.SECURITY_GROUP_RULE, project,

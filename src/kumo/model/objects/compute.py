@@ -1,5 +1,5 @@
 """Compute kinds: Server, Host, Lease, Flavor, Keypair, ServerGroup, InstanceAction,
-ConsoleLog, QuotaSet (field owners: ``kumo.model.compute``)."""
+ConsoleLog, QuotaSet, QuotaUsage (field owners: ``kumo.model.compute``)."""
 
 from __future__ import annotations
 
@@ -191,3 +191,21 @@ class QuotaSet(Resource):
 
     KIND = cm.QUOTA_SET
     spec: dict[str, int] = Field(default_factory=dict)
+
+
+class QuotaHolder(Model):
+    """One counted object's share of a project's usage (``kumo.core.quotas``)."""
+
+    d: dict[str, int] = Field(default_factory=dict)
+    at: float = 0.0
+
+
+class QuotaUsageSpec(Model):
+    holders: dict[str, QuotaHolder] = Field(default_factory=dict)
+
+
+class QuotaUsage(Resource):
+    """A project's counted usage of one service (name "compute" or "network"): kumo's own."""
+
+    KIND = cm.QUOTA_USAGE
+    spec: QuotaUsageSpec = Field(default_factory=QuotaUsageSpec)

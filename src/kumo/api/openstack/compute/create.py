@@ -2,16 +2,15 @@
 
 Nothing is written until every check passed (flavor, image, keypair, zone,
 group, user data, metadata, quotas), so a bad request leaves nothing behind.
-After the writes the instance quota is counted again; losing a race with a
-concurrent create deletes what this request made and answers 403, as Nova's
-quota recheck does. The only status the facade ever writes is the initial one.
+The instance quota is claimed as the last check (one CAS on the project's usage,
+``kumo.core.quotas``), so racing creates never pass it; a failed create releases
+its claim. The only status the facade ever writes is the initial one.
 """
 
 from __future__ import annotations
 
 import secrets
 import string
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +23,6 @@ from ...auth import AuthContext
 from ...runtime import runtime
 from . import lookup
 from . import ports as compute_ports
-from . import usage as compute_usage
 from .common import (
     ANN_HOSTNAME,
     ANN_LAUNCH_INDEX,
@@ -44,7 +42,7 @@ from .common import (
 )
 from .instance_actions import record_action, record_step
 from .microversion import at_least
-from .quotas import check_instances, limits_for, server_usage
+from .quotas import claim_servers, limits_for, release
 from .schemas import CreateBody, ServerCreate, gate
 
 Obj = dict[str, Any]
@@ -139,13 +137,16 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
     if group_id:
         await lookup.check_group(objects, pid, group_id, high, limits["server_group_members"])
     fspec = lookup.flavor_spec(flavor)
-    cache = compute_usage.cache_of(runtime(request))
-    used = cache.usage(pid) if cache else server_usage((await objects.list(cm.SERVER, pid)).items)
-    count = check_instances(limits, used, fspec, low, high)
+    sids = await claim_servers(objects, pid, limits, fspec, low, high)
+    count = len(sids)
     requested = networks if isinstance(networks, str) else [
         {"uuid": n.network_id, "port": n.port_id, "fixed_ip": n.fixed_ip} for n in networks]
-    networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
-    return {"flavor": fspec, "image": lookup.image_spec(image), "zone": zone,
+    try:
+        networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
+    except BaseException:
+        await release(objects, pid, sids)
+        raise
+    return {"sids": sids, "flavor": fspec, "image": lookup.image_spec(image), "zone": zone,
             "requested_host": wanted_host, "requested_networks": requested,
             "networks": networks, "group": group_id, "count": count, "keypair": keypair,
             "metadata": metadata, "limits": limits, "min_count": low, "max_count": high}
@@ -153,7 +154,7 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
 
 def _server_object(request: Request, ctx: AuthContext, server: ServerCreate, plan: dict[str, Any],
                    index: int, reservation: str, req_id: str) -> Obj:
-    sid = str(uuid.uuid4())
+    sid = plan["sids"][index]
     name = server.name if plan["count"] == 1 else f"{server.name}-{index + 1}"
     description = server.description if at_least(request, "2.19") else server.name
     keypair = plan["keypair"]
@@ -184,29 +185,6 @@ def lookup_hostname(name: str, sid: str) -> str:
     return sanitize_hostname(name) or f"Server-{sid}"
 
 
-async def _recheck(request: Request, ctx: AuthContext, plan: dict[str, Any],
-                   created: list[Obj]) -> None:
-    """Quota recheck after the writes: undo this request's servers if a race overshot."""
-    objects = runtime(request).objects
-    mine = {s["metadata"]["name"] for s in created}
-    cache = compute_usage.cache_of(runtime(request))
-    last = max(int(s["metadata"]["resourceVersion"]) for s in created) if created else 0
-    if cache is not None and await cache.wait_for(last):
-        used = cache.usage(project_of(ctx), {s["metadata"]["uid"] for s in created})
-    else:
-        used = server_usage([s for s in (await objects.list(cm.SERVER, project_of(ctx))).items
-                             if s["metadata"]["name"] not in mine])
-    try:
-        check_instances(plan["limits"], used, plan["flavor"], len(created), len(created))
-    except Exception:
-        for s in created:
-            try:
-                await objects.delete(cm.SERVER, s["metadata"]["namespace"], s["metadata"]["name"])
-            except store.NotFound:
-                pass
-        raise
-
-
 async def create(request: Request) -> Response:
     ctx = await caller(request)
     require_member(ctx, "os_compute_api:servers:create")
@@ -231,8 +209,8 @@ async def create(request: Request) -> Response:
         for s in created:
             await objects.delete(cm.SERVER, s["metadata"]["namespace"], s["metadata"]["name"])
         await compute_ports.release_ports(rt, project_of(ctx), ports)
+        await release(objects, project_of(ctx), plan["sids"])
         raise
-    await _recheck(request, ctx, plan, created)
     for s in created:
         await record_action(objects, s, "create", req_id, ctx)
         await record_step(objects, s, "CreateAccepted",

@@ -22,13 +22,12 @@ from .common import (
     bad,
     body_of,
     caller,
-    forbidden,
     not_found,
     project_of,
     require_member,
 )
 from .microversion import at_least
-from .quotas import limits_for
+from .quotas import claim_group, release
 from .schemas import Name
 
 Obj = dict[str, Any]
@@ -119,13 +118,16 @@ async def create(request: Request) -> Response:
     policy, rules = _policy(request, body)
     objects = runtime(request).objects
     pid = project_of(ctx)
-    allowed = (await limits_for(objects, pid))["server_groups"]
-    if 0 <= allowed <= len((await objects.list(cm.SERVER_GROUP, pid)).items):
-        raise forbidden("Quota exceeded, too many server groups.")
+    gid = str(uuid.uuid4())
+    await claim_group(objects, pid, gid)
     obj = {"apiVersion": "kumo.io/v1", "kind": cm.SERVER_GROUP,
-           "metadata": {"name": str(uuid.uuid4()), "namespace": pid},
+           "metadata": {"name": gid, "namespace": pid},
            "spec": {"name": body.name, "policy": policy, "rules": rules, "userId": ctx.user_id}}
-    created = await objects.create(obj)
+    try:
+        created = await objects.create(obj)
+    except BaseException:
+        await release(objects, pid, [gid])
+        raise
     return JSONResponse({"server_group": _view(request, created, [])})
 
 
@@ -179,4 +181,5 @@ async def delete(request: Request) -> Response:
         await runtime(request).objects.delete(cm.SERVER_GROUP, md["namespace"], md["name"])
     except store.NotFound as exc:
         raise _not_found(md["name"]) from exc
+    await release(runtime(request).objects, md["namespace"], [md["name"]])
     return Response(status_code=204)

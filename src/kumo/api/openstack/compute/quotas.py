@@ -1,13 +1,16 @@
 """Quotas: defaults, per-project overrides (QuotaSet "compute"), usage, /limits.
 
-Usage is counted, never stored: servers of the project that are not being
-deleted (instances, cores, ram), its server groups, the user's keypairs. A
-project's limits are the defaults overridden by its QuotaSet object, which
-only an admin writes (PUT /os-quota-sets/{project}).
+Usage of instances, cores, ram and server groups is the project's counted claims
+(``kumo.core.quotas``: a server or group is claimed by one CAS on the project's
+QuotaUsage before it is written, released when it is deleted), so racing creates
+never pass a limit; the user's keypairs are counted by listing. A project's limits
+are the defaults overridden by its QuotaSet object, which only an admin writes
+(PUT /os-quota-sets/{project}).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import quotas
 from kumo.model import compute as cm
 
 from ...auth import AuthContext
@@ -71,8 +75,7 @@ def server_usage(servers: list[Obj]) -> dict[str, int]:
 async def usage_for(objects: store.ObjectStore, project_id: str, user_id: str | None
                     ) -> dict[str, int]:
     used = {k: 0 for k in DEFAULTS}
-    used.update(server_usage((await objects.list(cm.SERVER, project_id)).items))
-    used["server_groups"] = len((await objects.list(cm.SERVER_GROUP, project_id)).items)
+    used.update(await quotas.usage(objects, project_id, quotas.COMPUTE))
     if user_id:
         keys = await objects.list(cm.KEYPAIR, "", label_selector=f"user={user_id}")
         used["key_pairs"] = len(keys.items)
@@ -104,6 +107,36 @@ def check_instances(limits: dict[str, int], used: dict[str, int], flavor: Obj,
         f"{', '.join(str(shown[k]) for k in overs)}, but already used "
         f"{', '.join(str(used[k]) for k in overs)} of "
         f"{', '.join(str(limits[k]) for k in overs)} {', '.join(overs)}")
+
+
+async def claim_servers(objects: store.ObjectStore, project: str, limits: dict[str, int],
+                        flavor: Obj, min_count: int, max_count: int) -> list[str]:
+    """Claim quota for as many of [min_count, max_count] servers as fit (one CAS on the
+    project's usage); their ids. Nova's 403 when not even ``min_count`` fit."""
+    sids = [str(uuid.uuid4()) for _ in range(max_count)]
+    one = {"instances": 1, "cores": int(flavor.get("vcpus", 0)), "ram": int(flavor.get("ram", 0))}
+
+    def want(used: dict[str, int]) -> dict[str, dict[str, int]]:
+        full = {k: used.get(k, 0) for k in one}
+        return {sid: dict(one) for sid in sids[:check_instances(limits, full, flavor,
+                                                                  min_count, max_count)]}
+
+    granted = await quotas.claim(objects, project, quotas.COMPUTE, want)
+    return [sid for sid in sids if sid in granted]
+
+
+async def claim_group(objects: store.ObjectStore, project: str, group_id: str) -> None:
+    limits = {"server_groups": (await limits_for(objects, project))["server_groups"]}
+    try:
+        await quotas.claim(objects, project, quotas.COMPUTE,
+                           {group_id: {"server_groups": 1}}, limits)
+    except quotas.QuotaExceeded as exc:
+        raise forbidden("Quota exceeded, too many server groups.") from exc
+
+
+async def release(objects: store.ObjectStore, project: str, names: list[str]) -> None:
+    """Servers or server groups deleted (or never written): their claims go."""
+    await quotas.release(objects, project, quotas.COMPUTE, names)
 
 
 def filtered(request: Request) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from kumo import store
 from kumo.model import compute as cm
 
 from ...runtime import runtime
+from . import quotas as compute_quotas
 from . import views
 from .common import (
     ANN_HOSTNAME,
@@ -270,4 +271,5 @@ async def delete(request: Request) -> Response:
         await objects.delete(cm.SERVER, md["namespace"], md["name"])
     except store.NotFound:
         pass
+    await compute_quotas.release(objects, md["namespace"], [md["name"]])
     return Response(status_code=204)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from kumo import store
 from kumo.common.clock import now_seconds_iso
-from kumo.core import port_rules
+from kumo.core import port_rules, quotas
 from kumo.core.actor import Actor
 from kumo.model import compute as cm
 from kumo.model import network as nm
@@ -297,17 +297,20 @@ async def quota_limits(rt: Runtime, project: str) -> dict[str, int]:
 
 
 async def usage(rt: Runtime, project: str, resource: str) -> int:
-    kind = nm.QUOTA_KINDS.get(resource)
-    if kind is None:
-        return 0
-    return len((await rt.objects.list(kind, project)).items)
+    """The project's counted use of ``resource`` (its QuotaUsage, ``kumo.core.quotas``)."""
+    return (await quotas.usage(rt.objects, project, quotas.NETWORK)).get(resource, 0)
 
 
-async def check_quota(rt: Runtime, c: Caller, project: str, resource: str, count: int = 1) -> None:
-    if c.system:
-        return
-    limit = (await quota_limits(rt, project))[resource]
-    if limit < 0:
-        return
-    if await usage(rt, project, resource) + count > limit:
-        raise err(409, "OverQuota", f"Quota exceeded for resources: ['{resource}'].")
+async def claim_quota(rt: Runtime, c: Caller, project: str, resource: str,
+                      names: list[str]) -> None:
+    """Count the objects ``names`` (about to be created) against the project's limit:
+    one CAS on its usage, so racing creates never pass it (409 OverQuota). kumo's own
+    creates are counted, never refused."""
+    limits = None if c.system else {resource: (await quota_limits(rt, project))[resource]}
+    await quotas.claim(rt.objects, project, quotas.NETWORK,
+                       {n: {resource: 1} for n in names}, limits)
+
+
+async def release_quota(rt: Runtime, project: str, names: list[str]) -> None:
+    """The objects ``names`` are gone (deleted, or their create failed)."""
+    await quotas.release(rt.objects, project, quotas.NETWORK, names)

@@ -20,11 +20,12 @@ from .common import (
     caller,
     check_keys,
     check_project,
-    check_quota,
+    claim_quota,
     create_request,
     find_network,
     mutate,
     new_object,
+    release_quota,
     standard,
     to_bool,
     to_int,
@@ -196,9 +197,13 @@ async def create(request: Request) -> Response:
                                        data.get("port_security_enabled", True)),
         "external": False, "tags": to_tags(data.get("tags", [])),
         "availabilityZoneHints": list(data.get("availability_zone_hints") or [])}
-    await check_quota(rt, c, project, "network")
     net_id = str(uuid.uuid4())
-    vni = await claim_segment(rt, net_id, project, vni)
+    await claim_quota(rt, c, project, "network", [net_id])
+    try:
+        vni = await claim_segment(rt, net_id, project, vni)
+    except BaseException:
+        await release_quota(rt, project, [net_id])
+        raise
     spec["segmentationId"] = vni
     labels = {nm.SHARED_LABEL: "true"} if shared else {}
     obj = new_object(nm.NETWORK, project, net_id, spec, labels)
@@ -207,6 +212,7 @@ async def create(request: Request) -> Response:
         net = await rt.objects.create(obj)
     except BaseException:
         await release_segment(rt, vni, net_id)
+        await release_quota(rt, project, [net_id])
         raise
     return JSONResponse({"network": network_view(net, c, [])}, status_code=201)
 
@@ -304,6 +310,7 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
         await rt.objects.delete(nm.NETWORK, net["metadata"]["namespace"], net_id)
     except store.NotFound:
         raise not_found(nm.NETWORK, net_id) from None
+    await release_quota(rt, net["metadata"]["namespace"], [net_id])
     # Whatever raced in (the DHCP port, a port created meanwhile) goes with the network.
     for port in (await rt.objects.list(nm.PORT, None, label_selector=selector)).items:
         await core_ports.delete_port(rt.objects, port)

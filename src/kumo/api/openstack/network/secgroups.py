@@ -24,11 +24,12 @@ from .common import (
     caller,
     check_keys,
     check_project,
-    check_quota,
+    claim_quota,
     create_request,
     find_owned,
     mutate,
     new_object,
+    release_quota,
     standard,
     to_bool,
     to_str,
@@ -124,16 +125,22 @@ async def create(request: Request) -> Response:
         raise err(409, "SecurityGroupDefaultAlreadyExists",
                   "Default security group already exists.")
     await ensure_default(rt, project)
-    await check_quota(rt, c, project, "security_group")
     gid = str(uuid.uuid4())
-    group = await rt.objects.create(new_object(nm.SECURITY_GROUP, project, gid, {
-        "name": name, "description": to_str("description", data.get("description", "")),
-        "stateful": to_bool("stateful", data.get("stateful", True)),
-        "tags": to_tags(data.get("tags", []))}))
-    rules = [await rt.objects.create(new_object(
-        nm.SECURITY_GROUP_RULE, project, str(uuid.uuid4()),
-        secgroups.rule_spec(gid, "egress", ether), {nm.SG_LABEL: gid}))
-        for ether in ("IPv4", "IPv6")]
+    rids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    await claim_quota(rt, c, project, "security_group", [gid])
+    await claim_quota(rt, Caller.kumo(project), project, "security_group_rule", rids)
+    try:
+        group = await rt.objects.create(new_object(nm.SECURITY_GROUP, project, gid, {
+            "name": name, "description": to_str("description", data.get("description", "")),
+            "stateful": to_bool("stateful", data.get("stateful", True)),
+            "tags": to_tags(data.get("tags", []))}))
+        rules = [await rt.objects.create(new_object(
+            nm.SECURITY_GROUP_RULE, project, rid,
+            secgroups.rule_spec(gid, "egress", ether), {nm.SG_LABEL: gid}))
+            for rid, ether in zip(rids, ("IPv4", "IPv6"), strict=True)]
+    except BaseException:
+        await release_quota(rt, project, [gid, *rids])
+        raise
     return JSONResponse({"security_group": group_view(group, rules)}, status_code=201)
 
 
@@ -190,10 +197,13 @@ async def delete(request: Request) -> Response:
         await rt.objects.delete(nm.SECURITY_GROUP, ns, gid)
     except store.NotFound:
         raise not_found(nm.SECURITY_GROUP, gid) from None
+    gone = [gid]
     for rule in (await rt.objects.list(nm.SECURITY_GROUP_RULE, ns,
                                        label_selector=f"{nm.SG_LABEL}={gid}")).items:
+        gone.append(rule["metadata"]["name"])
         try:
             await rt.objects.delete(nm.SECURITY_GROUP_RULE, ns, rule["metadata"]["name"])
         except store.NotFound:
             pass
+    await release_quota(rt, ns, gone)
     return Response(status_code=204)

@@ -17,10 +17,11 @@ from ...runtime import runtime
 from .common import (
     caller,
     check_project,
-    check_quota,
+    claim_quota,
     create_request,
     find_owned,
     new_object,
+    release_quota,
     to_str,
 )
 from .errors import bad_request, err, invalid, not_found, policy
@@ -191,9 +192,14 @@ async def create(request: Request) -> Response:
             raise err(409, "SecurityGroupRuleExists",
                       f"Security group rule already exists. Rule id is "
                       f"{r['metadata']['name']}.")
-    await check_quota(rt, c, project, "security_group_rule")
-    rule = await rt.objects.create(new_object(nm.SECURITY_GROUP_RULE, project,
-                                              str(uuid.uuid4()), spec, {nm.SG_LABEL: gid}))
+    rid = str(uuid.uuid4())
+    await claim_quota(rt, c, project, "security_group_rule", [rid])
+    try:
+        rule = await rt.objects.create(new_object(nm.SECURITY_GROUP_RULE, project, rid, spec,
+                                                  {nm.SG_LABEL: gid}))
+    except BaseException:
+        await release_quota(rt, project, [rid])
+        raise
     view = rule_view(rule, nm.default_security_group_id(project))
     return JSONResponse({"security_group_rule": view}, status_code=201)
 
@@ -209,4 +215,5 @@ async def delete(request: Request) -> Response:
         await rt.objects.delete(nm.SECURITY_GROUP_RULE, rule["metadata"]["namespace"], rid)
     except store.NotFound:
         raise not_found(nm.SECURITY_GROUP_RULE, rid) from None
+    await release_quota(rt, rule["metadata"]["namespace"], [rid])
     return Response(status_code=204)

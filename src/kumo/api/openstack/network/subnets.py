@@ -24,12 +24,13 @@ from .common import (
     caller,
     check_keys,
     check_project,
-    check_quota,
+    claim_quota,
     create_request,
     find_network,
     find_visible,
     mutate,
     new_object,
+    release_quota,
     standard,
     to_bool,
     to_ipv4,
@@ -253,7 +254,6 @@ async def create(request: Request) -> Response:
                  "enableDhcp": to_bool("enable_dhcp", data.get("enable_dhcp", True)),
                  "tags": to_tags(data.get("tags", []))}
     async with _locks[net_id]:
-        await check_quota(rt, c, project, "subnet")
         existing = await rt.objects.list(nm.SUBNET, None,
                                          label_selector=f"{nm.NETWORK_LABEL}={net_id}")
         for other in existing.items:
@@ -262,7 +262,12 @@ async def create(request: Request) -> Response:
                               "overlaps with another subnet.")
         obj = new_object(nm.SUBNET, project, str(uuid.uuid4()), spec,
                          {nm.NETWORK_LABEL: net_id})
-        sub = await rt.objects.create(obj)
+        await claim_quota(rt, c, project, "subnet", [obj["metadata"]["name"]])
+        try:
+            sub = await rt.objects.create(obj)
+        except BaseException:
+            await release_quota(rt, project, [obj["metadata"]["name"]])
+            raise
     if await rt.objects.try_get(nm.NETWORK, net["metadata"]["namespace"], net_id) is None:
         await delete_subnet_object(rt, sub)  # the network went meanwhile
         raise not_found(nm.NETWORK, net_id)
@@ -347,6 +352,7 @@ async def delete_subnet_object(rt: Runtime, sub: Obj) -> None:
         await rt.objects.delete(nm.SUBNET, sub["metadata"]["namespace"], sid)
     except store.NotFound:
         pass
+    await release_quota(rt, sub["metadata"]["namespace"], [sid])
     allocs = await rt.objects.list(nm.IP_ALLOCATION, None,
                                    label_selector=f"{nm.SUBNET_LABEL}={sid}")
     for a in allocs.items:
