@@ -1,0 +1,269 @@
+"""The rule table of the authorization matrix: for every route, what each caller gets.
+
+Callers, in this order: no token, a member of another project, a reader of the owning
+project, a member of the owning project (who made the seeded objects), an admin of
+another project (``admin`` on any project is the cloud admin in kumo, as in Keystone's
+default policy). Outcomes: "2xx", "3xx", an exact status, or "ok" (the caller passed
+authorization; the answer depends on the object's state, e.g. 409 for a public flavor).
+
+A route missing here fails the matrix ("new route without a rule"). Native routes are
+expanded per kind; every kind needs an entry in ``NATIVE_KINDS``.
+"""
+
+from __future__ import annotations
+
+Outcome = tuple[str, str, str, str, str]
+
+PUBLIC: Outcome = ("2xx", "2xx", "2xx", "2xx", "2xx")
+TOKEN: Outcome = ("401", "2xx", "2xx", "2xx", "2xx")  # any valid token (lists are scoped)
+READ: Outcome = ("401", "404", "2xx", "2xx", "2xx")  # the owning project's object
+WRITE: Outcome = ("401", "404", "403", "2xx", "2xx")
+CREATE: Outcome = ("401", "2xx", "403", "2xx", "2xx")  # in the caller's own project
+ADMIN: Outcome = ("401", "403", "403", "403", "2xx")
+ADMIN_OK: Outcome = ("401", "403", "403", "403", "ok")
+PROJECT: Outcome = ("401", "403", "2xx", "2xx", "2xx")  # project-scoped reads (quotas)
+SELF: Outcome = ("401", "403", "403", "2xx", "2xx")  # the owner user's own record
+OWN_CREDS: Outcome = ("401", "404", "404", "2xx", "2xx")
+IMAGE_OWNER: Outcome = ("401", "403", "403", "2xx", "2xx")  # B sees the image (a member)
+USER_KEYPAIR: Outcome = ("401", "404", "404", "2xx", "404")  # admins name ?user_id
+
+RULES: dict[str, Outcome] = {
+    "GET /": ("3xx",) * 5,
+    "GET /metrics": PUBLIC,  # KNOWN GAP (issue 17 part 4): should be TOKEN
+    "GET /debug/state": ADMIN,
+    "GET /healthz": PUBLIC,
+    "GET /apis": PUBLIC,
+    "GET /apis/": PUBLIC,
+    "GET /apis/kumo.io/v1": PUBLIC,
+    "GET /v3/": PUBLIC,
+    "DELETE /v3/auth/tokens": TOKEN,
+    "GET /v3/auth/tokens": TOKEN,
+    "POST /v3/auth/tokens": TOKEN,
+    "GET /v3/auth/projects": TOKEN,
+    "GET /v3/auth/domains": TOKEN,
+    "GET /v3/auth/catalog": TOKEN,
+    "GET /v3/auth/system": TOKEN,
+    "GET /v3/domains": ADMIN,
+    "POST /v3/domains": ADMIN,
+    "DELETE /v3/domains/{id}": ADMIN,
+    "GET /v3/domains/{id}": TOKEN,
+    "PATCH /v3/domains/{id}": ADMIN,
+    "GET /v3/projects": ADMIN,
+    "POST /v3/projects": ADMIN,
+    "DELETE /v3/projects/{id}": ADMIN,
+    "GET /v3/projects/{id}": PROJECT,
+    "PATCH /v3/projects/{id}": ADMIN,
+    "GET /v3/users": ADMIN,
+    "POST /v3/users": ADMIN,
+    "DELETE /v3/users/{id}": ADMIN,
+    "GET /v3/users/{id}": SELF,
+    "PATCH /v3/users/{id}": ADMIN,
+    "POST /v3/users/{id}/password": ("401", "403", "403", "401", "401"),  # 401: wrong original
+    "GET /v3/users/{id}/projects": SELF,
+    "GET /v3/users/{id}/groups": SELF,
+    "GET /v3/users/{id}/application_credentials": OWN_CREDS,
+    "POST /v3/users/{id}/application_credentials": ("401", "404", "404", "2xx", "403"),  # own only
+    "DELETE /v3/users/{id}/application_credentials/{cred}": OWN_CREDS,
+    "GET /v3/users/{id}/application_credentials/{cred}": OWN_CREDS,
+    "GET /v3/groups": ADMIN,
+    "POST /v3/groups": ADMIN,
+    "DELETE /v3/groups/{id}": ADMIN,
+    "GET /v3/groups/{id}": ADMIN,
+    "GET /v3/roles": TOKEN,
+    "POST /v3/roles": ADMIN,
+    "DELETE /v3/roles/{id}": ADMIN,
+    "GET /v3/roles/{id}": TOKEN,
+    "PATCH /v3/roles/{id}": ADMIN,
+    "GET /v3/role_inferences": TOKEN,
+    "GET /v3/{scopes:str}/{scope}/{actors:str}/{actor}/roles": ADMIN,
+    "DELETE /v3/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}": ADMIN,
+    "GET /v3/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}": ADMIN,
+    "PUT /v3/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}": ADMIN,
+    "GET /v3/role_assignments": ADMIN,
+    "GET /v3/services": TOKEN,
+    "POST /v3/services": ("401", "403", "403", "403", "403"),  # built in
+    "GET /v3/services/{id}": TOKEN,
+    "GET /v3/endpoints": TOKEN,
+    "POST /v3/endpoints": ("401", "403", "403", "403", "403"),  # built in
+    "GET /v3/endpoints/{id}": TOKEN,
+    "GET /v3/regions": TOKEN,
+    "GET /v3/regions/{id}": TOKEN,
+    "GET /image/": ("3xx",) * 5,
+    "GET /image/versions": PUBLIC,
+    "GET /image/v2": PUBLIC,
+    "GET /image/v2/": PUBLIC,
+    "GET /image/v2/schemas/{name}": TOKEN,
+    "GET /image/v2/info/import": TOKEN,
+    "GET /image/v2/info/stores": TOKEN,
+    "GET /image/v2/images": TOKEN,
+    "POST /image/v2/images": CREATE,
+    "GET /image/v2/images/{image_id}": TOKEN,
+    "PATCH /image/v2/images/{image_id}": IMAGE_OWNER,
+    "DELETE /image/v2/images/{image_id}": IMAGE_OWNER,
+    "PUT /image/v2/images/{image_id}/file": IMAGE_OWNER,
+    "GET /image/v2/images/{image_id}/file": TOKEN,
+    "PUT /image/v2/images/{image_id}/tags/{tag}": IMAGE_OWNER,
+    "DELETE /image/v2/images/{image_id}/tags/{tag}": IMAGE_OWNER,
+    "GET /image/v2/images/{image_id}/members": TOKEN,
+    "POST /image/v2/images/{image_id}/members": IMAGE_OWNER,
+    "GET /image/v2/images/{image_id}/members/{member_id}": TOKEN,
+    "PUT /image/v2/images/{image_id}/members/{member_id}": ("401", "2xx", "403", "403", "2xx"),
+    "DELETE /image/v2/images/{image_id}/members/{member_id}": IMAGE_OWNER,
+    "POST /image/v2/images/{image_id}/actions/{action}": IMAGE_OWNER,  # Glance: member or admin
+    "GET /compute/": PUBLIC,
+    "GET /compute/v2.1": PUBLIC,
+    "GET /compute/v2.1/": PUBLIC,
+    "GET /compute/v2.1/servers": TOKEN,
+    "POST /compute/v2.1/servers": CREATE,
+    "GET /compute/v2.1/servers/detail": TOKEN,
+    "GET /compute/v2.1/servers/{server_id}": READ,
+    "PUT /compute/v2.1/servers/{server_id}": WRITE,
+    "DELETE /compute/v2.1/servers/{server_id}": WRITE,
+    "POST /compute/v2.1/servers/{server_id}/action": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/metadata": READ,
+    "POST /compute/v2.1/servers/{server_id}/metadata": WRITE,
+    "PUT /compute/v2.1/servers/{server_id}/metadata": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/metadata/{key}": READ,
+    "PUT /compute/v2.1/servers/{server_id}/metadata/{key}": WRITE,
+    "DELETE /compute/v2.1/servers/{server_id}/metadata/{key}": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/tags": READ,
+    "PUT /compute/v2.1/servers/{server_id}/tags": WRITE,
+    "DELETE /compute/v2.1/servers/{server_id}/tags": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/tags/{tag}": READ,
+    "PUT /compute/v2.1/servers/{server_id}/tags/{tag}": WRITE,
+    "DELETE /compute/v2.1/servers/{server_id}/tags/{tag}": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/os-interface": READ,
+    "POST /compute/v2.1/servers/{server_id}/os-interface": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/os-interface/{port_id}": READ,
+    "DELETE /compute/v2.1/servers/{server_id}/os-interface/{port_id}": WRITE,
+    "GET /compute/v2.1/servers/{server_id}/os-instance-actions": READ,
+    "GET /compute/v2.1/servers/{server_id}/os-instance-actions/{request_id}": READ,
+    "GET /compute/v2.1/flavors": TOKEN,
+    "POST /compute/v2.1/flavors": ADMIN,
+    "GET /compute/v2.1/flavors/detail": TOKEN,
+    "GET /compute/v2.1/flavors/{flavor_id}": TOKEN,
+    "PUT /compute/v2.1/flavors/{flavor_id}": ADMIN,
+    "DELETE /compute/v2.1/flavors/{flavor_id}": ADMIN,
+    "POST /compute/v2.1/flavors/{flavor_id}/action": ADMIN_OK,  # 409: a public flavor
+    "GET /compute/v2.1/flavors/{flavor_id}/os-flavor-access": ADMIN_OK,  # 404: public
+    "GET /compute/v2.1/flavors/{flavor_id}/os-extra_specs": TOKEN,
+    "POST /compute/v2.1/flavors/{flavor_id}/os-extra_specs": ADMIN,
+    "GET /compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}": TOKEN,
+    "PUT /compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}": ADMIN,
+    "DELETE /compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}": ADMIN,
+    "GET /compute/v2.1/os-keypairs": TOKEN,
+    "POST /compute/v2.1/os-keypairs": TOKEN,
+    "GET /compute/v2.1/os-keypairs/{name}": USER_KEYPAIR,
+    "DELETE /compute/v2.1/os-keypairs/{name}": USER_KEYPAIR,
+    "GET /compute/v2.1/os-server-groups": TOKEN,
+    "POST /compute/v2.1/os-server-groups": CREATE,
+    "GET /compute/v2.1/os-server-groups/{group_id}": READ,
+    "DELETE /compute/v2.1/os-server-groups/{group_id}": WRITE,
+    "GET /compute/v2.1/limits": TOKEN,
+    "GET /compute/v2.1/os-quota-sets/{project_id}": PROJECT,
+    "PUT /compute/v2.1/os-quota-sets/{project_id}": ADMIN,
+    "DELETE /compute/v2.1/os-quota-sets/{project_id}": ADMIN,
+    "GET /compute/v2.1/os-quota-sets/{project_id}/detail": PROJECT,
+    "GET /compute/v2.1/os-quota-sets/{project_id}/defaults": PROJECT,
+    "GET /compute/v2.1/os-hypervisors": ADMIN,
+    "GET /compute/v2.1/os-hypervisors/detail": ADMIN,
+    "GET /compute/v2.1/os-hypervisors/statistics": ADMIN,  # called at 2.87 (gone in 2.88)
+    "GET /compute/v2.1/os-hypervisors/{hypervisor_id}": ADMIN,
+    "GET /compute/v2.1/os-services": ADMIN,
+    "PUT /compute/v2.1/os-services/{service_id}": ADMIN,
+    "DELETE /compute/v2.1/os-services/{service_id}": ADMIN,
+    "GET /compute/v2.1/os-availability-zone": TOKEN,
+    "GET /compute/v2.1/os-availability-zone/detail": ADMIN,
+    "GET /compute/v2.1/os-aggregates": ADMIN,
+    "GET /compute/v2.1/os-aggregates/{aggregate_id}": ADMIN,
+    "GET /metadata/openstack": ADMIN_OK,
+    "GET /metadata/openstack/": ADMIN_OK,
+    "GET /metadata/openstack/{version}": ADMIN_OK,
+    "GET /metadata/openstack/{version}/": ADMIN_OK,
+    "GET /metadata/openstack/{version}/{leaf}": ADMIN_OK,
+    "GET /metadata/": ADMIN_OK,
+    "GET /metadata/{version}": ADMIN_OK,
+    "GET /metadata/{version}/{rest:path}": ADMIN_OK,
+    "GET /network/": PUBLIC,
+    "GET /network/v2.0": PUBLIC,
+    "GET /network/v2.0/": PUBLIC,
+    "GET /network/v2.0/extensions": TOKEN,
+    "GET /network/v2.0/extensions/{alias}": TOKEN,
+    "GET /network/v2.0/networks": TOKEN,
+    "POST /network/v2.0/networks": CREATE,
+    "GET /network/v2.0/networks/{network_id}": READ,
+    "PUT /network/v2.0/networks/{network_id}": WRITE,
+    "DELETE /network/v2.0/networks/{network_id}": WRITE,
+    "GET /network/v2.0/subnets": TOKEN,
+    "POST /network/v2.0/subnets": WRITE,
+    "GET /network/v2.0/subnets/{subnet_id}": READ,
+    "PUT /network/v2.0/subnets/{subnet_id}": WRITE,
+    "DELETE /network/v2.0/subnets/{subnet_id}": WRITE,
+    "GET /network/v2.0/ports": TOKEN,
+    "POST /network/v2.0/ports": WRITE,
+    "GET /network/v2.0/ports/{port_id}": READ,
+    "PUT /network/v2.0/ports/{port_id}": WRITE,
+    "DELETE /network/v2.0/ports/{port_id}": WRITE,
+    "GET /network/v2.0/security-groups": TOKEN,
+    "POST /network/v2.0/security-groups": CREATE,
+    "GET /network/v2.0/security-groups/{group_id}": READ,
+    "PUT /network/v2.0/security-groups/{group_id}": WRITE,
+    "DELETE /network/v2.0/security-groups/{group_id}": WRITE,
+    "GET /network/v2.0/security-group-rules": TOKEN,
+    "POST /network/v2.0/security-group-rules": WRITE,
+    "GET /network/v2.0/security-group-rules/{rule_id}": READ,
+    "DELETE /network/v2.0/security-group-rules/{rule_id}": WRITE,
+    "GET /network/v2.0/agents": TOKEN,
+    "GET /network/v2.0/agents/{agent_id}": ("401", "404", "404", "404", "2xx"),
+    "GET /network/v2.0/quotas": ADMIN,
+    "GET /network/v2.0/quotas/{project_id}": PROJECT,
+    "PUT /network/v2.0/quotas/{project_id}": ADMIN,
+    "DELETE /network/v2.0/quotas/{project_id}": ADMIN,
+    "GET /network/v2.0/quotas/{project_id}/details": PROJECT,
+    "GET /network/v2.0/quotas/{project_id}/default": PROJECT,
+    "GET /network/v2.0/{collection}/{resource_id}/tags": READ,
+    "PUT /network/v2.0/{collection}/{resource_id}/tags": WRITE,
+    "DELETE /network/v2.0/{collection}/{resource_id}/tags": WRITE,
+    "GET /network/v2.0/{collection}/{resource_id}/tags/{tag}": READ,
+    "PUT /network/v2.0/{collection}/{resource_id}/tags/{tag}": WRITE,
+    "DELETE /network/v2.0/{collection}/{resource_id}/tags/{tag}": WRITE,}
+
+# kind plural -> who writes it natively: "admin" (admin-only kinds), "tenant" (members
+# write their project's), "readonly" (members read their project's; every write goes
+# through the kind's OpenStack API, which applies the cloud's rules)
+NATIVE_KINDS: dict[str, str] = {
+    "configmaps": "tenant",
+    **{p: "readonly" for p in (
+        "consolelogs", "events", "instanceactions", "networks", "ports", "quotasets",
+        "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
+    **{p: "admin" for p in (
+        "quotausages", "applicationcredentials", "domains", "flavors", "groups", "hosts",
+        "images", "ipallocations", "keypairs", "leases", "macallocations", "nameclaims",
+        "projects", "roleassignments", "roles", "segmentallocations", "tokenrevocations",
+        "users")},
+}
+_NATIVE: dict[str, dict[str, Outcome]] = {
+    "admin": {"read": ADMIN, "write": ADMIN, "status-delete": ("401", "403", "403", "403",
+                                                                "405")},
+    "tenant": {"read": READ, "write": WRITE, "status-delete": ("401", "404", "403", "405",
+                                                                "405")},
+    "readonly": {"read": READ, "write": ("401", "404", "403", "403", "2xx"),
+                 "status-delete": ("401", "404", "403", "403", "405")},
+}
+NATIVE = "/apis/kumo.io/v1/"
+
+
+def rule_for(method: str, template: str) -> Outcome | None:
+    """The route's rule, or None: a new route (or kind) nobody has judged yet."""
+    if not template.startswith(NATIVE):
+        return RULES.get(f"{method} {template}")
+    rest = template[len(NATIVE):].split("/")
+    plural = rest[2] if rest[0] == "namespaces" else rest[0]
+    who = NATIVE_KINDS.get(plural)
+    if who is None:
+        return None
+    if method == "GET":
+        return _NATIVE[who]["read"]
+    if method == "DELETE" and template.endswith("/status"):
+        return _NATIVE[who]["status-delete"]
+    return _NATIVE[who]["write"]

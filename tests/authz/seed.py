@@ -1,0 +1,212 @@
+"""The objects the authorization matrix needs: two projects, five callers, one object
+of each kind the routes name (shared for reads), and fresh ones for every write (a
+delete by one caller must not turn the next caller's answer into a 404)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from kumo.model import identity as m
+from tests.compute.conftest import Tenant
+from tests.quotas.conftest import Cloud
+
+CALLERS = ("anon", "other_member", "reader", "owner", "other_admin")
+_n = itertools.count(1)
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAiKkgOfzlV4HBvloG1ACmhm0h9LYihUWNE5ixAJ66IA authz"
+
+
+@dataclass
+class Seed:
+    cloud: Cloud
+    who: dict[str, Tenant | None] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> Tenant:
+        t = self.who["owner"]
+        assert t is not None
+        return t
+
+    @property
+    def admin(self) -> Tenant:
+        t = self.who["other_admin"]
+        assert t is not None
+        return t
+
+    # ---- API helpers ---------------------------------------------------------------
+    async def nova(self, method: str, path: str, who: Tenant, status: int, **kw: Any) -> Any:
+        return await self.cloud.ok(method, path, who, status, **kw)
+
+    async def neutron(self, method: str, path: str, who: Tenant, status: int = 201,
+                      **kw: Any) -> Any:
+        return await self.cloud.net_ok(method, path, who, status, **kw)
+
+    async def keystone(self, method: str, path: str, who: Tenant, status: int = 201,
+                       **kw: Any) -> Any:
+        r = await self.cloud.client.request(method, "/v3" + path, json=kw.get("json"),
+                                            headers={"X-Auth-Token": who.token})
+        assert r.status_code == status, r.text
+        return r.json() if r.content else None
+
+    async def glance(self, method: str, path: str, who: Tenant, status: int = 201,
+                     **kw: Any) -> Any:
+        r = await self.cloud.client.request(method, "/image" + path, json=kw.get("json"),
+                                            headers={"X-Auth-Token": who.token})
+        assert r.status_code == status, r.text
+        return r.json() if r.content else None
+
+    # ---- fresh objects (owner's unless said) ------------------------------------------
+    async def network(self) -> str:
+        return (await self.neutron("POST", "/v2.0/networks", self.owner,
+                                   json={"network": {"name": f"n{next(_n)}", "tags": ["t"]}}))["network"]["id"]
+
+    async def subnet(self, net: str | None = None) -> str:
+        net = net or await self.network()
+        body = {"network_id": net, "cidr": f"10.{next(_n) % 250}.0.0/24", "ip_version": 4}
+        return (await self.neutron("POST", "/v2.0/subnets", self.owner,
+                                   json={"subnet": body}))["subnet"]["id"]
+
+    async def port(self) -> str:
+        return (await self.neutron("POST", "/v2.0/ports", self.owner, json={
+            "port": {"network_id": self.ids["network"]}}))["port"]["id"]
+
+    async def secgroup(self) -> str:
+        return (await self.neutron("POST", "/v2.0/security-groups", self.owner, json={
+            "security_group": {"name": f"g{next(_n)}"}}))["security_group"]["id"]
+
+    async def rule(self) -> str:
+        p = 1000 + next(_n)
+        return (await self.neutron("POST", "/v2.0/security-group-rules", self.owner, json={
+            "security_group_rule": {"security_group_id": self.ids["secgroup"],
+                                    "direction": "ingress", "protocol": "tcp",
+                                    "port_range_min": p, "port_range_max": p}})
+                )["security_group_rule"]["id"]
+
+    async def server(self, *, active: bool = True) -> str:
+        r = await self.cloud.call("POST", "/v2.1/servers", self.owner, json={"server": {
+            "name": f"vm{next(_n)}", "imageRef": self.ids["public_image"], "flavorRef": "42",
+            "networks": "none", "metadata": {"k": "v"}, "tags": ["t"]}},
+            headers={"X-Openstack-Request-Id": f"req-{uuid.uuid4()}"})
+        assert r.status_code == 202, r.text
+        sid = r.json()["server"]["id"]
+        if active:
+            await self.cloud.play_agent(self.owner.project_id, sid)
+        return sid
+
+    async def attached(self, sid: str) -> str:
+        port = await self.port()
+        await self.nova("POST", f"/v2.1/servers/{sid}/os-interface", self.owner, 200,
+                        json={"interfaceAttachment": {"port_id": port}})
+        return port
+
+    async def keypair(self) -> str:
+        name = f"kp{next(_n)}"
+        await self.nova("POST", "/v2.1/os-keypairs", self.owner, 201,
+                        json={"keypair": {"name": name, "public_key": PUBLIC_KEY}})
+        return name
+
+    async def server_group(self) -> str:
+        return (await self.nova("POST", "/v2.1/os-server-groups", self.owner, 200, json={
+            "server_group": {"name": f"sg{next(_n)}", "policy": "affinity"}}))[
+            "server_group"]["id"]
+
+    async def image(self, *, active: bool = False) -> str:
+        img = await self.glance("POST", "/v2/images", self.owner, json={
+            "name": f"i{next(_n)}", "disk_format": "qcow2", "container_format": "bare",
+            "tags": ["t"]})
+        if active:
+            r = await self.cloud.client.put(
+                f"/image/v2/images/{img['id']}/file", content=b"x" * 512,
+                headers={"X-Auth-Token": self.owner.token,
+                         "Content-Type": "application/octet-stream"})
+            assert r.status_code == 204, r.text
+        other = self.who["other_member"]
+        assert other is not None
+        await self.glance("POST", f"/v2/images/{img['id']}/members", self.owner, 200,
+                          json={"member": other.project_id})
+        return str(img["id"])
+
+    async def flavor(self) -> str:
+        f = await self.nova("POST", "/v2.1/flavors", self.admin, 200, json={"flavor": {
+            "name": f"f{next(_n)}", "ram": 64, "vcpus": 1, "disk": 1}})
+        fid = str(f["flavor"]["id"])
+        await self.nova("POST", f"/v2.1/flavors/{fid}/os-extra_specs", self.admin, 200,
+                        json={"extra_specs": {"k": "v"}})
+        return fid
+
+    async def host(self, az: str = "nova") -> str:
+        name = f"node{next(_n)}"
+        host = await self.cloud.host(name, az=az)
+        return str(host["metadata"]["uid"])
+
+    async def app_cred(self) -> str:
+        uid = self.owner.user_id
+        return (await self.keystone("POST", f"/users/{uid}/application_credentials",
+                                    self.owner, json={"application_credential": {
+                                        "name": f"c{next(_n)}"}}))["application_credential"][
+            "id"]
+
+    async def identity(self, collection: str) -> str:
+        """A fresh project, user, group, domain (disabled, so deletable) or role."""
+        n = next(_n)
+        body: dict[str, Any] = {"name": f"x{n}"}
+        if collection == "domains":
+            body["enabled"] = False
+        key = collection[:-1]
+        return (await self.keystone("POST", f"/{collection}", self.admin,
+                                    json={key: body}))[key]["id"]
+
+
+async def build(cloud: Cloud) -> Seed:
+    seed = Seed(cloud)
+    a = await cloud.project("owner-project")
+    b = await cloud.project("other-project")
+    seed.who = {"anon": None, "owner": await cloud.user(a, "member"),
+                "reader": await cloud.user(a, "reader"),
+                "other_member": await cloud.user(b, "member"),
+                "other_admin": await cloud.user(b, "admin")}
+    ids = seed.ids
+    for pid in (a, b):  # the matrix makes many objects: no limits in its way
+        await seed.nova("PUT", f"/v2.1/os-quota-sets/{pid}", seed.admin, 200, json={
+            "quota_set": {"instances": -1, "cores": -1, "ram": -1, "server_groups": -1,
+                          "key_pairs": -1}})
+        await seed.neutron("PUT", f"/v2.0/quotas/{pid}", seed.admin, 200, json={"quota": {
+            k: -1 for k in ("network", "subnet", "port", "security_group",
+                            "security_group_rule")}})
+    ids["public_image"] = await cloud.image_id()
+    ids["host"] = await seed.host("az1")
+    ids["network"] = await seed.network()
+    ids["subnet"] = await seed.subnet(ids["network"])
+    ids["port"] = await seed.port()
+    ids["secgroup"] = await seed.secgroup()
+    ids["rule"] = await seed.rule()
+    ids["server"] = await seed.server()
+    ids["server_port"] = await seed.attached(ids["server"])
+    actions = await seed.nova("GET", f"/v2.1/servers/{ids['server']}/os-instance-actions",
+                              seed.owner, 200)
+    ids["request"] = actions["instanceActions"][0]["request_id"]
+    ids["keypair"] = await seed.keypair()
+    ids["server_group"] = await seed.server_group()
+    ids["image"] = await seed.image()
+    ids["flavor"] = await seed.flavor()
+    ids["app_cred"] = await seed.app_cred()
+    for coll in ("groups",):
+        ids[coll] = await seed.identity(coll)
+    roles = await cloud.objects.list(m.ROLE, "", label_selector="name=member")
+    ids["role"] = roles.items[0]["metadata"]["name"]
+    for coll, key in (("services", "services"), ("endpoints", "endpoints"),
+                      ("regions", "regions")):
+        listed = await seed.keystone("GET", f"/{coll}", seed.admin, 200)
+        ids[coll] = listed[key][0]["id"]
+    hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
+    ids["hypervisor"] = str(hv["hypervisors"][0]["id"])
+    svc = await seed.nova("GET", "/v2.1/os-services", seed.admin, 200)
+    ids["service"] = str(svc["services"][0]["id"])
+    aggs = await seed.nova("GET", "/v2.1/os-aggregates", seed.admin, 200)
+    ids["aggregate"] = str(aggs["aggregates"][0]["id"])
+    agents = await seed.neutron("GET", "/v2.0/agents", seed.admin, 200)
+    ids["agent"] = agents["agents"][0]["id"]
+    return seed
