@@ -237,7 +237,7 @@ NATIVE_KINDS: dict[str, str] = {
         "consolelogs", "events", "instanceactions", "networks", "ports", "quotasets",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
-        "quotausages", "applicationcredentials", "domains", "flavors", "groups", "hosts",
+        "quotausages", "quotaclaims", "applicationcredentials", "domains", "flavors", "groups", "hosts",
         "images", "ipallocations", "keypairs", "leases", "macallocations", "nameclaims",
         "projects", "roleassignments", "roles", "segmentallocations", "tokenrevocations",
         "users")},

@@ -1,10 +1,11 @@
 """Drift repair: usage recomputed from the objects that exist.
 
-A crash between a claim and its create leaves an entry without an object; a path
+A crash between a claim and its create leaves a claim without an object; a path
 that deletes without releasing (the garbage collector, an admin's native delete)
-leaves one too; a lost QuotaUsage loses entries. ``reconcile`` (run at start and
-every minute by the server's background task) repairs all three, but keeps young
-entries: their create may still be in flight.
+leaves one too; a crash between a claim record and the counter leaves the counter
+off. ``reconcile`` (run at start and every minute by the server's background task)
+repairs all of them, but keeps young claims (their create may still be in flight)
+and lowers a counter only by an excess seen on two passes in a row.
 """
 
 from __future__ import annotations
@@ -35,27 +36,29 @@ async def test_a_claim_left_by_a_crash_is_kept_while_young_then_dropped(cloud: C
     assert (await quotas.usage(cloud.objects, pid, quotas.NETWORK))["network"] == 3
     assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK))["network"] == 3
     assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK, grace=0))["network"] == 2
+    assert await cloud.objects.try_get(cm.QUOTA_CLAIM, pid, "network.crashed") is None
 
 
 async def test_an_object_deleted_without_release_is_dropped(cloud: Cloud) -> None:
     pid, ids = await _networks(cloud, 3)
     await cloud.objects.delete(nm.NETWORK, pid, ids[0])  # as the gc would: no release
     assert (await quotas.usage(cloud.objects, pid, quotas.NETWORK))["network"] == 3
-    usage = await cloud.objects.get(cm.QUOTA_USAGE, pid, quotas.NETWORK)
-    for entry in usage["spec"]["holders"].values():  # make the claims old
-        entry["at"] = time.time() - 2 * quotas.GRACE
-    await cloud.objects.update(usage)
+    record = await cloud.objects.get(cm.QUOTA_CLAIM, pid, f"network.{ids[0]}")
+    record["spec"]["at"] = time.time() - 2 * quotas.GRACE  # an old claim
+    await cloud.objects.update(record)
     assert await quotas.reconcile_all(cloud.objects) >= 1
     assert (await quotas.usage(cloud.objects, pid, quotas.NETWORK))["network"] == 2
 
 
-async def test_a_lost_usage_object_is_rebuilt_and_enforced_again(cloud: Cloud) -> None:
-    pid, _ = await _networks(cloud, 3)
+async def test_lost_claims_are_rebuilt_and_enforced_again(cloud: Cloud) -> None:
+    pid, ids = await _networks(cloud, 3)
     await cloud.objects.delete(cm.QUOTA_USAGE, pid, quotas.NETWORK)
+    for n in ids:
+        await cloud.objects.delete(cm.QUOTA_CLAIM, pid, f"network.{n}")
     assert await quotas.usage(cloud.objects, pid, quotas.NETWORK) == {}
     await quotas.reconcile_all(cloud.objects)
     used = await quotas.usage(cloud.objects, pid, quotas.NETWORK)
-    assert used["network"] == 3 and "security_group" not in used  # none was made
+    assert used["network"] == 3 and not used.get("security_group")  # none was made
     try:
         await quotas.claim(cloud.objects, pid, quotas.NETWORK, {"x": {"network": 1}},
                            {"network": 3})
@@ -63,6 +66,19 @@ async def test_a_lost_usage_object_is_rebuilt_and_enforced_again(cloud: Cloud) -
         assert exc.resource == "network"
     else:
         raise AssertionError("a rebuilt usage must be enforced")
+
+
+async def test_a_counter_too_high_is_lowered_only_on_the_second_pass(cloud: Cloud) -> None:
+    pid, _ = await _networks(cloud, 2)
+    usage = await cloud.objects.get(cm.QUOTA_USAGE, pid, quotas.NETWORK)
+    usage["spec"]["used"]["network"] = 5  # a crash after the counter, before the record
+    await cloud.objects.update(usage)
+    assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK))["network"] == 5
+    assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK))["network"] == 2
+    usage = await cloud.objects.get(cm.QUOTA_USAGE, pid, quotas.NETWORK)
+    usage["spec"]["used"]["network"] = 0  # too low: raised at once
+    await cloud.objects.update(usage)
+    assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK))["network"] == 2
 
 
 async def test_release_is_idempotent_and_claims_are_not_counted_twice(cloud: Cloud) -> None:

@@ -1,22 +1,26 @@
-"""Counted quota claims: one compare-and-swap on a per-project usage object.
+"""Counted quota claims: a small per-project counter, changed by compare-and-swap.
 
 Counting objects before a create (list, compare, create) lets twenty concurrent
 creates all pass a check made before any of them is written. Here a project's usage
-of one service lives in one ``QuotaUsage`` object (namespace = project, name =
-service, "compute" or "network"), holding one entry per counted object:
+of one service is a counter, ``QuotaUsage`` (namespace = project, name = service,
+"compute" or "network", ``spec.used``), and each counted object has a ``QuotaClaim``
+record (``<service>.<object name>``, ``spec.d`` = what it uses):
 
-    spec.holders[<object name>] = {"d": {<resource>: amount, ...}, "at": <claimed, epoch s>}
+- ``claim`` judges the limit on the fresh counter inside ``ObjectStore.mutate`` (so
+  of racing creates exactly the ones that fit win) and writes the records; a name
+  already claimed is not counted twice;
+- ``release`` deletes the record, and only the one caller whose delete succeeded
+  takes its share off the counter: releasing twice (two racing deletes, a delete
+  after a failed create) changes nothing.
 
-A create claims its entry *before* writing the object (``claim``: the limit is judged
-on the fresh usage inside ``ObjectStore.mutate``, so of racing creates exactly the
-ones that fit win); a failed create and every delete ``release`` it (idempotent: a
-second release of one name changes nothing). Usage is the sum of the entries.
-
-Drift (a crash between claim and create, an object deleted by a path that does not
-release, such as the garbage collector or an admin's native delete) is repaired by
-``reconcile``: entries are recomputed from the objects that exist, keeping entries
-younger than ``GRACE`` whose object is not written yet (a create in flight). kumo runs
-it once at start and every ``INTERVAL`` seconds (``reconcile_forever``).
+The counter stays small whatever the project's size (a claim is one create and one
+CAS on a tiny object). What can drift (a crash between a record and the counter, an
+object deleted by a path that does not release: the garbage collector, an admin's
+native delete) is repaired by ``reconcile``: records without their object and older
+than ``GRACE`` are released, objects without a record are claimed, and the counter is
+set to the sum of the records — raised at once, lowered only by an excess seen on two
+passes in a row (a create in flight has its counter share before its record). kumo
+runs it at start and every ``INTERVAL`` seconds (``reconcile_forever``).
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ from .errors import ConcurrentChange, QuotaExceeded
 Obj = dict[str, Any]
 Deltas = dict[str, int]
 Want = dict[str, Deltas] | Callable[[Deltas], dict[str, Deltas]]
-GRACE = 120.0  # an entry without its object is kept this long (its create may be in flight)
+GRACE = 120.0  # a record without its object is kept this long (its create may be in flight)
 INTERVAL = 60.0
 ATTEMPTS = 400  # twenty racing creates must all get an answer, not a lost race
 COMPUTE, NETWORK = "compute", "network"
+SERVICE_LABEL = "kumo.io/quota-service"
 log = logging.getLogger(__name__)
 
 
@@ -68,13 +73,14 @@ def deltas_of(service: str, obj: Obj) -> Deltas | None:
     return count(obj) if count else None
 
 
-def used_of(usage: Obj | None) -> Deltas:
-    """The sums of a QuotaUsage's entries."""
-    total: Deltas = {}
-    for entry in (((usage or {}).get("spec") or {}).get("holders") or {}).values():
-        for key, n in (entry.get("d") or {}).items():
-            total[key] = total.get(key, 0) + int(n)
+def _add(total: Deltas, d: Deltas, sign: int = 1) -> Deltas:
+    for k, n in d.items():
+        total[k] = total.get(k, 0) + sign * int(n)
     return total
+
+
+def used_of(usage: Obj | None) -> Deltas:
+    return {k: int(v) for k, v in (((usage or {}).get("spec") or {}).get("used") or {}).items()}
 
 
 async def usage(objects: store.ObjectStore, project: str, service: str) -> Deltas:
@@ -88,38 +94,62 @@ def over(limits: dict[str, int], used: Deltas, add: Deltas) -> list[str]:
             and used.get(k, 0) + n > limits[k]]
 
 
-async def _ensure(objects: store.ObjectStore, project: str, service: str) -> Obj:
-    found = await objects.try_get(cm.QUOTA_USAGE, project, service)
-    if found is not None:
-        return found
-    try:
-        return await objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_USAGE,
-                                     "metadata": {"name": service, "namespace": project},
-                                     "spec": {"holders": {}}})
-    except store.AlreadyExists:
-        return await objects.get(cm.QUOTA_USAGE, project, service)
+def _record_name(service: str, name: str) -> str:
+    return f"{service}.{name}"
+
+
+def _record(project: str, service: str, name: str, d: Deltas) -> Obj:
+    return {"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_CLAIM,
+            "metadata": {"name": _record_name(service, name), "namespace": project,
+                         "labels": {SERVICE_LABEL: service}},
+            "spec": {"d": d, "at": round(time.time(), 3)}}
+
+
+async def _counter(objects: store.ObjectStore, project: str, service: str,
+                   change: Callable[[Obj], Any]) -> Obj:
+    """``mutate`` the project's counter, made on first use."""
+    for _ in range(3):
+        try:
+            return await objects.mutate(cm.QUOTA_USAGE, project, service, change,
+                                        attempts=ATTEMPTS)
+        except store.NotFound:
+            try:
+                await objects.create({"apiVersion": "kumo.io/v1", "kind": cm.QUOTA_USAGE,
+                                      "metadata": {"name": service, "namespace": project},
+                                      "spec": {"used": {}}})
+            except store.AlreadyExists:
+                pass
+        except store.Conflict as exc:
+            raise ConcurrentChange(str(exc), kind=cm.QUOTA_USAGE, ident=project) from exc
+    raise ConcurrentChange(f"quota usage of {project} keeps vanishing", kind=cm.QUOTA_USAGE,
+                           ident=project)
+
+
+async def _held(objects: store.ObjectStore, project: str, service: str,
+                names: Iterable[str]) -> set[str]:
+    return {n for n in names if await objects.try_get(
+        cm.QUOTA_CLAIM, project, _record_name(service, n)) is not None}
 
 
 async def claim(objects: store.ObjectStore, project: str, service: str, want: Want,
                 limits: dict[str, int] | None = None) -> dict[str, Deltas]:
-    """Add holder entries in one CAS; the entries added.
+    """Count objects about to be created; the claims made (name -> deltas).
 
-    ``want`` is the entries, or a function of the fresh usage returning them (it may
-    raise, e.g. a face's own over-quota error, or grant fewer). With ``limits`` the
-    entries must fit (resources absent from ``limits`` are counted, not limited):
-    ``QuotaExceeded`` otherwise. Names already held are not counted twice.
+    ``want`` is the claims, or a function of the fresh usage returning them (it may
+    raise, e.g. a face's own over-quota error, or grant fewer). With ``limits`` they
+    must fit (resources absent from ``limits`` are counted, not limited):
+    ``QuotaExceeded`` otherwise. Names already claimed are not counted twice.
     """
+    held = set() if callable(want) else await _held(objects, project, service, want)
     granted: dict[str, Deltas] = {}
 
     def change(obj: Obj) -> Any:
-        holders = obj.setdefault("spec", {}).setdefault("holders", {})
         used = used_of(obj)
         wanted = want(used) if callable(want) else want
-        fresh = {n: d for n, d in wanted.items() if n not in holders}
+        fresh = {n: d for n, d in wanted.items() if n not in held}
         add: Deltas = {}
         for d in fresh.values():
-            for k, n in d.items():
-                add[k] = add.get(k, 0) + n
+            _add(add, d)
         if limits is not None and (bad := over(limits, used, add)):
             raise QuotaExceeded(f"Quota exceeded for resources: {sorted(bad)}.",
                                 resource=bad[0], code="OverQuota")
@@ -127,45 +157,36 @@ async def claim(objects: store.ObjectStore, project: str, service: str, want: Wa
         granted.update(fresh)
         if not fresh:
             return store.UNCHANGED
-        now = round(time.time(), 3)
-        for n, d in fresh.items():
-            holders[n] = {"d": d, "at": now}
+        obj.setdefault("spec", {})["used"] = _add(used, add)
         return None
 
-    current = await _ensure(objects, project, service)
-    try:
-        await objects.mutate(cm.QUOTA_USAGE, project, service, change, current=current,
-                             attempts=ATTEMPTS)
-    except store.NotFound:  # deleted meanwhile (project cleanup): start a fresh one
-        await _ensure(objects, project, service)
-        return await claim(objects, project, service, want, limits)
-    except store.Conflict as exc:
-        raise ConcurrentChange(str(exc), kind=cm.QUOTA_USAGE, ident=project) from exc
+    await _counter(objects, project, service, change)
+    for n, d in granted.items():
+        try:
+            await objects.create(_record(project, service, n, d))
+        except store.AlreadyExists:  # a racing claim of the same name: count it once
+            await _counter(objects, project, service,
+                           lambda obj, d=d: obj["spec"].update(used=_add(used_of(obj), d, -1)))
     return granted
 
 
 async def release(objects: store.ObjectStore, project: str, service: str,
                   names: Iterable[str]) -> None:
-    """Drop the entries of ``names`` (deleted objects, failed creates); idempotent."""
-    gone = set(names)
-    if not gone:
-        return
-
-    def change(obj: Obj) -> Any:
-        holders = (obj.get("spec") or {}).get("holders") or {}
-        if not gone & holders.keys():
-            return store.UNCHANGED
-        for n in gone:
-            holders.pop(n, None)
-        return None
-
-    try:
-        await objects.mutate(cm.QUOTA_USAGE, project, service, change, attempts=ATTEMPTS)
-    except store.NotFound:
-        pass
-    except store.Conflict:  # reconcile repairs the entry left behind
-        log.warning("quota release lost %d races: %s/%s %s", ATTEMPTS, project, service,
-                    sorted(gone))
+    """The objects ``names`` are gone (deleted, or their create failed); idempotent."""
+    for n in names:
+        found = await objects.try_get(cm.QUOTA_CLAIM, project, _record_name(service, n))
+        if found is None:
+            continue
+        try:
+            await objects.delete(cm.QUOTA_CLAIM, project, _record_name(service, n))
+        except store.NotFound:
+            continue  # another release won: it takes the share off
+        d = (found.get("spec") or {}).get("d") or {}
+        try:
+            await _counter(objects, project, service,
+                           lambda obj, d=d: obj["spec"].update(used=_add(used_of(obj), d, -1)))
+        except ConcurrentChange:  # reconcile repairs the counter
+            log.warning("quota release lost its races: %s/%s %s", project, service, n)
 
 
 # ---- reconcile ---------------------------------------------------------------------
@@ -182,58 +203,90 @@ async def actual(objects: store.ObjectStore, service: str,
     return out
 
 
+async def _records(objects: store.ObjectStore, service: str, project: str | None
+                   ) -> dict[str, dict[str, Obj]]:
+    out: dict[str, dict[str, Obj]] = {}
+    for r in (await objects.list(cm.QUOTA_CLAIM, project,
+                                 label_selector=f"{SERVICE_LABEL}={service}")).items:
+        md = r["metadata"]
+        out.setdefault(md["namespace"], {})[md["name"].split(".", 1)[1]] = r
+    return out
+
+
 async def reconcile(objects: store.ObjectStore, project: str, service: str,
-                    found: dict[str, Deltas] | None = None, grace: float = GRACE) -> Deltas:
-    """Recompute the project's entries from its objects; the usage after."""
+                    found: dict[str, Deltas] | None = None,
+                    records: dict[str, Obj] | None = None, grace: float = GRACE) -> Deltas:
+    """Repair the project's records and counter from its objects; the usage after."""
     if found is None:
         found = (await actual(objects, service, project)).get(project, {})
+    if records is None:
+        records = (await _records(objects, service, project)).get(project, {})
     now = time.time()
+    stale = [n for n, r in records.items()
+             if n not in found and now - float(r["spec"].get("at", 0)) >= grace]
+    await release(objects, project, service, stale)
+    missing = {n: d for n, d in found.items() if n not in records}
+    if missing:
+        await claim(objects, project, service, missing)
+    held: dict[str, Deltas] = {n: r["spec"].get("d") or {} for n, r in records.items()
+                               if n not in stale}
+    held.update(missing)
+    total: Deltas = {}
+    for d in held.values():
+        _add(total, d)
+    return await _settle(objects, project, service, total)
 
+
+async def _settle(objects: store.ObjectStore, project: str, service: str,
+                  total: Deltas) -> Deltas:
+    """Counter := the records' sum; lowered only by an excess also seen last pass."""
     def change(obj: Obj) -> Any:
-        holders = obj.setdefault("spec", {}).setdefault("holders", {})
-        fixed = {n: e for n, e in holders.items()
-                 if n in found or now - float(e.get("at", 0)) < grace}
-        for n, d in found.items():
-            fixed[n] = {"d": d, "at": (fixed.get(n) or {}).get("at", round(now, 3))}
-        if fixed == holders:
+        used = used_of(obj)
+        seen = {k: int(v) for k, v in (obj["spec"].get("excess") or {}).items()}
+        fixed, excess = dict(used), {}
+        for k in set(used) | set(total):
+            diff = used.get(k, 0) - total.get(k, 0)
+            if diff < 0:
+                fixed[k] = total.get(k, 0)  # too low: raise now
+            elif diff > 0:
+                fixed[k] = used.get(k, 0) - min(diff, seen.get(k, 0))
+                excess[k] = diff
+        if fixed == used and excess == seen:
             return store.UNCHANGED
-        obj["spec"]["holders"] = fixed
+        obj["spec"]["used"], obj["spec"]["excess"] = fixed, excess
         return None
 
-    current = await _ensure(objects, project, service)
     try:
-        stored = await objects.mutate(cm.QUOTA_USAGE, project, service, change,
-                                      current=current, attempts=ATTEMPTS)
-    except store.StoreError:
-        return used_of(current)
-    return used_of(stored)
+        return used_of(await _counter(objects, project, service, change))
+    except ConcurrentChange:
+        return await usage(objects, project, service)
 
 
 async def reconcile_all(objects: store.ObjectStore, grace: float = GRACE) -> int:
     """Reconcile every project of every service; the number of usages looked at."""
     seen = 0
-    existing: dict[str, set[str]] = {}
+    counters: dict[str, set[str]] = {}
     for u in (await objects.list(cm.QUOTA_USAGE, None)).items:
-        existing.setdefault(u["metadata"]["name"], set()).add(u["metadata"]["namespace"])
+        counters.setdefault(u["metadata"]["name"], set()).add(u["metadata"]["namespace"])
     for service in COUNTED:
         per_project = await actual(objects, service)
-        for project in sorted(per_project.keys() | existing.get(service, set())):
-            if not project:
-                continue
-            await reconcile(objects, project, service, per_project.get(project, {}), grace)
+        records = await _records(objects, service, None)
+        projects = per_project.keys() | records.keys() | counters.get(service, set())
+        for project in sorted(p for p in projects if p):
+            await reconcile(objects, project, service, per_project.get(project, {}),
+                            records.get(project, {}), grace)
             seen += 1
     return seen
 
 
 async def reconcile_forever(objects: store.ObjectStore, interval: float = INTERVAL,
                             on_pass: Callable[[int], None] | None = None) -> None:
-    """At start and then every ``interval`` seconds (an entry left by a crash goes once
-    it is ``GRACE`` old)."""
+    """At start and then every ``interval`` seconds."""
     while True:
         try:
             seen = await reconcile_all(objects)
             if on_pass is not None:
                 on_pass(seen)
-        except store.StoreError:
+        except (store.StoreError, ConcurrentChange):
             log.exception("quota reconcile failed")
         await asyncio.sleep(interval)

@@ -61,7 +61,8 @@ HOST = "Host"
 LEASE = "Lease"
 CONSOLE_LOG = "ConsoleLog"
 QUOTA_SET = "QuotaSet"
-QUOTA_USAGE = "QuotaUsage"  # counted quota claims (kumo.core.quotas); kumo writes it
+QUOTA_USAGE = "QuotaUsage"  # a project's counted usage (kumo.core.quotas); kumo writes it
+QUOTA_CLAIM = "QuotaClaim"  # one counted object's share of it
 
 HOST_LABEL = "kumo.io/host"
 # Server annotations the compute facade writes and the metadata service reads
@@ -82,6 +83,7 @@ register(KindInfo(LEASE, "leases", namespaced=False, admin_only=True))
 register(KindInfo(CONSOLE_LOG, "consolelogs", namespaced=True))
 register(KindInfo(QUOTA_SET, "quotasets", namespaced=True))
 register(KindInfo(QUOTA_USAGE, "quotausages", namespaced=True, admin_only=True))
+register(KindInfo(QUOTA_CLAIM, "quotaclaims", namespaced=True, admin_only=True))
 
 
 def lease_alive(lease: dict[str, Any] | None, now: float | None = None) -> bool:

@@ -1,5 +1,5 @@
 """Compute kinds: Server, Host, Lease, Flavor, Keypair, ServerGroup, InstanceAction,
-ConsoleLog, QuotaSet, QuotaUsage (field owners: ``kumo.model.compute``)."""
+ConsoleLog, QuotaSet, QuotaUsage, QuotaClaim (field owners: ``kumo.model.compute``)."""
 
 from __future__ import annotations
 
@@ -193,15 +193,9 @@ class QuotaSet(Resource):
     spec: dict[str, int] = Field(default_factory=dict)
 
 
-class QuotaHolder(Model):
-    """One counted object's share of a project's usage (``kumo.core.quotas``)."""
-
-    d: dict[str, int] = Field(default_factory=dict)
-    at: float = 0.0
-
-
 class QuotaUsageSpec(Model):
-    holders: dict[str, QuotaHolder] = Field(default_factory=dict)
+    used: dict[str, int] = Field(default_factory=dict)
+    excess: dict[str, int] = Field(default_factory=dict)  # over the claims' sum last pass
 
 
 class QuotaUsage(Resource):
@@ -209,3 +203,15 @@ class QuotaUsage(Resource):
 
     KIND = cm.QUOTA_USAGE
     spec: QuotaUsageSpec = Field(default_factory=QuotaUsageSpec)
+
+
+class QuotaClaimSpec(Model):
+    d: dict[str, int] = Field(default_factory=dict)
+    at: float = 0.0
+
+
+class QuotaClaim(Resource):
+    """One counted object's share of its project's usage (``<service>.<object name>``)."""
+
+    KIND = cm.QUOTA_CLAIM
+    spec: QuotaClaimSpec = Field(default_factory=QuotaClaimSpec)
