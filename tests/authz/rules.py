@@ -230,23 +230,27 @@ RULES: dict[str, Outcome] = {
 
 # kind plural -> who writes it natively: "admin" (admin-only kinds), "tenant" (members
 # write their project's), "readonly" (members read their project's; every write goes
-# through the kind's OpenStack API, which applies the cloud's rules)
+# through the kind's OpenStack API, which applies the cloud's rules), "keystone" (admins
+# read; only the Identity API writes, for admins too)
 NATIVE_KINDS: dict[str, str] = {
     "configmaps": "tenant",
     **{p: "readonly" for p in (
         "consolelogs", "events", "instanceactions", "networks", "ports", "quotasets",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
-        "quotausages", "quotaclaims", "applicationcredentials", "domains", "flavors", "groups", "hosts",
-        "images", "ipallocations", "keypairs", "leases", "macallocations", "nameclaims",
-        "projects", "roleassignments", "roles", "segmentallocations", "tokenrevocations",
-        "users")},
+        "quotausages", "quotaclaims", "flavors", "hosts", "images", "ipallocations",
+        "keypairs", "leases", "macallocations", "segmentallocations")},
+    **{p: "keystone" for p in (
+        "applicationcredentials", "domains", "groups", "loginfailures", "nameclaims",
+        "projects", "roleassignments", "roles", "tokenrevocations", "users")},
 }
 _NATIVE: dict[str, dict[str, Outcome]] = {
     "admin": {"read": ADMIN, "write": ADMIN, "status-delete": ("401", "403", "403", "403",
                                                                 "405")},
     "tenant": {"read": READ, "write": WRITE, "status-delete": ("401", "404", "403", "405",
                                                                 "405")},
+    "keystone": {"read": ADMIN, "write": ("401", "403", "403", "403", "403"),
+                 "status-delete": ("401", "403", "403", "403", "403")},
     "readonly": {"read": READ, "write": ("401", "404", "403", "403", "2xx"),
                  "status-delete": ("401", "404", "403", "403", "405")},
 }
