@@ -116,7 +116,17 @@ async def _sample(seed: Seed, kind: str, ns: str) -> dict[str, Any]:
     if found:
         return found[0]
     return await objects.create({"apiVersion": "kumo.io/v1", "kind": kind,
-                                 "metadata": {"name": _u(), "namespace": ns}, "spec": {}})
+                                 "metadata": {"name": _fresh_name(kind), "namespace": ns},
+                                 "spec": {}})
+
+
+def _fresh_name(kind: str) -> str:
+    """A new name, shaped as the kind's claims are (admission checks allocation names)."""
+    n = next(_n)
+    return {"SegmentAllocation": f"vxlan.{9_000_000 + n}",
+            "IPAllocation": f"authz{n}.10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}",
+            "MacAllocation": f"authz{n}.02-00-00-00-{n // 256 % 256:02x}-{n % 256:02x}",
+            }.get(kind, _u())
 
 
 def _clone(obj: dict[str, Any], name: str) -> dict[str, Any]:
@@ -139,11 +149,11 @@ async def native_call(seed: Seed, method: str, template: str, write: bool) -> Ca
     if "{name}" not in template:
         if method != "POST":
             return Call(method, path)
-        name = _u()
+        name = _fresh_name(info.kind)
         return Call(method, path, _clone(sample, name), cleanup=(info.kind, ns, name))
     target = sample
     if write:
-        target = await seed.cloud.objects.create(_clone(sample, _u()))
+        target = await seed.cloud.objects.create(_clone(sample, _fresh_name(info.kind)))
     name = target["metadata"]["name"]
     path = path.replace("{name}", name)
     gone = (info.kind, ns, name) if write else None

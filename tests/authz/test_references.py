@@ -126,3 +126,26 @@ async def test_members_never_write_quotas(cloud) -> None:  # noqa: ANN001
         assert r.status_code == 403, r.text
     qs = await cloud.objects.get("QuotaSet", pid, "compute")
     assert qs["spec"]["instances"] == -1 and "x" not in qs["spec"]
+
+
+async def test_an_allocation_record_named_unlike_a_claim_is_refused(cloud) -> None:  # noqa: ANN001
+    """Before: an admin's native SegmentAllocation named "x" made every network create 500."""
+    seed, owner, _, admin = await _two(cloud)
+    native = "/apis/kumo.io/v1"
+    spec = {"networkId": seed.ids["network"], "project": owner.project_id}
+    for plural, kind, name in (("segmentallocations", "SegmentAllocation", "x"),
+                               ("ipallocations", "IPAllocation", "x.y"),
+                               ("macallocations", "MacAllocation", "m")):
+        samples = (await cloud.objects.list(kind, None)).items
+        body = {"kind": kind, "metadata": {"name": name},
+                "spec": samples[0]["spec"] if samples else spec}
+        r = await cloud.client.post(f"{native}/{plural}", headers={"X-Auth-Token": admin.token},
+                                    json=body)
+        assert r.status_code == 422, r.text
+        assert "claim name" in r.json()["message"]
+    r = await cloud.client.post(f"{native}/segmentallocations",
+                                headers={"X-Auth-Token": admin.token},
+                                json={"kind": "SegmentAllocation",
+                                      "metadata": {"name": "vxlan.4242"}, "spec": spec})
+    assert r.status_code == 201, r.text
+    await cloud.net_ok("POST", "/v2.0/networks", owner, 201, json={"network": {"name": "ok"}})

@@ -16,10 +16,12 @@ forge instance actions. So, for every native write:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
+from kumo.model import network as nm
 from kumo.model.base import model_for
 from kumo.model.registry import KindInfo
 
@@ -28,6 +30,14 @@ from .errors import Forbidden, Invalid
 from .identity import admit_native_write
 
 Obj = dict[str, Any]
+# Allocation records are claims by name: the network face reads the VNI, subnet + address
+# or network + MAC back from it, so a malformed name (an admin's native write) would break
+# every later network create (500) instead of being refused here.
+NAME_PATTERNS = {
+    nm.SEGMENT_ALLOCATION: re.compile(r"vxlan\.[0-9]{1,8}"),
+    nm.IP_ALLOCATION: re.compile(r"[^.]+\.[0-9]{1,3}(\.[0-9]{1,3}){3}"),
+    nm.MAC_ALLOCATION: re.compile(r"[^.]+\.[0-9a-f]{2}(-[0-9a-f]{2}){5}"),
+}
 
 
 def admit_write(actor: Actor, info: KindInfo, namespace: str) -> None:
@@ -48,7 +58,13 @@ def admit_write(actor: Actor, info: KindInfo, namespace: str) -> None:
 
 
 def validate(obj: Obj) -> None:
-    """The object parses as its kind's typed model (when the kind has one)."""
+    """The object parses as its kind's typed model (when the kind has one), and an
+    allocation record is named as its claim."""
+    pattern = NAME_PATTERNS.get(str(obj.get("kind") or ""))
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    if pattern is not None and not pattern.fullmatch(name):
+        raise Invalid(f"{obj.get('kind')} name {name!r} is not a claim name "
+                      f"({pattern.pattern})")
     model = model_for(str(obj.get("kind") or ""))
     if model is None:
         return
