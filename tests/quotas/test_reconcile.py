@@ -81,6 +81,16 @@ async def test_a_counter_too_high_is_lowered_only_on_the_second_pass(cloud: Clou
     assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK))["network"] == 2
 
 
+async def test_a_claim_that_no_longer_matches_its_object_is_redone(cloud: Cloud) -> None:
+    pid, ids = await _networks(cloud, 2)
+    record = await cloud.objects.get(cm.QUOTA_CLAIM, pid, f"network.{ids[0]}")
+    record["spec"]["d"] = {"network": 3}
+    await cloud.objects.update(record)
+    assert (await quotas.reconcile(cloud.objects, pid, quotas.NETWORK))["network"] == 2
+    record = await cloud.objects.get(cm.QUOTA_CLAIM, pid, f"network.{ids[0]}")
+    assert record["spec"]["d"] == {"network": 1}
+
+
 async def test_release_is_idempotent_and_claims_are_not_counted_twice(cloud: Cloud) -> None:
     pid, ids = await _networks(cloud, 1)
     await quotas.claim(cloud.objects, pid, quotas.NETWORK, {ids[0]: {"network": 1}},

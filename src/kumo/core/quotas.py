@@ -224,7 +224,10 @@ async def reconcile(objects: store.ObjectStore, project: str, service: str,
     now = time.time()
     stale = [n for n, r in records.items()
              if n not in found and now - float(r["spec"].get("at", 0)) >= grace]
-    await release(objects, project, service, stale)
+    changed = [n for n, r in records.items()  # e.g. an admin's native flavor change
+               if n in found and (r["spec"].get("d") or {}) != found[n]]
+    await release(objects, project, service, stale + changed)
+    records = {n: r for n, r in records.items() if n not in changed}
     missing = {n: d for n, d in found.items() if n not in records}
     if missing:
         await claim(objects, project, service, missing)
