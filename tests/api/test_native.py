@@ -94,7 +94,7 @@ async def test_status_subresource_and_generation(api) -> None:
 
 async def test_finalizers_and_owner_gc(api) -> None:
     p = await api.project("a")
-    h = {"X-Auth-Token": await api.token(p)}
+    h = {"X-Auth-Token": await api.admin_token()}  # members never set finalizers (issue 17)
     url = f"{BASE}/namespaces/{p}/configmaps"
     await api.client.post(url, json=cm("f", finalizers=["kumo.io/test"]), headers=h)
     r = await api.client.delete(f"{url}/f", headers=h)

@@ -63,3 +63,23 @@ async def test_tenant_writable_kinds_and_admins_still_write(api) -> None:
     r = await api.client.post(f"{BASE}/namespaces/{p}/quotasets",
                               json=obj("QuotaSet", "compute", {"instances": 20}), headers=admin)
     assert r.status_code == 201
+
+
+async def test_members_cannot_set_finalizers_even_on_their_own_configmaps(api) -> None:
+    """A finalizer nobody removes would pin the object forever: only controllers set them."""
+    p = await api.project("a")
+    h = {"X-Auth-Token": await api.token(p)}
+    url = f"{BASE}/namespaces/{p}/configmaps"
+    cm = {"kind": "ConfigMap", "metadata": {"name": "c1", "finalizers": ["example.com/hold"]},
+          "data": {"k": "v"}}
+    r = await api.client.post(url, json=cm, headers=h)
+    assert r.status_code == 403 and "finalizers" in r.json()["message"], r.text
+    del cm["metadata"]["finalizers"]
+    assert (await api.client.post(url, json=cm, headers=h)).status_code == 201
+    r = await api.client.patch(f"{url}/c1", headers={**h, **MERGE},
+                               json={"metadata": {"finalizers": ["example.com/hold"]}})
+    assert r.status_code == 403, r.text
+    stored = await api.rt.objects.get("ConfigMap", p, "c1")
+    assert not stored["metadata"].get("finalizers")
+    assert (await api.client.delete(f"{url}/c1", headers=h)).status_code == 200
+    assert await api.rt.objects.try_get("ConfigMap", p, "c1") is None

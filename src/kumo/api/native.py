@@ -76,7 +76,8 @@ async def _authorize(request: Request, info: KindInfo, write: bool) -> tuple[Aut
     if ns and not ctx.can_read_project(ns):
         raise ApiError(404, f"namespace {ns!r} not found", reason="NotFound")
     if write:
-        admission.admit_write(actor_of(ctx), info, ns)
+        request.state.actor = actor_of(ctx)
+        admission.admit_write(request.state.actor, info, ns)
     return ctx, ns
 
 
@@ -157,6 +158,7 @@ async def _create(request: Request, info: KindInfo) -> Response:
         md["name"] = md["generateName"] + secrets.token_hex(3)
     body.pop("status", None)
     _validate(body)
+    admission.admit_object(request.state.actor, body)
     return _json(await runtime(request).objects.create(body), 201)
 
 
@@ -279,6 +281,7 @@ async def _replace(request: Request, info: KindInfo, ns: str, name: str,
             "metadata": {**md, "name": name, "namespace": ns}}
     new = _apply_scope(current, body, status_only)
     _validate(new)
+    admission.admit_object(request.state.actor, new, current)
     return await objects.update(new)
 
 
@@ -296,6 +299,7 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
         new = _apply_scope(current, desired, status_only)
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         _validate(new)
+        admission.admit_object(request.state.actor, new, current)
         return new
 
     if pinned:

@@ -57,6 +57,18 @@ def admit_write(actor: Actor, info: KindInfo, namespace: str) -> None:
         raise Forbidden(f"namespace {namespace!r} is not yours", rule="native:namespace")
 
 
+def admit_object(actor: Actor, new: Obj, current: Obj | None = None) -> None:
+    """Fields a member may not set even on a kind it writes: a finalizer blocks deletion
+    until a controller removes it, and no controller owns a member's objects."""
+    if actor.is_admin or actor.system:
+        return
+    before = set(((current or {}).get("metadata") or {}).get("finalizers") or [])
+    added = set((new.get("metadata") or {}).get("finalizers") or []) - before
+    if added:
+        raise Forbidden(f"finalizers are kumo's controllers' to set, not members' "
+                        f"({sorted(added)[0]!r})", rule="native:finalizers")
+
+
 def validate(obj: Obj) -> None:
     """The object parses as its kind's typed model (when the kind has one), and an
     allocation record is named as its claim."""
