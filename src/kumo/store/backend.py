@@ -12,6 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+MAX_PAGE = 500  # the most records one backend list returns: no read holds the loop for long
+
+
+def page_size(limit: int) -> int:
+    """A backend page size: ``limit`` clamped to [1, MAX_PAGE]; 0 or negative means MAX_PAGE.
+
+    Every backend list is bounded, so a hostile ``limit`` can neither ask for the whole
+    table in one read nor (negative) make a page that never advances.
+    """
+    return MAX_PAGE if limit <= 0 else min(limit, MAX_PAGE)
 
 
 @dataclass(frozen=True, order=True)
@@ -52,6 +62,8 @@ class Page:
 
 
 class Backend(Protocol):
+    """``list`` returns at most ``page_size(limit)`` records, ``more`` when others follow."""
+
     async def get(self, key: Key) -> Record | None: ...
 
     async def list(

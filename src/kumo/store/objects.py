@@ -24,7 +24,7 @@ from typing import Any
 
 from kumo.common.clock import now_iso
 
-from .backend import Backend, Event, Key, Record
+from .backend import MAX_PAGE, Backend, Event, Key, Record
 from .errors import Conflict, Invalid, NotFound
 from .selectors import parse_selector
 
@@ -142,12 +142,21 @@ class ObjectStore:
         self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
         limit: int = 0, continue_token: str | None = None,
     ) -> ObjectList:
+        """Objects in key order; ``limit`` 0 means all, read in bounded backend pages.
+
+        A negative or oversized ``limit`` is clamped to ``MAX_PAGE`` (the caller gets a
+        continue token), and every page must move the cursor forward, so no list spins.
+        A full list yields to the loop between pages; its revision is the first page's,
+        so a watch from it replays whatever changed while later pages were read.
+        """
         match = parse_selector(label_selector)
         start = decode_continue(continue_token) if continue_token else None
+        if limit < 0 or limit > MAX_PAGE:
+            limit = MAX_PAGE
         items: list[Obj] = []
         revision = 0
         while True:
-            page = await self.backend.list(kind, namespace, start_after=start, limit=limit)
+            page = await self.backend.list(kind, namespace, start_after=start, limit=MAX_PAGE)
             revision = revision or page.revision
             for rec in page.records:
                 start = (rec.key.namespace, rec.key.name)
@@ -157,8 +166,9 @@ class ObjectStore:
                         last = page.more or rec is not page.records[-1]
                         token = encode_continue(*start) if last else None
                         return ObjectList(items, revision, token)
-            if not page.more:
+            if not page.more or not page.records:
                 return ObjectList(items, revision, None)
+            await asyncio.sleep(0)
 
     async def _update(self, obj: Obj, *, expected_rv: int | None = None) -> Obj:
         """Replace an object if its resourceVersion is current (Conflict if not).

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from .backend import Event, Key, Page, Record, owned
+from .backend import Event, Key, Page, Record, owned, page_size
 from .errors import AlreadyExists, Conflict, Gone, NotFound, StoreError
 from .watchhub import WatchHub
 
@@ -298,18 +298,17 @@ class SqliteBackend:
         if start_after is not None:
             sql += " AND (ns, name) > (?, ?)"
             args.extend(start_after)
-        sql += " ORDER BY ns, name"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit + 1)
+        limit = page_size(limit)
+        sql += " ORDER BY ns, name LIMIT ?"
+        args.append(limit + 1)
         conn.execute("BEGIN")
         try:
             row = conn.execute("SELECT v FROM meta WHERE k='rev'").fetchone()
             rows = conn.execute(sql, args).fetchall()
         finally:
             conn.execute("COMMIT")
-        more = bool(limit) and len(rows) > limit
-        rows = rows[:limit] if limit else rows
+        more = len(rows) > limit
+        rows = rows[:limit]
         recs = [Record(Key(kind, ns, name), json.loads(v), c, m) for ns, name, c, m, v in rows]
         return Page(recs, row[0] if row else 0, more)
 
