@@ -25,17 +25,25 @@ Driver = Annotated[str, typer.Option("--driver", help="Compute driver: qemu, fak
 NetDriver = Annotated[str, typer.Option(
     "--net-driver", help="Host networking: linux (bridges, VXLAN, dnsmasq), fake (in memory) "
     "or auto (linux beside QEMU, fake beside the fake compute driver).")]
+Settings = Annotated[list[str] | None, typer.Option(
+    "--set", help="NAME=VALUE for any Config setting (repeatable), e.g. header_timeout=5, "
+    "max_connections_per_client=256, metrics_listen=127.0.0.1:9100.")]
 
 
 def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
              agent: str | None = None, tiny_image: bool = False,
-             net_driver: str = "auto") -> None:
+             net_driver: str = "auto", settings: list[str] | None = None) -> None:
     from kumo import server
     from kumo.observe import logging as klog
 
     klog.setup(os.environ.get("KUMO_LOG_LEVEL", "INFO"))
     t0 = time.perf_counter()
     cfg = Config(data_dir=data_dir.expanduser().resolve(), listen=listen, public_url=public_url)
+    for assignment in settings or []:
+        try:
+            cfg.set(assignment)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--set") from exc
 
     def ready(rt: object) -> None:
         clouds = cfg.data_dir / "clouds.yaml"
@@ -54,17 +62,19 @@ def _run_api(data_dir: Path, listen: str, public_url: str | None, banner: str,
 def up(data_dir: DataDir = DEFAULT_DATA_DIR, listen: Listen = DEFAULT_LISTEN,
        public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None,
        driver: Driver = "auto", net_driver: NetDriver = "auto",
-       image: Annotated[bool, typer.Option(help="Build and publish kumo-tiny.")] = True) -> None:
+       image: Annotated[bool, typer.Option(help="Build and publish kumo-tiny.")] = True,
+       settings: Settings = None) -> None:
     """Run the all-in-one cloud (API, controllers, local agent) with the embedded store."""
     _run_api(data_dir, listen, public_url, "all-in-one", agent=driver, tiny_image=image,
-             net_driver=net_driver)
+             net_driver=net_driver, settings=settings)
 
 
 @app.command()
 def api(data_dir: DataDir = DEFAULT_DATA_DIR, listen: Listen = DEFAULT_LISTEN,
-        public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None) -> None:
+        public_url: Annotated[str | None, typer.Option(help="URL clients use.")] = None,
+        settings: Settings = None) -> None:
     """Run the API server and controllers only (agents run elsewhere)."""
-    _run_api(data_dir, listen, public_url, "api")
+    _run_api(data_dir, listen, public_url, "api", settings=settings)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,30 @@ class Config:
     # Every refused login answers this long after it arrived (pam_faildelay's idea): a
     # wrong password for a real user and for an unknown name take the same time.
     login_failure_delay: float = 0.2
+    # connection limits (kumo.api.limits): a request head, its read time, a stalled body
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections_per_client: int = 1024  # open at once from one address; 0: no cap
+    max_connections: int = 0  # uvicorn's limit_concurrency (503 beyond); 0: no cap
+    max_servers_per_request: int = 100  # a max_count create above this is a 400
+    # /metrics: behind a token (admin or the service user) on the API port; on this
+    # HOST:PORT without a token as well when set (a scrape listener kept off the public port)
+    metrics_listen: str | None = None
+
+    def set(self, assignment: str) -> None:
+        """Apply ``name=value`` (the CLI's ``--set``), converting to the field's type."""
+        name, sep, raw = assignment.partition("=")
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        if not sep or name not in fields or name == "data_dir":
+            raise ValueError(f"unknown setting {assignment!r}; one of {sorted(fields)}")
+        current = getattr(self, name)
+        if current is None or isinstance(current, str):
+            setattr(self, name, raw or None)
+        elif isinstance(current, bool):
+            setattr(self, name, raw.lower() in ("1", "true", "yes", "on"))
+        else:
+            setattr(self, name, type(current)(raw))
 
     @property
     def host(self) -> str:

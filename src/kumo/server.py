@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import uvicorn
 import yaml
+from starlette.types import ASGIApp
 
 from kumo import store
+from kumo.api import limits
 from kumo.api.auth import TokenManager, load_or_create_key
 from kumo.api.runtime import CatalogService, Runtime
 from kumo.common.informer import Informer
@@ -47,7 +50,7 @@ async def open_runtime(config: Config) -> Runtime:
     """Open the store, load the token key, register the catalog, bootstrap identity."""
     from kumo.api.openstack.identity import bootstrap as identity_bootstrap
 
-    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(config.data_dir, config.store_path)
     objects = await store.open_sqlite(
         str(config.store_path), min_history_revisions=config.history_min_revisions,
         min_history_seconds=config.history_min_seconds)
@@ -75,7 +78,25 @@ async def open_runtime(config: Config) -> Runtime:
             "password": creds.service_password, "project_name": creds.service_project,
             "user_domain_id": "default", "project_domain_id": "default"}))
     write_clouds_yaml(config)
+    make_private(config.data_dir)  # the store's -wal/-shm files, made by SQLite
     return rt
+
+
+def make_private(data_dir: Path, *create: Path) -> None:
+    """The data directory 0700 and its files 0600, whatever existed before.
+
+    ``mkdir(mode=)`` does nothing to a directory that exists and SQLite creates its files
+    with the umask's mode: a data directory made by hand (or an older kumo) left
+    ``store.db``, which holds every password hash and token key, world-readable.
+    ``create`` files are made empty with 0600 first, so they are never readable by others.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(data_dir, 0o700)
+    for path in create:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for entry in os.scandir(data_dir):
+        if entry.is_file(follow_symlinks=False) and entry.stat().st_mode & 0o077:
+            os.chmod(entry.path, 0o600)
 
 
 def admin_password(config: Config) -> str:
@@ -180,9 +201,9 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
 
     rt = await open_runtime(config)
     tasks = [asyncio.create_task(t(rt), name=t.__name__) for t in background_tasks()]
-    server = uvicorn.Server(uvicorn.Config(
-        build_app(rt), host=config.host, port=config.port, log_config=None, access_log=False,
-        lifespan="off", timeout_graceful_shutdown=3))
+    server = uvicorn.Server(http_config(build_app(rt), config, config.host, config.port))
+    if config.metrics_listen:
+        tasks.append(asyncio.create_task(_metrics_listener(rt), name="metrics_listener"))
     after: list[Awaitable[None]] = []
     if agent is not None:
         after.append(_local_agent(rt, agent, net_driver))
@@ -198,6 +219,29 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
         await asyncio.gather(*tasks, watcher, return_exceptions=True)
         await rt.objects.backend.close()
         log.info("stopped")
+
+
+def http_config(app: ASGIApp, config: Config, host: str, port: int) -> uvicorn.Config:
+    """uvicorn settings with kumo's connection limits (``kumo.api.limits``)."""
+    protocol = limits.guarded_protocol(limits.Limits(
+        max_header_bytes=config.max_header_bytes, header_timeout=config.header_timeout,
+        body_timeout=config.body_timeout,
+        max_connections_per_client=config.max_connections_per_client))
+    return uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=3, http=protocol,
+        limit_concurrency=config.max_connections or None)
+
+
+async def _metrics_listener(rt: Runtime) -> None:
+    """``/metrics`` without a token on its own address (``Config.metrics_listen``)."""
+    from kumo.api.app import build_metrics_app
+
+    listen = rt.config.metrics_listen or ""
+    host, port = listen.rsplit(":", 1)
+    server = uvicorn.Server(http_config(build_metrics_app(rt), rt.config, host, int(port)))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    await server.serve()
 
 
 async def _announce(server: uvicorn.Server, rt: Runtime,

@@ -10,50 +10,75 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kumo.model import registry
 from kumo.observe import logging as klog
 from kumo.observe import metrics
 
 from . import native
 from .auth import authenticate
+from .disconnect import GONE, CancelOnDisconnect
 from .errors import handlers, keystone_body
 from .runtime import Runtime, runtime
 
-_ID = re.compile(r"^(?:[0-9a-f]{16,}|[0-9a-f-]{36}|\d+)$", re.I)
-_NATIVE = re.compile(r"^/apis/kumo\.io/v1/(namespaces/[^/]+/)?([^/]+)(/[^/]+)?(/status)?$")
+SERVICES = {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
+            "debug": "observe", "healthz": "observe", "image": "image", "compute": "compute",
+            "network": "network", "metadata": "metadata"}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"  # the one route label every path no route answers shares
 
 
 def service_of(path: str) -> str:
-    first = path.strip("/").split("/", 1)[0]
-    return {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
-            "debug": "observe", "healthz": "observe", "image": "image",
-            "compute": "compute", "network": "network"}.get(first, first)
+    return SERVICES.get(path.strip("/").split("/", 1)[0], "other")
 
 
-def route_of(path: str) -> str:
-    """A low-cardinality label for a path: ids and names become placeholders."""
-    m = _NATIVE.match(path)
-    if m:
-        ns = "namespaces/{ns}/" if m.group(1) else ""
-        return f"/apis/kumo.io/v1/{ns}{m.group(2)}" + ("/{name}" if m.group(3) else "") + (
-            m.group(4) or "")
-    parts = ["{id}" if _ID.match(p) else p for p in path.split("/")]
-    return "/".join(parts)[:120]
+def route_template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str | None:
+    """The template of the route answering ``scope`` (``/compute/v2.1/servers/{server_id}``).
+
+    A metrics label must never be a raw path: every id (or a random path) would be a new,
+    permanent series. The walk mirrors Starlette's matching (a method mismatch still
+    names the route); a native plural known to the registry is kept, the rest of a path's
+    values become their parameter names.
+    """
+    partial = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        path = getattr(route, "path", "")
+        if isinstance(route, Mount):
+            inner = route_template(route.routes, {**scope, **child}, prefix + path)
+            if inner is not None:
+                return inner
+            continue
+        if match is Match.FULL:
+            return _named(prefix + path, child.get("path_params", {}))
+        partial = partial or _named(prefix + path, child.get("path_params", {}))
+    return partial
+
+
+def _named(template: str, params: dict[str, Any]) -> str:
+    plural = params.get("plural")
+    if isinstance(plural, str) and registry.by_plural(plural) is not None:
+        template = template.replace("{plural}", plural)
+    return re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", template)
 
 
 class ObservabilityMiddleware:
     """Request id (echoed as X-Openstack-Request-Id), metrics and the shared runtime."""
 
-    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
-        self.app = app
+    def __init__(self, app: Starlette, rt: Runtime) -> None:
+        self.app = CancelOnDisconnect(app)
+        self.routes = app.routes
         self.rt = rt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,8 +94,9 @@ class ObservabilityMiddleware:
         req_id = req_id or f"req-{uuid.uuid4()}"
         token = klog.request_id.set(req_id)
         scope["kumo.request_id"] = req_id
-        path = scope["path"]
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        bare = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""),
+                "method": scope["method"]}  # routing rewrites scope; match on the original
         status = 500
         start = time.perf_counter()
         metrics.IN_FLIGHT.inc()
@@ -88,13 +114,22 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_wrapped)
         finally:
             metrics.IN_FLIGHT.dec()
-            svc, route = service_of(path), route_of(path)
-            metrics.REQUESTS.labels(svc, route, method, str(status)).inc()
+            svc = service_of(scope["path"])
+            route = route_template(self.routes, bare) or UNMATCHED
+            code = "499" if scope.get(GONE) else str(status)
+            metrics.REQUESTS.labels(svc, route, method, code).inc()
             metrics.REQUEST_LATENCY.labels(svc, route, method).observe(time.perf_counter() - start)
             klog.request_id.reset(token)
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text: admin or the service user only (it names projects' resources)."""
+    ctx = await authenticate(request)
+    ctx.require_admin()
+    return open_metrics(request)
+
+
+def open_metrics(request: Request) -> Response:
     refresh_store_gauges(runtime(request))
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -151,3 +186,14 @@ def build_app(rt: Runtime) -> ASGIApp:
     ]
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
     return ObservabilityMiddleware(app, rt)
+
+
+def build_metrics_app(rt: Runtime) -> ASGIApp:
+    """The scrape listener of ``Config.metrics_listen``: ``/metrics`` without a token."""
+    app = Starlette(routes=[Route("/metrics", open_metrics), Route("/healthz", healthz)])
+
+    async def with_runtime(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["kumo"] = rt
+        await app(scope, receive, send)
+
+    return with_runtime

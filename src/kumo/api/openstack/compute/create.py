@@ -9,8 +9,10 @@ its claim. The only status the facade ever writes is the initial one.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.requests import Request
@@ -76,11 +78,15 @@ def _boot_image(server: ServerCreate) -> str:
     return image
 
 
-def _counts(server: ServerCreate) -> tuple[int, int]:
+def _counts(server: ServerCreate, most: int) -> tuple[int, int]:
+    """min/max_count; above ``Config.max_servers_per_request`` a 400 (one request's work
+    stays bounded even where the quota is unlimited)."""
     low = server.min_count or 1
     high = server.max_count or low
     if low > high:
         raise bad("min_count must be <= max_count")
+    if high > most:
+        raise bad(f"max_count may be at most {most} servers per request.")
     return low, high
 
 
@@ -108,7 +114,7 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
             raise bad("Requested host and hypervisor_hostname name different hosts.")
         wanted_host = await lookup.check_host(runtime(request).objects,
                                               server.host or server.hypervisor_hostname or "")
-    low, high = _counts(server)
+    low, high = _counts(server, runtime(request).config.max_servers_per_request)
     if server.hostname and high > 1:
         raise bad("Unable to specify a hostname when creating multiple instances.")
     objects = runtime(request).objects
@@ -185,6 +191,19 @@ def lookup_hostname(name: str, sid: str) -> str:
     return sanitize_hostname(name) or f"Server-{sid}"
 
 
+async def _kept(write: Awaitable[Obj], sink: list[Obj]) -> None:
+    """Append a write's result to ``sink`` even when the request is cancelled meanwhile
+    (its client went away): the write may commit regardless, and must then be undone."""
+    task = asyncio.ensure_future(write)
+    try:
+        sink.append(await asyncio.shield(task))
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is None:
+            sink.append(task.result())
+        raise
+
+
 async def create(request: Request) -> Response:
     ctx = await caller(request)
     require_member(ctx, "os_compute_api:servers:create")
@@ -204,7 +223,7 @@ async def create(request: Request) -> Response:
                                                 plan["zone"])
             ports += mine
             obj["spec"]["ports"] = mine
-            created.append(await objects.create(obj))
+            await _kept(objects.create(obj), created)
     except BaseException:
         for s in created:
             await objects.delete(cm.SERVER, s["metadata"]["namespace"], s["metadata"]["name"])

@@ -1,0 +1,67 @@
+"""Stop a request's work when its client goes away.
+
+Without this a handler runs to its end for nobody: a ``max_count`` create kept making
+servers after its client had hung up. ``CancelOnDisconnect`` reads the request's
+messages in a helper task (one message ahead of the app, so uploads keep their back
+pressure) and, when the server reports ``http.disconnect`` before the response is
+complete, cancels the task running the app. Handlers see ``CancelledError`` at their
+next await; those that write several objects undo them on ``BaseException`` (the
+server create does), and allocations left behind are collected by
+``kumo.control.allocations``. The request is then counted with status 499.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DISCONNECT: Message = {"type": "http.disconnect"}
+GONE = "kumo.client_gone"  # scope key set when the client went away mid-request
+
+
+class CancelOnDisconnect:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        me = asyncio.current_task()
+        assert me is not None
+        inbox: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
+        done = False
+
+        async def pump() -> None:
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    if not done:
+                        scope[GONE] = True
+                        me.cancel()
+                    return
+                await inbox.put(msg)
+
+        async def app_receive() -> Message:
+            if scope.get(GONE):
+                return DISCONNECT
+            return await inbox.get()
+
+        async def app_send(msg: Message) -> None:
+            nonlocal done
+            if msg["type"] == "http.response.body" and not msg.get("more_body"):
+                done = True
+            await send(msg)
+
+        reader = asyncio.create_task(pump(), name="request-disconnect-watch")
+        try:
+            await self.app(scope, app_receive, app_send)
+        except asyncio.CancelledError:
+            if not scope.get(GONE) or me.uncancel() > 0:
+                raise  # cancelled for another reason too (shutdown)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
