@@ -40,6 +40,7 @@ class ApiProcess:
             argv += ["--set", s]
         env = {**os.environ, "PYTHONPATH": f"{SRC}:{os.environ.get('PYTHONPATH', '')}",
                "KUMO_LOG_LEVEL": "WARNING"}
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir.parent / f"api-{self.port}.log", "a")  # noqa: SIM115
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True,
                                      env=env)
