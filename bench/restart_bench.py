@@ -29,6 +29,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 KUMO = Path(sys.executable).parent / "kumo"
 NOVA = {"OpenStack-API-Version": "compute 2.37"}
+SRC = Path(os.environ.get("KUMO_BENCH_SRC") or REPO / "src")  # another tree's code: a baseline
+SETTINGS = [] if os.environ.get("KUMO_BENCH_SRC") else ["--set", "max_servers_per_request=500"]
 
 
 def free_port() -> int:
@@ -46,12 +48,12 @@ class Api:
 
     def start(self) -> float:
         """Start; seconds to the ready banner."""
-        env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}",
+        env = {**os.environ, "PYTHONPATH": f"{SRC}:{os.environ.get('PYTHONPATH', '')}",
                "KUMO_LOG_LEVEL": "WARNING"}
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [str(KUMO), "api", "--data-dir", str(self.data), "--listen",
-             f"127.0.0.1:{self.port}", "--set", "max_servers_per_request=500"],
+             f"127.0.0.1:{self.port}", *SETTINGS],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -125,10 +127,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--objects", type=int, default=10_000)
     ap.add_argument("--restarts", type=int, default=3)
+    ap.add_argument("--keep", type=Path, help="Fill this data dir and keep it (for profiling).")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="kumo-restart-bench-"))
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="kumo-restart-bench-"))
     try:
         api = Api(tmp / "data")
+        if (api.data / "store.db").exists():  # a kept, filled data dir: restarts only
+            report(f"{objects_in(api.data)} objs", api.data, restarts(api, args.restarts))
+            return
         api.start()
         api.stop()
         report("empty store", api.data, restarts(api, args.restarts))
@@ -139,7 +145,8 @@ def main() -> None:
         print(f"(filled in {time.perf_counter() - t0:.1f} s)", flush=True)
         report(f"{args.objects} objs", api.data, restarts(api, args.restarts))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

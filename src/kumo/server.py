@@ -146,6 +146,9 @@ def background_tasks() -> list[BackgroundTask]:
             dhcp.run, ports.run, images.run, allocations.run]
 
 
+EAGER: tuple[BackgroundTask, ...] = (_compaction_loop, _identity_watch)  # token cache safety
+
+
 async def _local_agent(rt: Runtime, driver: str, net_driver: str = "auto") -> None:
     """The all-in-one host agent: the same code as a remote one, over loopback HTTP."""
     import socket
@@ -200,7 +203,7 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
     from kumo.api.app import build_app
 
     rt = await open_runtime(config)
-    tasks = [asyncio.create_task(t(rt), name=t.__name__) for t in background_tasks()]
+    tasks = [asyncio.create_task(t(rt), name=t.__name__) for t in EAGER]
     server = uvicorn.Server(http_config(build_app(rt), config, config.host, config.port))
     if config.metrics_listen:
         tasks.append(asyncio.create_task(_metrics_listener(rt), name="metrics_listener"))
@@ -209,7 +212,7 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
         after.append(_local_agent(rt, agent, net_driver))
     if tiny_image:
         after.append(_import_tiny_image(rt))
-    watcher = asyncio.create_task(_announce(server, rt, ready, after))
+    watcher = asyncio.create_task(_announce(server, rt, ready, after, tasks))
     try:
         await server.serve()
     finally:
@@ -246,9 +249,15 @@ async def _metrics_listener(rt: Runtime) -> None:
 
 async def _announce(server: uvicorn.Server, rt: Runtime,
                     ready: Callable[[Runtime], None] | None,
-                    after_ready: list[Awaitable[None]]) -> None:
+                    after_ready: list[Awaitable[None]], tasks: list[asyncio.Task[None]]) -> None:
+    """Once uvicorn listens: the controllers start (their informers' first lists would
+    otherwise hold up the listener: 10,000 objects cost a second of JSON decoding), then
+    ``ready`` is announced. Caches that are not synced yet are not used (the usage cache
+    falls back to a list), so serving before they are is safe."""
     while not server.started:
         await asyncio.sleep(0.01)
+    tasks.extend(asyncio.create_task(t(rt), name=t.__name__) for t in background_tasks()
+                 if t not in EAGER)
     if ready is not None:
         ready(rt)
     await asyncio.gather(*(_logged(a) for a in after_ready))
