@@ -69,6 +69,18 @@ def test_431_for_a_head_over_the_limit(api_factory: Callable[..., ApiProcess]) -
     assert r.status_code == 431
 
 
+def test_body_bytes_read_with_the_head_are_not_header_bytes(
+        api_factory: Callable[..., ApiProcess]) -> None:
+    api = api_factory()
+    body = b'{"auth": ' + b" " * 200_000 + b"1}"
+    s = _connect(api)
+    s.sendall(b"POST /v3/auth/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+              b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))  # one write
+    reply = s.recv(4096)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 4") and not reply.startswith(b"HTTP/1.1 431"), reply
+
+
 def test_slowloris_connections_are_dropped_and_healthz_answers(
         api_factory: Callable[..., ApiProcess]) -> None:
     api = api_factory("header_timeout=2", "body_timeout=2", "max_connections_per_client=0")

@@ -3,8 +3,9 @@
 Without this a handler runs to its end for nobody: a ``max_count`` create kept making
 servers after its client had hung up. ``CancelOnDisconnect`` reads the request's
 messages in a helper task (one message ahead of the app, so uploads keep their back
-pressure) and, when the server reports ``http.disconnect`` before the response is
-complete, cancels the task running the app. Handlers see ``CancelledError`` at their
+pressure). A disconnect while the body is still coming reaches the app as a message, as
+it always did; one after the whole body, before the response is complete, cancels the
+task running the app. Handlers see ``CancelledError`` at their
 next await; those that write several objects undo them on ``BaseException`` (the
 server create does), and allocations left behind are collected by
 ``kumo.control.allocations``. The request is then counted with status 499.
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DISCONNECT: Message = {"type": "http.disconnect"}
 GONE = "kumo.client_gone"  # scope key set when the client went away mid-request
+FAILED = "kumo.receive_failed"
 
 
 class CancelOnDisconnect:
@@ -35,19 +37,33 @@ class CancelOnDisconnect:
         done = False
 
         async def pump() -> None:
-            while True:
-                msg = await receive()
-                if msg["type"] == "http.disconnect":
-                    if not done:
+            body_read = False
+            try:
+                while True:
+                    msg = await receive()
+                    if msg["type"] != "http.disconnect":
+                        body_read = body_read or not msg.get("more_body")
+                        await inbox.put(msg)
+                    elif done:
+                        return
+                    elif not body_read:  # cut off mid-body: the app reads it as it would
+                        scope[GONE] = True
+                        await inbox.put(msg)
+                        return
+                    else:  # the app is working for nobody
                         scope[GONE] = True
                         me.cancel()
-                    return
-                await inbox.put(msg)
+                        return
+            except Exception as exc:  # the server's receive failed: the app's receive raises
+                await inbox.put({"type": FAILED, "error": exc})
 
         async def app_receive() -> Message:
-            if scope.get(GONE):
-                return DISCONNECT
-            return await inbox.get()
+            msg = await inbox.get()
+            if msg["type"] == FAILED:
+                raise msg["error"]
+            if msg["type"] == "http.disconnect":
+                inbox.put_nowait(msg)  # and every later receive
+            return msg
 
         async def app_send(msg: Message) -> None:
             nonlocal done

@@ -44,7 +44,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = self._parsed_head = 0
         self._timer: asyncio.TimerHandle | None = None
         self._peer = self.client[0] if self.client else ""
         cap = self.limits.max_connections_per_client
@@ -104,7 +104,7 @@ class GuardedProtocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            if self._head_bytes > self.limits.max_header_bytes:
+            if self._parsed_head > self.limits.max_header_bytes:
                 self._reject(431, "Request header fields too large.")
             else:
                 self._reject(400, "Invalid HTTP request received.")
@@ -118,9 +118,19 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
             self._reject(431, "Request header fields too large.")
 
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._count_head(len(url))
+
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
-        if self._head_bytes > self.limits.max_header_bytes:
+        self._count_head(len(name) + len(value) + 4)
+
+    def _count_head(self, n: int) -> None:
+        """The head as parsed (``_head_bytes`` may include body bytes of the same read)."""
+        self._parsed_head += n
+        if self._parsed_head > self.limits.max_header_bytes:
+            self._head_bytes = self._parsed_head
             raise ValueError("header too large")  # stops the parser: answered 431
 
     def on_headers_complete(self) -> None:
@@ -138,7 +148,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._disarm()
         self._in_head = True  # whatever follows is the next request's head
-        self._head_bytes = 0
+        self._head_bytes = self._parsed_head = 0
 
     def _reject(self, status: int, msg: str) -> None:
         self._disarm()
