@@ -29,7 +29,7 @@ USER_KEYPAIR: Outcome = ("401", "404", "404", "2xx", "404")  # admins name ?user
 
 RULES: dict[str, Outcome] = {
     "GET /": ("3xx",) * 5,
-    "GET /metrics": PUBLIC,  # KNOWN GAP (issue 17 part 4): should be TOKEN
+    "GET /metrics": ADMIN,  # admin or the service user; unauthenticated only on metrics_listen
     "GET /debug/state": ADMIN,
     "GET /healthz": PUBLIC,
     "GET /apis": PUBLIC,

@@ -77,13 +77,14 @@ class ObservabilityMiddleware:
     """Request id (echoed as X-Openstack-Request-Id), metrics and the shared runtime."""
 
     def __init__(self, app: Starlette, rt: Runtime) -> None:
-        self.app = CancelOnDisconnect(app)
+        self.app = app  # the route tables, for whoever walks them (metrics, the authz matrix)
         self.routes = app.routes
+        self.chain = CancelOnDisconnect(app)
         self.rt = rt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.chain(scope, receive, send)
             return
         scope["kumo"] = self.rt
         req_id = None
@@ -111,7 +112,7 @@ class ObservabilityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapped)
+            await self.chain(scope, receive, send_wrapped)
         finally:
             metrics.IN_FLIGHT.dec()
             svc = service_of(scope["path"])
