@@ -71,8 +71,8 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
         await c.put(f"/image/v2/images/{img['id']}/file", content=b"x" * 4096,
                     headers={"Content-Type": "application/octet-stream"})
         agents = await run_agents(creds, args.hosts, Path(tempfile.mkdtemp(prefix="kumo-fh-")))
-        while len((await c.get("/compute/v2.1/os-hypervisors")).json()["hypervisors"]) \
-                < args.hosts:
+        while sum(1 for hv in (await c.get("/compute/v2.1/os-hypervisors")).json()[
+                "hypervisors"] if hv["state"] == "up") < args.hosts:  # registered and leased
             await asyncio.sleep(0.2)
         latencies: list[float] = []
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -127,15 +127,47 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
           f"bench process (100 agents) RSS {rss_mb(os.getpid()):.0f} MB")
 
 
+class ProfiledApi(ApiOnly):
+    """`kumo api` under cProfile (written at exit) for --profile."""
+
+    profile: str = ""
+
+    def start(self, timeout: float = 30, extra_args: list[str] | None = None) -> None:
+        import subprocess
+
+        log = open(self.log_path, "a")  # noqa: SIM115
+        kumo = Path(sys.executable).parent / "kumo"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cProfile", "-o", self.profile, str(kumo), "api",
+             "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        assert self.proc.stdout is not None
+        while " ready at " not in (line := self.proc.stdout.readline()):
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError(self.log_path.read_text()[-2000:])
+
+    def stop(self) -> int:
+        import signal
+
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)  # cProfile writes its file on the way out
+            self.proc.wait(timeout=60)
+        return super().stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--servers", type=int, default=1000)
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--profile", default="", help="write a cProfile of `kumo api` here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="kumo-scale-"))
-    api = ApiOnly(tmp / "data", free_port())
+    api = ProfiledApi(tmp / "data", free_port()) if args.profile else ApiOnly(
+        tmp / "data", free_port())
+    if args.profile:
+        api.profile = args.profile
     try:
         api.start()
         asyncio.run(bench(args, api))

@@ -107,8 +107,7 @@ class Nova:
         host = await self.objects.create({"kind": cm.HOST, "metadata": {"name": name}, "spec": {
             "enabled": enabled, "availabilityZone": az, "disabledReason": None},
             "status": {"capacity": {"vcpus": 8, "memoryMb": 16384, "diskGb": 100},
-                       "hypervisorType": "QEMU", "cpuArch": "x86_64", "vtepIp": "198.18.0.2",
-                       "allocations": {}}})
+                       "hypervisorType": "QEMU", "cpuArch": "x86_64", "vtepIp": "198.18.0.2"}})
         await self.objects.create({"kind": cm.LEASE, "metadata": {"name": name}, "spec": {
             "holderIdentity": name, "leaseDurationSeconds": 30,
             "renewTime": time.time() if alive else time.time() - 300}})

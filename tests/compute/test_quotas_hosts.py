@@ -81,9 +81,10 @@ async def test_hypervisors(nova: Nova, alice: Tenant, public_image: str) -> None
     h1 = await nova.host("node1")
     await nova.host("node2", alive=False, enabled=False)
     sid = await nova.active(alice, public_image)
-    h1["status"]["allocations"] = {"x": {"vcpus": 1, "memoryMb": 128, "diskGb": 1,
-                                         "server": sid, "namespace": alice.project_id}}
-    await nova.objects.update(h1)
+    await nova.objects.create({"kind": cm.HOST_ALLOCATION, "metadata": {"name": "node1"},
+                               "spec": {"allocations": {"x": {
+                                   "vcpus": 1, "memoryMb": 128, "diskGb": 1, "server": sid,
+                                   "namespace": alice.project_id}}}})
     hvs = (await nova.ok("GET", "/v2.1/os-hypervisors", admin))["hypervisors"]
     assert [(h["hypervisor_hostname"], h["state"], h["status"]) for h in hvs] == [
         ("node1", "up", "enabled"), ("node2", "down", "disabled")]

@@ -107,8 +107,9 @@ async def _act(nova: Nova, who: Tenant, sid: str, body: dict[str, Any]) -> None:
     assert r.status_code == 202, r.text
 
 
-def _allocated(host: dict[str, Any], uid: str) -> bool:
-    return uid in ((host.get("status") or {}).get("allocations") or {})
+def _allocated(allocation: dict[str, Any] | None, uid: str) -> bool:
+    """Whether the host's HostAllocation holds the server's claim."""
+    return uid in cm.host_allocations(allocation)
 
 
 async def test_hard_reboot_of_error_server_recreates_vm(plane: Plane, alice: Tenant,
@@ -119,13 +120,13 @@ async def test_hard_reboot_of_error_server_recreates_vm(plane: Plane, alice: Ten
     first = plane.driver.vms[sid]
     await plane.force_error(alice, sid)
     uid = (await nova.server_obj(alice.project_id, sid))["metadata"]["uid"]
-    assert not _allocated(await nova.objects.get(cm.HOST, "", HOST), uid)
+    assert not _allocated(await nova.objects.try_get(cm.HOST_ALLOCATION, "", HOST), uid)
 
     await _act(nova, alice, sid, {"reboot": {"type": "HARD"}})
     s = await plane.wait_status(alice, sid, "ACTIVE")
     assert "fault" not in s and s["OS-EXT-STS:task_state"] is None
     assert plane.driver.vms[sid] is not first  # a new VM, not the old one reported again
-    assert _allocated(await nova.objects.get(cm.HOST, "", HOST), uid)  # claimed again
+    assert _allocated(await nova.objects.try_get(cm.HOST_ALLOCATION, "", HOST), uid)  # claimed again
     st = (await nova.server_obj(alice.project_id, sid))["status"]
     assert st["observedRebootNonce"] == 1 and "recover" not in st
     reasons = [e["reason"] for e in (await nova.objects.list("Event", alice.project_id)
@@ -152,7 +153,7 @@ async def test_rebuild_of_unbound_error_server_schedules_and_builds(
     assert plane.driver.vms[sid].power.value == "running"
     obj = await nova.server_obj(alice.project_id, sid)
     assert obj["spec"]["host"] == HOST and obj["status"]["observedRebuildNonce"] == 1
-    assert _allocated(await nova.objects.get(cm.HOST, "", HOST), obj["metadata"]["uid"])
+    assert _allocated(await nova.objects.try_get(cm.HOST_ALLOCATION, "", HOST), obj["metadata"]["uid"])
 
 
 async def test_failed_recovery_ends_in_error_without_looping(

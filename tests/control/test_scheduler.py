@@ -74,10 +74,16 @@ async def objects(tmp_path: Path):
     await st_.backend.close()
 
 
-def check_no_overcommit(hosts: list[dict]) -> None:
+async def claimed(objects: store.ObjectStore) -> dict[str, dict]:
+    """Each host's claims (its HostAllocation), by host name."""
+    return {a["metadata"]["name"]: cm.host_allocations(a)
+            for a in (await objects.list(cm.HOST_ALLOCATION)).items}
+
+
+def check_no_overcommit(hosts: list[dict], claims: dict[str, dict]) -> None:
     for h in hosts:
         cap = h["status"]["capacity"]
-        allocs = h["status"].get("allocations", {}).values()
+        allocs = claims.get(h["metadata"]["name"], {}).values()
         assert sum(a["vcpus"] for a in allocs) <= cap["vcpus"]
         assert sum(a["memoryMb"] for a in allocs) <= cap["memoryMb"]
 
@@ -98,18 +104,18 @@ def test_concurrent_creates_never_overcommit(tmp_path_factory, sizes, hosts) -> 
             await asyncio.gather(*(add_server(objects, v, r) for v, r in sizes))
             items = await settle(objects, len(sizes))
             hs = (await objects.list(cm.HOST)).items
-            check_no_overcommit(hs)
+            check_no_overcommit(hs, await claimed(objects))
             bound = [s for s in items if s["spec"].get("host")]
             # The scheduler that lost a race for one server releases its claim right
             # after (asynchronously); give that release a moment, then count exactly.
             for _ in range(100):
-                hs = (await objects.list(cm.HOST)).items
-                allocated = sum(len(h["status"].get("allocations", {})) for h in hs)
+                held = await claimed(objects)
+                allocated = sum(len(a) for a in held.values())
                 if allocated == len(bound):
                     break
                 await asyncio.sleep(0.05)
             await stop(tasks)
-            check_no_overcommit(hs)
+            check_no_overcommit(hs, held)
             assert allocated == len(bound)
             for s in items:
                 if not s["spec"].get("host"):
@@ -177,8 +183,9 @@ async def test_build_failure_reschedules_then_errors(objects) -> None:
     await stop(tasks)
     assert len(set(tried)) == 3
     assert "failed after 3 attempts" in s["status"]["fault"]["message"]
-    hosts = (await objects.list(cm.HOST)).items
-    assert all(not h["status"].get("allocations") for h in hosts)
+    held = await claimed(objects)
+    assert set(tried) <= set(held)  # each tried host was claimed, and every claim released
+    assert all(not a for a in held.values())
 
 
 def test_pack_vs_spread_weighing() -> None:

@@ -31,9 +31,12 @@ class Request:
 
 @dataclass
 class HostView:
+    """A Host, its Lease and its HostAllocation (the claims on it), as one candidate."""
+
     name: str
     host: dict[str, Any]
     lease: dict[str, Any] | None
+    allocation: dict[str, Any] | None = None
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -50,7 +53,7 @@ class HostView:
         cap = self.status.get("capacity") or {}
         ratios = {**DEFAULT_RATIOS, **(self.spec.get("allocationRatios") or {})}
         used = [0, 0, 0]
-        for a in (self.status.get("allocations") or {}).values():
+        for a in cm.host_allocations(self.allocation).values():
             used[0] += a.get("vcpus", 0)
             used[1] += a.get("memoryMb", 0)
             used[2] += a.get("diskGb", 0)

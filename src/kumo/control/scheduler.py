@@ -1,8 +1,9 @@
 """The scheduler: binds unscheduled servers to hosts with atomic capacity claims.
 
-A claim (``kumo.core.claims``) adds the server to ``Host.status.allocations`` with
-a compare-and-swap on the Host, so two schedulers (or replicas) can never
-overcommit a host: the loser of a race re-reads and re-filters that host.
+A claim (``kumo.core.claims``) adds the server to the host's HostAllocation with
+a compare-and-swap on it, so two schedulers (or replicas) can never overcommit a
+host: the loser of a race re-reads and re-filters that host. Hosts, Leases and
+HostAllocations are read from Informers (watch-fed), never listed per decision.
 Then the server is bound (``spec.host``, host label, the agent's finalizer).
 A build the agent reports failed is released and rescheduled elsewhere, up to
 ``max_attempts``; with no host left the server goes to ERROR with the reasons.
@@ -52,9 +53,10 @@ class Scheduler:
         self.decisions = 0
         self.claim_conflicts = 0
         self.no_valid_host = 0
-        # watch-fed copies of Hosts and Leases: no full list per decision
+        # watch-fed copies of Hosts, Leases and claims: no full list per decision
         self.hosts = Informer(store.StoreSource(objects, cm.HOST))
         self.leases = Informer(store.StoreSource(objects, cm.LEASE))
+        self.allocs = Informer(store.StoreSource(objects, cm.HOST_ALLOCATION))
         self.servers = Informer(store.StoreSource(objects, cm.SERVER), on_event=self._on_event)
 
     # ---- sources ---------------------------------------------------------
@@ -78,19 +80,23 @@ class Scheduler:
             return status.get("vmState") != "error"
         return bool(status.get("buildFailure"))
 
-    def _remember(self, host: Obj | None) -> None:
+    def _remember(self, alloc: Obj | None) -> None:
         """Our own claim's write, seen before its watch event arrives (newest wins)."""
-        if host is None:
+        if alloc is None:
             return
-        key = key_of(host)
-        old = self.hosts.items.get(key)
+        key = key_of(alloc)
+        old = self.allocs.items.get(key)
         if old is None or int(old["metadata"]["resourceVersion"]) <= int(
-                host["metadata"]["resourceVersion"]):
-            self.hosts.items[key] = host
+                alloc["metadata"]["resourceVersion"]):
+            self.allocs.items[key] = alloc
 
     async def run(self) -> None:
-        await asyncio.gather(self.hosts.run(), self.leases.run(), self.servers.run(),
-                             self.controller.run(), self._sweep_loop())
+        try:
+            await claims.migrate_legacy(self.objects)
+        except (store.StoreError, DomainError):
+            log.exception("could not move legacy Host.status.allocations")
+        await asyncio.gather(self.hosts.run(), self.leases.run(), self.allocs.run(),
+                             self.servers.run(), self.controller.run(), self._sweep_loop())
 
     # ---- reconcile -------------------------------------------------------
     async def reconcile(self, key: tuple[str, ...]) -> Requeue | None:
@@ -155,15 +161,21 @@ class Scheduler:
         return req
 
     async def _hosts(self) -> list[placement.HostView]:
-        if self.hosts.synced.is_set() and self.leases.synced.is_set():
+        informers = (self.hosts, self.leases, self.allocs)
+        if all(i.synced.is_set() for i in informers):
             hosts = self.hosts.values()
             leases = {k[1]: v for k, v in self.leases.items.items()}
+            allocs = {k[1]: v for k, v in self.allocs.items.items()}
         else:
             hosts = (await self.objects.list(cm.HOST)).items
-            leases = {le["metadata"]["name"]: le
-                      for le in (await self.objects.list(cm.LEASE)).items}
-        return [placement.HostView(h["metadata"]["name"], h, leases.get(h["metadata"]["name"]))
-                for h in hosts]
+            leases, allocs = ({o["metadata"]["name"]: o
+                               for o in (await self.objects.list(kind)).items}
+                              for kind in (cm.LEASE, cm.HOST_ALLOCATION))
+        views = []
+        for h in hosts:
+            name = h["metadata"]["name"]
+            views.append(placement.HostView(name, h, leases.get(name), allocs.get(name)))
+        return views
 
     def _counted_conflict(self) -> None:
         self.claim_conflicts += 1
@@ -176,17 +188,17 @@ class Scheduler:
                             vcpus=req.vcpus, memory_mb=req.memory_mb, disk_gb=req.disk_gb,
                             token=token)
 
-        def fits(host: Obj) -> str | None:
-            return placement.reject_reason(placement.HostView(h.name, host, h.lease), req,
-                                           time.time())
+        def fits(alloc: Obj) -> str | None:
+            return placement.reject_reason(placement.HostView(h.name, h.host, h.lease, alloc),
+                                           req, time.time())
 
         try:
             self._remember(await claims.claim(
-                self.objects, h.name, want, fits=fits, current=h.host,
+                self.objects, h.name, want, fits=fits, current=h.allocation,
                 keep_existing=keep_existing, on_retry=self._counted_conflict))
             return True
         except DomainError:
-            self._remember(await self.objects.try_get(cm.HOST, "", h.name))
+            self._remember(await self.objects.try_get(cm.HOST_ALLOCATION, "", h.name))
             return False
 
     async def _bind(self, server: Obj, host: str) -> bool:
@@ -338,9 +350,9 @@ class Scheduler:
                  for s in (await self.objects.list(cm.SERVER)).items}
         released = 0
         now = time.time()
-        for host in (await self.objects.list(cm.HOST)).items:
-            name = host["metadata"]["name"]
-            for uid, alloc in list((host.get("status") or {}).get("allocations", {}).items()):
+        for held in (await self.objects.list(cm.HOST_ALLOCATION)).items:
+            name = held["metadata"]["name"]
+            for uid, alloc in claims.allocations(held).items():
                 stale_claim = bound.get(uid, "") is None and now - alloc.get("claimedAt", 0) > 60
                 if uid not in bound or bound[uid] not in (None, name) or stale_claim:
                     await self.release(name, uid)

@@ -26,8 +26,13 @@ Host (cluster-scoped, name = host name)
   spec   admin: {enabled, disabledReason, availabilityZone, allocationRatios{cpu,ram,disk}}
   status agent:  {capacity{vcpus,memoryMb,diskGb}, accelerator, hypervisorType, cpuArch,
                   vtepIp, agentVersion, startedAt}
-         scheduler: {allocations{<server uid>: {vcpus, memoryMb, diskGb, server, namespace}}}
-  Claims are CAS on the Host's resourceVersion, so no two schedulers overcommit it.
+
+HostAllocation (cluster-scoped, name = host name): the scheduler's claims on one host
+  spec   scheduler: {allocations{<server uid>: {vcpus, memoryMb, diskGb, server, namespace,
+                                              claim, claimedAt}}}
+  Claims are CAS on this object's resourceVersion, so no two schedulers overcommit a
+  host; it is apart from the Host because every agent watches Hosts (VTEPs) and a
+  claim must not be streamed to all of them.
 
 Lease (cluster-scoped, name = host name): the agent's heartbeat
   spec {holderIdentity, renewTime (epoch seconds), leaseDurationSeconds}
@@ -58,6 +63,7 @@ KEYPAIR = "Keypair"
 SERVER_GROUP = "ServerGroup"
 INSTANCE_ACTION = "InstanceAction"
 HOST = "Host"
+HOST_ALLOCATION = "HostAllocation"
 LEASE = "Lease"
 CONSOLE_LOG = "ConsoleLog"
 QUOTA_SET = "QuotaSet"
@@ -79,6 +85,7 @@ register(KindInfo(FLAVOR, "flavors", namespaced=False, admin_only=True))
 register(KindInfo(KEYPAIR, "keypairs", namespaced=False, admin_only=True))
 register(KindInfo(SERVER_GROUP, "servergroups", namespaced=True))
 register(KindInfo(INSTANCE_ACTION, "instanceactions", namespaced=True))
+register(KindInfo(HOST_ALLOCATION, "hostallocations", namespaced=False, admin_only=True))
 register(KindInfo(LEASE, "leases", namespaced=False, admin_only=True))
 register(KindInfo(CONSOLE_LOG, "consolelogs", namespaced=True))
 register(KindInfo(QUOTA_SET, "quotasets", namespaced=True))
@@ -94,6 +101,11 @@ def lease_alive(lease: dict[str, Any] | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     return now < float(spec.get("renewTime", 0)) + float(
         spec.get("leaseDurationSeconds", LEASE_SECONDS))
+
+
+def host_allocations(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """A HostAllocation's claims by server uid (empty for a missing object)."""
+    return dict(((obj or {}).get("spec") or {}).get("allocations") or {})
 
 
 def nonce(spec: dict[str, Any], key: str) -> int:

@@ -1,5 +1,6 @@
-"""Compute kinds: Server, Host, Lease, Flavor, Keypair, ServerGroup, InstanceAction,
-ConsoleLog, QuotaSet, QuotaUsage, QuotaClaim (field owners: ``kumo.model.compute``)."""
+"""Compute kinds: Server, Host, HostAllocation, Lease, Flavor, Keypair, ServerGroup,
+InstanceAction, ConsoleLog, QuotaSet, QuotaUsage, QuotaClaim (field owners:
+``kumo.model.compute``)."""
 
 from __future__ import annotations
 
@@ -104,13 +105,35 @@ class HostStatus(Model):
     hypervisor_type: str | None = None
     cpu_arch: str | None = None
     vtep_ip: str | None = None
-    allocations: dict[str, Obj] = Field(default_factory=dict)
 
 
 class Host(Resource):
     KIND = cm.HOST
     spec: HostSpec = Field(default_factory=HostSpec)
     status: HostStatus = Field(default_factory=HostStatus)
+
+
+class Allocation(Model):
+    """One server's share of a host (``kumo.core.claims``)."""
+
+    vcpus: int = 0
+    memory_mb: int = 0
+    disk_gb: int = 0
+    server: str = ""
+    namespace: str = ""
+    claim: str | None = None
+    claimed_at: float = 0.0
+
+
+class HostAllocationSpec(Model):
+    allocations: dict[str, Allocation] = Field(default_factory=dict)
+
+
+class HostAllocation(Resource):
+    """The scheduler's claims on one host (name = host name); agents do not watch it."""
+
+    KIND = cm.HOST_ALLOCATION
+    spec: HostAllocationSpec = Field(default_factory=HostAllocationSpec)
 
 
 class LeaseSpec(Model):

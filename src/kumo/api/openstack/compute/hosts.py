@@ -57,6 +57,10 @@ async def _hosts(request: Request) -> tuple[list[Obj], dict[str, Obj]]:
     objects = runtime(request).objects
     hosts = sorted((await objects.list(cm.HOST)).items, key=lambda h: h["metadata"]["name"])
     leases = {le["metadata"]["name"]: le for le in (await objects.list(cm.LEASE)).items}
+    held = {a["metadata"]["name"]: cm.host_allocations(a)
+            for a in (await objects.list(cm.HOST_ALLOCATION)).items}
+    for h in hosts:  # the scheduler's claims live in HostAllocations; usage reads them here
+        h.setdefault("status", {})["allocations"] = held.get(h["metadata"]["name"], {})
     return hosts, leases
 
 
@@ -312,7 +316,7 @@ async def service_delete(request: Request) -> Response:
     if hosted:
         raise conflict("Unable to delete compute service that is hosting instances. Migrate "
                        "or delete the instances first.")
-    for kind in (cm.HOST, cm.LEASE):
+    for kind in (cm.HOST, cm.LEASE, cm.HOST_ALLOCATION):
         try:
             await objects.delete(kind, "", found["host"])
         except store.NotFound:
