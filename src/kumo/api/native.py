@@ -327,7 +327,7 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
         initial, start = listed.items, listed.resource_version
     else:
         start = query_int(request, "resourceVersion", maximum=2**62) or 0
-    stream = objects.watch(info.kind, namespace, start)
+    stream = objects.watch(info.kind, namespace, start, label_selector=selector)
 
     async def body() -> AsyncIterator[bytes]:
         for obj in initial:

@@ -1,9 +1,12 @@
 """IPAM by compare-and-swap: an address or MAC is held by whoever created its
 allocation record; the store refuses a second create of the same name.
 
-Automatic allocation lists the subnet's records, tries the lowest free address of
-the pools and, after a collision, random ones among the free; when none is left it
-re-reads, and fails (``Exhausted``) only when the subnet is full. Refusals carry
+Automatic allocation probes by next-fit (a per-subnet cursor in this process: the
+lowest address first on a fresh subnet, wrapping at the end of the pools), each
+probe a create, so its cost does not grow with the cloud. After ``PROBES``
+collisions in a row it lists the subnet's records, tries the lowest free address
+and then random ones among the free; it fails (``Exhausted``) only when the subnet
+is full. Refusals carry
 Neutron's type names as ``code`` (IpAddressAlreadyAllocated, MacAddressInUse ...),
 which every face maps to its own status.
 """
@@ -23,6 +26,9 @@ from .errors import AlreadyExists, Exhausted, Invalid
 Obj = dict[str, Any]
 IPv4 = ipaddress.IPv4Address
 CANDIDATES = 256
+PROBES = 16  # next-fit collisions in a row before the subnet's records are read
+CURSORS = 4096  # subnets whose next-fit cursor this process remembers
+_cursor: dict[str, int] = {}  # subnet uid -> next address to try
 MAC_PREFIX = "fa:16:3e"
 MAC_ATTEMPTS = 32
 
@@ -96,10 +102,61 @@ async def claim_ip(objects: store.ObjectStore, sub: Obj, ip: str, port_id: str,
     return ip
 
 
+def _next_pick(sub: Obj, ranges: list[tuple[int, int]]) -> int:
+    """The subnet's next address by next-fit (lowest first on a fresh subnet, wrapping at
+    the end of the pools). The cursor is this process's hint, never an authority: the
+    create of the allocation record is the claim."""
+    key = sub["metadata"].get("uid") or sub["metadata"]["name"]
+    x = _cursor.get(key, ranges[0][0])
+    for lo, hi in ranges:
+        if x <= hi:
+            x = max(x, lo)
+            break
+    else:
+        x = ranges[0][0]  # past the last pool: wrap, released addresses come round again
+    if len(_cursor) >= CURSORS:
+        _cursor.clear()
+    _cursor[key] = x + 1
+    return x
+
+
+async def _create(objects: store.ObjectStore, sub: Obj, x: int, port_id: str,
+                  project: str) -> str | None:
+    ip = str(IPv4(x))
+    try:
+        await objects.create(_record(sub, ip, port_id, project))
+        return ip
+    except store.AlreadyExists:
+        return None
+
+
 async def allocate_ip(objects: store.ObjectStore, sub: Obj, port_id: str, project: str) -> str:
-    """Claim a free address of the subnet's pools, or Exhausted (IpAddressGenerationFailure)."""
+    """Claim a free address of the subnet's pools, or Exhausted (IpAddressGenerationFailure).
+
+    Cost does not grow with the cloud: a few next-fit probes, each one create (the
+    claim); only after ``PROBES`` collisions in a row (a crowded subnet, or a cursor
+    lost to a restart) is the subnet's record list read, once.
+    """
     ranges = pool_ranges(sub)
+    if not ranges:
+        raise no_more_ips(sub["spec"]["networkId"])
+    gateway = sub["spec"].get("gatewayIp")
+    skip = {int(IPv4(gateway))} if gateway else set()
+    size = sum(hi - lo + 1 for lo, hi in ranges)
     tried: set[int] = set()
+    for _ in range(min(PROBES, size)):
+        x = _next_pick(sub, ranges)
+        if x in skip or x in tried:
+            continue
+        tried.add(x)
+        if (ip := await _create(objects, sub, x, port_id, project)) is not None:
+            return ip
+    return await _allocate_by_scan(objects, sub, ranges, port_id, project, tried | skip)
+
+
+async def _allocate_by_scan(objects: store.ObjectStore, sub: Obj, ranges: list[tuple[int, int]],
+                            port_id: str, project: str, tried: set[int]) -> str:
+    """Read what the subnet holds; try the lowest free, then random ones among the free."""
     first = True
     while True:
         used = await taken(objects, sub["metadata"]["name"])
@@ -111,12 +168,10 @@ async def allocate_ip(objects: store.ObjectStore, sub: Obj, port_id: str, projec
             first = False
             candidates.remove(pick)
             tried.add(pick)
-            ip = str(IPv4(pick))
-            try:
-                await objects.create(_record(sub, ip, port_id, project))
+            if (ip := await _create(objects, sub, pick, port_id, project)) is not None:
+                key = sub["metadata"].get("uid") or sub["metadata"]["name"]
+                _cursor[key] = pick + 1
                 return ip
-            except store.AlreadyExists:
-                continue
 
 
 async def _release(objects: store.ObjectStore, kind: str, name: str, port_id: str) -> None:

@@ -7,7 +7,7 @@ objects; object semantics (uid, finalizers, generation) live in ``objects.py``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -78,7 +78,8 @@ class Backend(Protocol):
     async def delete(self, key: Key, expected_revision: int | None = None) -> Record: ...
 
     def watch(
-        self, kind: str | None, namespace: str | None, from_revision: int
+        self, kind: str | None, namespace: str | None, from_revision: int,
+        match: Callable[[dict[str, Any]], bool] | None = None,
     ) -> AsyncIterator[Event]: ...
 
     async def revision(self) -> int: ...

@@ -296,9 +296,19 @@ class ObjectStore:
         return result
 
     async def watch(
-        self, kind: str | None, namespace: str | None = None, from_revision: int = 0
+        self, kind: str | None, namespace: str | None = None, from_revision: int = 0, *,
+        label_selector: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
-        async for ev in self.backend.watch(kind, namespace, from_revision):
+        """Events of a kind; with ``label_selector`` only those of matching objects
+        (filtered before the per-watcher copy: no fan-out cost for the others)."""
+        match = None
+        if label_selector:
+            by_labels = parse_selector(label_selector)
+
+            def match(value: Obj) -> bool:
+                return by_labels((value.get("metadata") or {}).get("labels") or {})
+
+        async for ev in self.backend.watch(kind, namespace, from_revision, match):
             yield _event(ev)
 
     async def revision(self) -> int:

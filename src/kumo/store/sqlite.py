@@ -323,9 +323,14 @@ class SqliteBackend:
 
     # ---- watch -----------------------------------------------------------
     async def watch(
-        self, kind: str | None, namespace: str | None, from_revision: int
+        self, kind: str | None, namespace: str | None, from_revision: int,
+        match: Callable[[dict[str, Any]], bool] | None = None,
     ) -> AsyncIterator[Event]:
-        """Events with revision > from_revision, in order, then live ones, with bookmarks."""
+        """Events with revision > from_revision, in order, then live ones, with bookmarks.
+
+        ``match`` drops live events whose value it refuses before they are copied for
+        this watcher (a label-selected watch must not clone every write of its kind).
+        """
         if from_revision < self.compact_revision:
             raise Gone(f"revision {from_revision} is compacted (oldest is {self.compact_revision})")
         w = self.hub.add(kind, namespace)
@@ -357,6 +362,8 @@ class SqliteBackend:
                 if ev.revision <= last:
                     continue
                 last = ev.revision
+                if match is not None and ev.record is not None and not match(ev.record.value):
+                    continue
                 yield owned(ev)
         finally:
             self.hub.remove(w)

@@ -1,0 +1,48 @@
+"""A label-selected watch gets only its objects' live events, filtered before the copy."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import aclosing
+
+from kumo import store
+from kumo.store import backend as backend_mod
+
+from .conftest import take
+
+
+def thing(name: str, host: str) -> dict:
+    return {"kind": "Thing", "metadata": {"name": name, "namespace": "p",
+                                          "labels": {"kumo.io/host": host}}, "spec": {}}
+
+
+async def test_selected_watch_skips_and_never_copies_other_objects(
+        objects: store.ObjectStore, monkeypatch) -> None:
+    copied: list[str] = []
+    real = backend_mod.owned
+
+    def counting(ev: backend_mod.Event) -> backend_mod.Event:
+        copied.append(ev.record.key.name if ev.record is not None else "")
+        return real(ev)
+
+    monkeypatch.setattr(sys.modules[type(objects.backend).__module__], "owned", counting)
+
+    async def writes(tag: str) -> int:
+        before = len(copied)
+        for i in range(5):
+            await objects.create(thing(f"{tag}-other{i}", "h2"))
+        await objects.create(thing(f"{tag}-mine", "h1"))
+        await asyncio.sleep(0.05)
+        return len(copied) - before
+
+    base = await writes("a")  # the writers' own copies, no watcher
+    start = await objects.revision()
+    stream = objects.watch("Thing", "p", start, label_selector="kumo.io/host=h1")
+    async with aclosing(stream):
+        got = asyncio.ensure_future(take(stream, start + 6))
+        await asyncio.sleep(0.05)  # the watch is live: what follows is fan-out, not replay
+        watched = await writes("b")
+        events = await got
+    assert [e.object["metadata"]["name"] for e in events] == ["b-mine"]
+    assert watched == base + 1  # one copy for the watcher: its own object only
