@@ -67,8 +67,14 @@ class Neutron:
         await self.http.aclose()
 
 
-def start_api(tmp: Path) -> ApiOnly:
-    api = ApiOnly(tmp / "api", free_port())
+def start_api(tmp: Path, profile: str = "") -> ApiOnly:
+    if profile:
+        from bench.scale_bench import ProfiledApi
+
+        api: ApiOnly = ProfiledApi(tmp / "api", free_port())
+        api.profile = profile  # type: ignore[attr-defined]
+    else:
+        api = ApiOnly(tmp / "api", free_port())
     api.start()
     return api
 
@@ -78,7 +84,7 @@ async def port_create(args: argparse.Namespace) -> None:
     from tests.e2e.vmhelpers import admin_token
 
     with tempfile.TemporaryDirectory() as d:
-        api = start_api(Path(d))
+        api = start_api(Path(d), args.profile)
         try:
             token = admin_token(api.base_url, api.admin_password)
             n = Neutron(api.base_url, token)
@@ -334,6 +340,7 @@ def main() -> None:
     p = sub.add_parser("port-create")
     p.add_argument("--ports", type=int, default=400)
     p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--profile", default="", help="write a cProfile of `kumo api` here")
     p.add_argument("--cidr", default="10.128.0.0/22", help="the subnet (10.128.0.0/19 for 6,400)")
     p = sub.add_parser("l2pop-fake")
     p.add_argument("--hosts", type=int, default=50)

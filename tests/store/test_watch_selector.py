@@ -46,3 +46,13 @@ async def test_selected_watch_skips_and_never_copies_other_objects(
         events = await got
     assert [e.object["metadata"]["name"] for e in events] == ["b-mine"]
     assert watched == base + 1  # one copy for the watcher: its own object only
+
+
+async def test_count_matches_list_per_kind_and_namespace(objects: store.ObjectStore) -> None:
+    for i in range(3):
+        await objects.create(thing(f"t{i}", "h1"))
+    await objects.create({**thing("q0", "h1"), "metadata": {"name": "q0", "namespace": "q"}})
+    await objects.delete("Thing", "p", "t0")
+    assert await objects.count("Thing", "p") == len((await objects.list("Thing", "p")).items) == 2
+    assert await objects.count("Thing") == 3
+    assert await objects.count("Other", "p") == 0

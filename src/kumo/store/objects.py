@@ -244,6 +244,10 @@ class ObjectStore:
             kind, namespace, label_selector=label_selector, limit=limit,
             continue_token=continue_token))
 
+    async def count(self, kind: str, namespace: str | None = None) -> int:
+        """How many objects of a kind exist (quota checks: no list, no decode)."""
+        return await self._timed("count", self.backend.count(kind, namespace))
+
     async def update(self, obj: Obj, *, expected_rv: int | None = None) -> Obj:
         return await self._timed("update", self._update(obj, expected_rv=expected_rv))
 

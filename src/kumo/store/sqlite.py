@@ -293,6 +293,11 @@ class SqliteBackend:
         row = self._read().execute("SELECT v FROM meta WHERE k='rev'").fetchone()
         return row[0] if row else 0
 
+    async def count(self, kind: str, namespace: str | None) -> int:
+        """How many objects of a kind (in a namespace) exist, without reading them."""
+        sql, args = _scoped("SELECT COUNT(*) FROM kv WHERE 1", [], kind, namespace)
+        return int(self._read().execute(sql, args).fetchone()[0])
+
     async def list(
         self, kind: str, namespace: str | None, *, start_after: tuple[str, str] | None = None,
         limit: int = 0,
