@@ -56,3 +56,17 @@ async def test_count_matches_list_per_kind_and_namespace(objects: store.ObjectSt
     assert await objects.count("Thing", "p") == len((await objects.list("Thing", "p")).items) == 2
     assert await objects.count("Thing") == 3
     assert await objects.count("Other", "p") == 0
+
+
+def test_hub_offers_an_event_only_to_its_kind_and_to_all_kind_watchers() -> None:
+    from kumo.store.backend import Event, Key, Record
+    from kumo.store.watchhub import WatchHub
+
+    hub = WatchHub()
+    lease, server, every = hub.add("Lease", None), hub.add("Server", None), hub.add(None, None)
+    hub.publish([Event("MODIFIED", 7, Record(Key("Lease", "", "h1"), {}, 1, 7))])
+    assert (lease.queue.qsize(), server.queue.qsize(), every.queue.qsize()) == (1, 0, 1)
+    hub.remove(lease)
+    hub.publish([Event("MODIFIED", 8, Record(Key("Lease", "", "h1"), {}, 1, 8))])
+    assert (lease.queue.qsize(), every.queue.qsize()) == (1, 2)
+    assert "Lease" not in hub.by_kind and hub.delivered_revision == 8

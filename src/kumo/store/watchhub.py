@@ -36,20 +36,34 @@ class WatchHub:
 
     def __init__(self) -> None:
         self.watchers: set[Watcher] = set()
+        # by kind (None: every kind): an event is offered only to its kind's watchers,
+        # so a Lease renewal does not visit the thousands watching Servers or Ports
+        self.by_kind: dict[str | None, set[Watcher]] = {}
         self.delivered_revision = 0
         self.events_delivered = 0
 
     def add(self, kind: str | None, namespace: str | None) -> Watcher:
         w = Watcher(kind, namespace)
         self.watchers.add(w)
+        self.by_kind.setdefault(kind, set()).add(w)
         return w
 
     def remove(self, w: Watcher) -> None:
         self.watchers.discard(w)
+        group = self.by_kind.get(w.kind)
+        if group is not None:
+            group.discard(w)
+            if not group:
+                del self.by_kind[w.kind]
+
+    def _offered(self, ev: Event) -> list[Watcher]:
+        if ev.record is None:
+            return list(self.watchers)
+        return [*self.by_kind.get(ev.record.key.kind, ()), *self.by_kind.get(None, ())]
 
     def publish(self, events: list[Event]) -> None:
         for ev in events:
-            for w in self.watchers:
+            for w in self._offered(ev):
                 if w.overflowed or not w.matches(ev):
                     continue
                 if w.queue.qsize() >= WATCH_QUEUE_LIMIT:

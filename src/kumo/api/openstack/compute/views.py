@@ -162,6 +162,7 @@ class ViewContext:
 
 
 lease_alive = cm.lease_alive
+FEW_HOSTS = 32  # up to this many hosts in a view are read one by one, beyond it listed
 
 
 async def view_context(request: Request, ctx: AuthContext,
@@ -170,8 +171,13 @@ async def view_context(request: Request, ctx: AuthContext,
 
     rt = runtime(request)
     objects = rt.objects
-    hosts = {h["metadata"]["name"]: h for h in (await objects.list(cm.HOST)).items}
-    leases = {le["metadata"]["name"]: le for le in (await objects.list(cm.LEASE)).items}
+    names = {s["spec"].get("host") for s in servers or []} - {None, ""}
+    if len(names) <= FEW_HOSTS:  # one server's view must not read every host of the cloud
+        hosts = {n: h for n in names if (h := await objects.try_get(cm.HOST, "", n))}
+        leases = {n: le for n in names if (le := await objects.try_get(cm.LEASE, "", n))}
+    else:
+        hosts = {h["metadata"]["name"]: h for h in (await objects.list(cm.HOST)).items}
+        leases = {le["metadata"]["name"]: le for le in (await objects.list(cm.LEASE)).items}
     return ViewContext(request, ctx, hosts, leases, await addresses_for(rt, servers or []))
 
 
