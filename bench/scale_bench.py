@@ -3,8 +3,11 @@
 One process runs `kumo api` (subprocess) and 100 host agents with the fake
 driver (in this process, each with its own HTTP watch and lease, exactly the
 agent code that runs on real hosts). Prints the time until all servers are
-ACTIVE, scheduler decisions/s and API latency p50/p99 during the run.
+ACTIVE, scheduler decisions/s, API latency p50/p99 during the run (the clients'
+POSTs, and every mutating call of the agents), watch fan-out, API memory per
+1,000 stored objects.
     .venv/bin/python bench/scale_bench.py [--servers 1000 --hosts 100 --clients 20]
+    .venv/bin/python bench/scale_bench.py --servers 10000 --hosts 1000   # the big one
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,18 +42,97 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+WRITES: list[float] = []  # latency of every mutating call the agents make
+
+
 async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
+    """The fake hosts' agents: one token for all (1,000 logins would be 1,000 password
+    hashes before the run starts), each agent with its own client and watches."""
     from kumo.agent.main import Agent
     from kumo.client import ApiClient
     from kumo.drivers.fake import FakeDriver
 
+    class TimedClient(ApiClient):
+        async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+            t = time.perf_counter()
+            r = await super().request(method, url, **kw)
+            if method != "GET":
+                WRITES.append(time.perf_counter() - t)
+            return r
+
+    first = TimedClient(creds)
+    token = await first.token()
     tasks = []
     for i in range(hosts):
-        api = ApiClient(creds)
-        agent = Agent(api, FakeDriver(), f"fake-{i:03d}", state / f"h{i}")
+        api = first if i == 0 else TimedClient(creds)
+        api._token, api._token_expires = token, first._token_expires
+        agent = Agent(api, FakeDriver(), f"fake-{i:04d}", state / f"h{i}")
         agent.console.interval = 3600  # fake consoles: don't measure uploads here
         tasks.append(asyncio.create_task(agent.run()))
     return tasks
+
+
+def store_objects(data_dir: Path) -> int:
+    """How many objects the API's store holds (read-only peek at its SQLite file)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{data_dir / 'store.db'}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0])
+
+
+async def prepare(c: httpx.AsyncClient, servers: int) -> str:
+    """A project with room for the run, and an image; the image id."""
+    r = await c.get("/v3/projects", params={"name": "admin"})
+    project = r.json()["projects"][0]["id"]
+    await c.put(f"/compute/v2.1/os-quota-sets/{project}", json={"quota_set": {
+        "instances": servers * 2, "cores": servers * 2, "ram": servers * 1024}})
+    img = (await c.post("/image/v2/images", json={
+        "name": "scale", "disk_format": "raw", "container_format": "bare"})).json()
+    await c.put(f"/image/v2/images/{img['id']}/file", content=b"x" * 4096,
+                headers={"Content-Type": "application/octet-stream"})
+    return str(img["id"])
+
+
+async def create_all(c: httpx.AsyncClient, args: argparse.Namespace, image: str) -> list[float]:
+    """POST every server from ``args.clients`` concurrent clients; their latencies."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(args.servers):
+        queue.put_nowait(i)
+
+    async def client() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            t = time.perf_counter()
+            r = await c.post("/compute/v2.1/servers", json={"server": {
+                "name": f"s{i}", "imageRef": image, "flavorRef": "42", "networks": "none"}})
+            latencies.append(time.perf_counter() - t)
+            assert r.status_code == 202, r.text
+
+    await asyncio.gather(*(client() for _ in range(args.clients)))
+    return latencies
+
+
+async def wait_settled(c: httpx.AsyncClient, servers: int, poll: list[float]) -> tuple[int, int]:
+    """Poll the index filtered by status until every server is ACTIVE or ERROR.
+
+    (A detail list of every server each 0.5 s took about half the API's CPU at
+    1,000 servers and slowed what it measured.)"""
+    async def count(status: str) -> int:
+        t = time.perf_counter()
+        r = await c.get("/compute/v2.1/servers", params={"status": status, "limit": "100000"})
+        poll.append(time.perf_counter() - t)
+        return len(r.json()["servers"])
+
+    errors, polls = 0, 0
+    while True:
+        active = await count("ACTIVE")
+        if polls % 4 == 0 or active + errors >= servers:
+            errors = await count("ERROR")
+        polls += 1
+        if active + errors >= servers:
+            return active, errors
+        await asyncio.sleep(0.5)
 
 
 async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
@@ -59,82 +142,62 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
     creds = yaml.safe_load((api.data_dir / "service-credentials.yaml").read_text())
     token = admin_token(api.base_url, api.admin_password)
     h = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
-    async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=120) as c:
-        # a project with room for the run
-        r = await c.get("/v3/projects", params={"name": "admin"})
-        project = r.json()["projects"][0]["id"]
-        await c.put(f"/compute/v2.1/os-quota-sets/{project}", json={"quota_set": {
-            "instances": args.servers * 2, "cores": args.servers * 2,
-            "ram": args.servers * 1024}})
-        img = (await c.post("/image/v2/images", json={
-            "name": "scale", "disk_format": "raw", "container_format": "bare"})).json()
-        await c.put(f"/image/v2/images/{img['id']}/file", content=b"x" * 4096,
-                    headers={"Content-Type": "application/octet-stream"})
+    assert api.proc is not None
+    async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=300) as c:
+        image = await prepare(c, args.servers)
+        t_reg = time.perf_counter()
         agents = await run_agents(creds, args.hosts, Path(tempfile.mkdtemp(prefix="kumo-fh-")))
         while sum(1 for hv in (await c.get("/compute/v2.1/os-hypervisors")).json()[
                 "hypervisors"] if hv["state"] == "up") < args.hosts:  # registered and leased
-            await asyncio.sleep(0.2)
-        latencies: list[float] = []
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(args.servers):
-            queue.put_nowait(i)
-
-        async def client() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                t = time.perf_counter()
-                r = await c.post("/compute/v2.1/servers", json={"server": {
-                    "name": f"s{i}", "imageRef": img["id"], "flavorRef": "42",
-                    "networks": "none"}})
-                latencies.append(time.perf_counter() - t)
-                assert r.status_code == 202, r.text
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(args.clients)))
-        t_created = time.perf_counter() - t0
-        poll: list[float] = []
-
-        async def count(status: str) -> int:
-            t = time.perf_counter()
-            r = await c.get("/compute/v2.1/servers", params={"status": status,
-                                                             "limit": "100000"})
-            poll.append(time.perf_counter() - t)
-            return len(r.json()["servers"])
-
-        # Poll the index filtered by status (a detail list of every server each 0.5 s
-        # took about half the API's CPU at 1,000 servers and slowed what it measured).
-        errors, polls = 0, 0
-        while True:
-            active = await count("ACTIVE")
-            if polls % 4 == 0 or active + errors >= args.servers:
-                errors = await count("ERROR")
-            polls += 1
-            if active + errors >= args.servers:
-                break
             await asyncio.sleep(0.5)
+        t_reg = time.perf_counter() - t_reg
+        before = (await c.get("/debug/state")).json()
+        rss0, objs0 = rss_mb(api.proc.pid), store_objects(api.data_dir)
+        WRITES.clear()
+        poll: list[float] = []
+        t0 = time.perf_counter()
+        latencies = await create_all(c, args, image)
+        t_created = time.perf_counter() - t0
+        active, errors = await wait_settled(c, args.servers, poll)
         t_all = time.perf_counter() - t0
         if errors:
             r = await c.get("/compute/v2.1/servers/detail", params={"status": "ERROR"})
             for s in r.json()["servers"][:5]:
                 print("  ERROR:", s["id"], (s.get("fault") or {}).get("message"))
         stats = (await c.get("/debug/state")).json()
+        rss1, objs1 = rss_mb(api.proc.pid), store_objects(api.data_dir)
         for t in agents:
             t.cancel()
         await asyncio.gather(*agents, return_exceptions=True)
+    report(args, stats, before, t_reg, t_created, t_all, active, errors, latencies, poll)
+    per_k = (rss1 - rss0) / max(1, (objs1 - objs0) / 1000)
+    print(f"  API RSS {rss0:.0f} -> {rss1:.0f} MB for {objs0} -> {objs1} stored objects "
+          f"({per_k:.1f} MB per 1,000 objects); bench process ({args.hosts} agents) RSS "
+          f"{rss_mb(os.getpid()):.0f} MB")
+
+
+def report(args: argparse.Namespace, stats: dict, before: dict, t_reg: float,
+           t_created: float, t_all: float, active: int, errors: int,
+           latencies: list[float], poll: list[float]) -> None:
     sched = stats.get("scheduler", {})
+    store0, store1 = before.get("store", {}), stats.get("store", {})
+    events = (store1.get("events_delivered") or 0) - (store0.get("events_delivered") or 0)
+    writes = (store1.get("ops_committed") or 0) - (store0.get("ops_committed") or 0)
+    mutating = latencies + WRITES
     print(f"{args.servers} servers on {args.hosts} fake hosts, {args.clients} clients, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores (hosts registered and leased in {t_reg:.1f}s)")
     print(f"  all API calls returned in {t_created:.1f}s; all ACTIVE in {t_all:.1f}s "
-          f"(goal < 20 s); ACTIVE {active}, ERROR {errors}")
+          f"(goal < 20 s at 1,000/100); ACTIVE {active}, ERROR {errors}")
     print(f"  scheduler decisions {sched.get('decisions')} -> "
           f"{(sched.get('decisions') or 0) / t_all:.0f}/s; claim conflicts "
           f"{sched.get('claim_conflicts')}")
     print(f"  POST /servers latency p50 {pct(latencies, .5) * 1e3:.0f} ms, "
           f"p99 {pct(latencies, .99) * 1e3:.0f} ms; status poll p50 "
           f"{pct(poll, .5) * 1e3:.0f} ms")
-    assert api.proc is not None
-    print(f"  API server RSS after the run: {rss_mb(api.proc.pid):.0f} MB; "
-          f"bench process (100 agents) RSS {rss_mb(os.getpid()):.0f} MB")
+    print(f"  every mutating call ({len(mutating)}: clients' POSTs + agents' writes) p50 "
+          f"{pct(mutating, .5) * 1e3:.0f} ms, p99 {pct(mutating, .99) * 1e3:.0f} ms")
+    print(f"  watch fan-out: {writes} writes committed, {events} events delivered to "
+          f"{store1.get('watchers')} watchers ({events / max(1, writes):.1f} per write)")
 
 
 class ProfiledApi(ApiOnly):

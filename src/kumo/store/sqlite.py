@@ -386,6 +386,7 @@ class SqliteBackend:
                 "compact_revision": self.compact_revision, "watchers": len(self.hub.watchers),
                 "queued_writes": self._ops.qsize(), "commits": self.commits,
                 "ops_committed": self.ops_committed, "last_compaction": self.last_compaction,
+                "events_delivered": self.hub.events_delivered,
                 "min_history_revisions": self.min_history_revisions,
                 "min_history_seconds": self.min_history_seconds}
 
