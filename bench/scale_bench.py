@@ -93,6 +93,14 @@ async def prepare(c: httpx.AsyncClient, servers: int) -> str:
     return str(img["id"])
 
 
+async def hosts_up(c: httpx.AsyncClient) -> int:
+    try:
+        r = await c.get("/compute/v2.1/os-hypervisors")
+    except httpx.TransportError:
+        return 0  # an API busy registering a thousand hosts may drop us: ask again
+    return sum(1 for hv in r.json()["hypervisors"] if hv["state"] == "up")
+
+
 async def create_all(c: httpx.AsyncClient, args: argparse.Namespace, image: str) -> list[float]:
     """POST every server from ``args.clients`` concurrent clients; their latencies."""
     latencies: list[float] = []
@@ -143,13 +151,13 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
     token = admin_token(api.base_url, api.admin_password)
     h = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
     assert api.proc is not None
-    async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=300) as c:
+    async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=300,
+                                 limits=httpx.Limits(keepalive_expiry=2.0)) as c:
         image = await prepare(c, args.servers)
         t_reg = time.perf_counter()
         agents = await run_agents(creds, args.hosts, Path(tempfile.mkdtemp(prefix="kumo-fh-")))
-        while sum(1 for hv in (await c.get("/compute/v2.1/os-hypervisors")).json()[
-                "hypervisors"] if hv["state"] == "up") < args.hosts:  # registered and leased
-            await asyncio.sleep(0.5)
+        while await hosts_up(c) < args.hosts:  # registered and leased
+            await asyncio.sleep(1.0)
         t_reg = time.perf_counter() - t_reg
         before = (await c.get("/debug/state")).json()
         rss0, objs0 = rss_mb(api.proc.pid), store_objects(api.data_dir)

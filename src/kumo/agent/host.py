@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import Any
+
+import httpx
 
 from kumo.client import ApiClient
 from kumo.common import clock, errors
@@ -34,6 +37,22 @@ async def register(api: ApiClient, name: str, info: HostInfo, *, vtep_ip: str | 
         "startedAt": clock.now_iso()}}, status=True)
 
 
+async def register_until_done(api: ApiClient, name: str, info: HostInfo, *,
+                              vtep_ip: str | None, version: str) -> dict[str, Any]:
+    """``register``, retried with a jittered, growing pause while the API is unreachable
+    or overloaded (a thousand agents starting together must not die on a dropped
+    connection, nor all retry in the same second)."""
+    pause = 0.5
+    while True:
+        try:
+            return await register(api, name, info, vtep_ip=vtep_ip, version=version)
+        except (errors.StoreError, OSError, httpx.TransportError) as exc:
+            log.warning("registering host %s failed (%s: %s); retrying", name,
+                        type(exc).__name__, exc)
+        await asyncio.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 30.0)
+
+
 async def renew_forever(api: ApiClient, name: str, holder: str,
                         interval: float = RENEW_INTERVAL) -> None:
     """Renew the heartbeat lease; the scheduler skips hosts whose lease ran out."""
@@ -46,6 +65,6 @@ async def renew_forever(api: ApiClient, name: str, holder: str,
             except errors.NotFound:
                 await api.create("leases", {"kind": cm.LEASE, "metadata": {"name": name},
                                             "spec": spec})
-        except (errors.StoreError, OSError) as exc:
+        except (errors.StoreError, OSError, httpx.TransportError) as exc:
             log.warning("lease renewal failed: %s", exc)
         await asyncio.sleep(interval)

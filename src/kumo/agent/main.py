@@ -22,7 +22,7 @@ from kumo.model import compute as cm
 
 from .compute import ServerReconciler
 from .console import ConsoleUploader
-from .host import register, renew_forever
+from .host import register_until_done, renew_forever
 from .images import ImageFetcher
 from .network import NetworkAgent
 
@@ -121,7 +121,8 @@ class Agent:
 
     async def run(self) -> None:
         info = await self.driver.host_info()
-        await register(self.api, self.host, info, vtep_ip=self.vtep_ip, version="0.1.0")
+        await register_until_done(self.api, self.host, info, vtep_ip=self.vtep_ip,
+                                  version="0.1.0")
         log.info("host %s registered (%s, %d vCPU, %d MB)", self.host, info.accelerator,
                  info.vcpus, info.memory_mb)
         await asyncio.gather(

@@ -34,7 +34,10 @@ class ApiClient:
         self.auth_url = credentials["auth_url"].rstrip("/")
         self.base = self.auth_url.rsplit("/v3", 1)[0]
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, read=None),
-                                      limits=httpx.Limits(max_connections=64))
+                                      # idle connections dropped before the server's
+                                      # 5 s keep-alive: no reuse racing its close
+                                      limits=httpx.Limits(max_connections=64,
+                                                          keepalive_expiry=2.0))
         self._token: str | None = None
         self._token_expires = 0.0
 

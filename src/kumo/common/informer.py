@@ -13,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from .errors import Gone
+
+RELIST_AFTER = 3  # watch failures in a row before a full re-list
+MAX_RETRY_DELAY = 15.0
 
 log = logging.getLogger("kumo.common.informer")
 Obj = dict[str, Any]
@@ -134,12 +138,22 @@ class Informer:
         return revision
 
     async def run(self) -> None:
+        """List, then watch from the list's revision; resume after a broken stream.
+
+        A transport failure resumes the watch from the last revision seen (the
+        store replays what was missed) after a jittered, growing pause; only Gone
+        (history compacted) or ``RELIST_AFTER`` failures in a row re-list. When an
+        overloaded API drops a thousand agents' streams at once, they must not all
+        come back with a full list at the same moment.
+        """
         revision: int | None = None
+        failed = 0
         while True:
             try:
                 if revision is None:
                     revision = await self._relist()
                 async for typ, obj, rev in self.source.watch(revision):
+                    failed = 0
                     if obj is not None and typ in ("ADDED", "MODIFIED", "DELETED"):
                         self.events += 1
                         await self._apply(typ, obj)
@@ -154,10 +168,14 @@ class Informer:
                 raise
             except Exception as exc:
                 self.failures += 1
-                revision = None
-                log.warning("watch of %s failed (%s: %s); re-listing", self.source.name,
-                            type(exc).__name__, exc)
-                await asyncio.sleep(self.retry_delay)
+                failed += 1
+                if failed >= RELIST_AFTER:
+                    revision = None
+                log.warning("watch of %s failed (%s: %s); %s", self.source.name,
+                            type(exc).__name__, exc,
+                            "re-listing" if revision is None else f"resuming from {revision}")
+                pause = min(self.retry_delay * 2 ** (failed - 1), MAX_RETRY_DELAY)
+                await asyncio.sleep(pause * random.uniform(0.5, 1.5))
 
     def debug_state(self) -> dict[str, Any]:
         return {"source": self.source.name, "items": len(self.items), "revision": self.revision,

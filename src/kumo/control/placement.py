@@ -37,6 +37,7 @@ class HostView:
     host: dict[str, Any]
     lease: dict[str, Any] | None
     allocation: dict[str, Any] | None = None
+    _free: tuple[float, float, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -50,6 +51,12 @@ class HostView:
         return cm.lease_alive(self.lease, now)
 
     def free(self) -> tuple[float, float, float]:
+        """Capacity × ratio minus the claims (computed once per view: filter and weigher)."""
+        if self._free is None:
+            self._free = self._compute_free()
+        return self._free
+
+    def _compute_free(self) -> tuple[float, float, float]:
         cap = self.status.get("capacity") or {}
         ratios = {**DEFAULT_RATIOS, **(self.spec.get("allocationRatios") or {})}
         used = [0, 0, 0]
