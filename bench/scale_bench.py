@@ -43,6 +43,7 @@ def rss_mb(pid: int) -> float:
 
 
 WRITES: list[float] = []  # latency of every mutating call the agents make
+DROPPED: list[int] = []  # client POSTs retried after a dropped connection
 
 
 async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
@@ -112,8 +113,16 @@ async def create_all(c: httpx.AsyncClient, args: argparse.Namespace, image: str)
         while not queue.empty():
             i = queue.get_nowait()
             t = time.perf_counter()
-            r = await c.post("/compute/v2.1/servers", json={"server": {
-                "name": f"s{i}", "imageRef": image, "flavorRef": "42", "networks": "none"}})
+            for attempt in range(3):  # a connection dropped before the body was read
+                try:
+                    r = await c.post("/compute/v2.1/servers", json={"server": {
+                        "name": f"s{i}", "imageRef": image, "flavorRef": "42",
+                        "networks": "none"}})
+                    break
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise
+                    DROPPED.append(i)
             latencies.append(time.perf_counter() - t)
             assert r.status_code == 202, r.text
 
@@ -202,6 +211,8 @@ def report(args: argparse.Namespace, stats: dict, before: dict, t_reg: float,
     print(f"  POST /servers latency p50 {pct(latencies, .5) * 1e3:.0f} ms, "
           f"p99 {pct(latencies, .99) * 1e3:.0f} ms; status poll p50 "
           f"{pct(poll, .5) * 1e3:.0f} ms")
+    if DROPPED:
+        print(f"  {len(DROPPED)} POSTs retried after a dropped connection")
     print(f"  every mutating call ({len(mutating)}: clients' POSTs + agents' writes) p50 "
           f"{pct(mutating, .5) * 1e3:.0f} ms, p99 {pct(mutating, .99) * 1e3:.0f} ms")
     print(f"  watch fan-out: {writes} writes committed, {events} events delivered to "
@@ -253,7 +264,10 @@ def main() -> None:
         api.start()
         asyncio.run(bench(args, api))
     finally:
-        api.stop()
+        rc = api.stop()
+        if api.log_path.exists():  # kept for a post-mortem
+            shutil.copy(api.log_path, Path(tempfile.gettempdir()) / "scale-bench-api.log")
+        print(f"  kumo api exit status {rc}")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
