@@ -238,8 +238,8 @@ NATIVE_KINDS: dict[str, str] = {
         "consolelogs", "events", "instanceactions", "networks", "ports", "quotasets",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
-        "quotausages", "quotaclaims", "flavors", "hosts", "images", "ipallocations",
-        "keypairs", "leases", "macallocations", "segmentallocations")},
+        "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",
+        "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations")},
     **{p: "keystone" for p in (
         "applicationcredentials", "domains", "groups", "loginfailures", "nameclaims",
         "projects", "roleassignments", "roles", "tokenrevocations", "users")},
