@@ -44,12 +44,15 @@ def now_iso() -> str:
 
 class Scheduler:
     def __init__(self, objects: store.ObjectStore, *, pack: bool = False,
-                 max_attempts: int = 3, sweep_interval: float = 10.0) -> None:
+                 max_attempts: int = 3, sweep_interval: float = 10.0,
+                 workers: int = 1) -> None:
         self.objects = objects
         self.pack = pack
         self.max_attempts = max_attempts
         self.sweep_interval = sweep_interval
-        self.controller = Controller("scheduler", self.reconcile)
+        # one worker: server-group policies read the members' hosts, and two decisions
+        # in flight for one group could both miss each other (claims alone are CAS-safe)
+        self.controller = Controller("scheduler", self.reconcile, workers=workers)
         self.decisions = 0
         self.claim_conflicts = 0
         self.no_valid_host = 0

@@ -333,12 +333,13 @@ class SqliteBackend:
     ) -> AsyncIterator[Event]:
         """Events with revision > from_revision, in order, then live ones, with bookmarks.
 
-        ``match`` drops live events whose value it refuses before they are copied for
-        this watcher (a label-selected watch must not clone every write of its kind).
+        ``match`` drops live events whose value it refuses in the hub, before they are
+        queued or copied for this watcher (a label-selected watch must not be woken,
+        nor clone, for every write of its kind).
         """
         if from_revision < self.compact_revision:
             raise Gone(f"revision {from_revision} is compacted (oldest is {self.compact_revision})")
-        w = self.hub.add(kind, namespace)
+        w = self.hub.add(kind, namespace, match)
         try:
             last = from_revision
             for ev in self._history(kind, namespace, from_revision):
@@ -367,8 +368,6 @@ class SqliteBackend:
                 if ev.revision <= last:
                     continue
                 last = ev.revision
-                if match is not None and ev.record is not None and not match(ev.record.value):
-                    continue
                 yield owned(ev)
         finally:
             self.hub.remove(w)

@@ -8,7 +8,9 @@ behind is closed with Gone so it re-lists instead of silently missing events.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .backend import Event
 
@@ -21,6 +23,7 @@ class Watcher:
     namespace: str | None
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
+    select: Callable[[dict[str, Any]], bool] | None = None  # e.g. a label selector
 
     def matches(self, event: Event) -> bool:
         rec = event.record
@@ -28,7 +31,9 @@ class Watcher:
             return True
         if self.kind is not None and rec.key.kind != self.kind:
             return False
-        return self.namespace is None or rec.key.namespace == self.namespace
+        if self.namespace is not None and rec.key.namespace != self.namespace:
+            return False
+        return self.select is None or self.select(rec.value)
 
 
 class WatchHub:
@@ -42,8 +47,9 @@ class WatchHub:
         self.delivered_revision = 0
         self.events_delivered = 0
 
-    def add(self, kind: str | None, namespace: str | None) -> Watcher:
-        w = Watcher(kind, namespace)
+    def add(self, kind: str | None, namespace: str | None,
+            select: Callable[[dict[str, Any]], bool] | None = None) -> Watcher:
+        w = Watcher(kind, namespace, select=select)
         self.watchers.add(w)
         self.by_kind.setdefault(kind, set()).add(w)
         return w
