@@ -293,8 +293,7 @@ class SqliteBackend:
         row = self._read().execute("SELECT v FROM meta WHERE k='rev'").fetchone()
         return row[0] if row else 0
 
-    async def count(self, kind: str, namespace: str | None) -> int:
-        """How many objects of a kind (in a namespace) exist, without reading them."""
+    async def count(self, kind: str, namespace: str | None) -> int:  # no decode
         sql, args = _scoped("SELECT COUNT(*) FROM kv WHERE 1", [], kind, namespace)
         return int(self._read().execute(sql, args).fetchone()[0])
 
@@ -331,12 +330,7 @@ class SqliteBackend:
         self, kind: str | None, namespace: str | None, from_revision: int,
         match: Callable[[dict[str, Any]], bool] | None = None,
     ) -> AsyncIterator[Event]:
-        """Events with revision > from_revision, in order, then live ones, with bookmarks.
-
-        ``match`` drops live events whose value it refuses in the hub, before they are
-        queued or copied for this watcher (a label-selected watch must not be woken,
-        nor clone, for every write of its kind).
-        """
+        """Events after from_revision, then live ones; ``match`` filters them in the hub."""
         if from_revision < self.compact_revision:
             raise Gone(f"revision {from_revision} is compacted (oldest is {self.compact_revision})")
         w = self.hub.add(kind, namespace, match)
