@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from kumo.model import network as nm
@@ -117,3 +119,28 @@ async def test_invalid_rules(neutron: Neutron, alice: Tenant, body: dict, typ: s
     gid = (await _group(neutron, alice))["id"]
     await neutron.fail("POST", "/v2.0/security-group-rules", alice, 400, typ,
                        json={"security_group_rule": {"security_group_id": gid, **body}})
+
+
+async def test_racing_identical_rules_make_one_rule(neutron: Neutron, alice: Tenant) -> None:
+    """Twenty clients create the same rule at once: one 201, nineteen SecurityGroupRuleExists
+    naming the winner, one rule stored; deleting it frees the rule to be made again."""
+    gid = (await _group(neutron, alice))["id"]
+    body = {"security_group_rule": {"security_group_id": gid, "direction": "ingress",
+                                    "protocol": "tcp", "port_range_min": 443,
+                                    "port_range_max": 443}}
+    rs = await asyncio.gather(*(neutron.call("POST", "/v2.0/security-group-rules", alice,
+                                             json=body) for _ in range(20)))
+    codes = sorted(r.status_code for r in rs)
+    assert codes == [201] + [409] * 19, [r.text for r in rs]
+    winner = next(r for r in rs if r.status_code == 201).json()["security_group_rule"]["id"]
+    for r in rs:
+        if r.status_code == 409:
+            err = r.json()["NeutronError"]
+            assert err["type"] == "SecurityGroupRuleExists" and winner in err["message"]
+    stored = await neutron.objects.list(nm.SECURITY_GROUP_RULE, alice.project_id,
+                                        label_selector=f"{nm.SG_LABEL}={gid}")
+    assert [r["metadata"]["name"] for r in stored.items
+            if r["spec"].get("portRangeMin") == 443] == [winner]
+    await neutron.ok("DELETE", f"/v2.0/security-group-rules/{winner}", alice, 204)
+    again = (await _rule(neutron, alice, **body["security_group_rule"]))["security_group_rule"]
+    assert again["id"] != winner

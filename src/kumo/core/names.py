@@ -42,7 +42,9 @@ def _taken(kind: str, scope: str, name: str) -> AlreadyExists:
 async def _holds(objects: store.ObjectStore, spec: Obj) -> bool:
     """Whether the claim's owner exists and still carries the claimed name."""
     owner = await objects.try_get(spec["kind"], spec.get("ownerNamespace") or "", spec["owner"])
-    return owner is not None and (owner.get("spec") or {}).get("name") == spec["name"]
+    # an owner without a name field (a security group rule, claimed by its rule key) holds
+    # its claim for as long as it exists
+    return owner is not None and (owner.get("spec") or {}).get("name", spec["name"]) == spec["name"]
 
 
 async def claim(objects: store.ObjectStore, kind: str, scope: str, name: str, owner: str, *,

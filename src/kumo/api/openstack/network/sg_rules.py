@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 from typing import Any
 
@@ -11,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import names
+from kumo.core.errors import AlreadyExists
 from kumo.model import network as nm
 
 from ...runtime import runtime
@@ -187,18 +190,22 @@ async def create(request: Request) -> Response:
         await find_group(rt, c, str(spec["remoteGroupId"]))
     existing = await rt.objects.list(nm.SECURITY_GROUP_RULE, project,
                                      label_selector=f"{nm.SG_LABEL}={gid}")
-    for r in existing.items:
+    for r in existing.items:  # rules made before claims, and the default group's own
         if all(r["spec"].get(k) == spec.get(k) for k in _SAME):
-            raise err(409, "SecurityGroupRuleExists",
-                      f"Security group rule already exists. Rule id is "
-                      f"{r['metadata']['name']}.")
+            raise _exists(r["metadata"]["name"])
     rid = str(uuid.uuid4())
-    await claim_quota(rt, c, project, "security_group_rule", [rid])
+    await _claim_rule(rt, gid, spec, rid, project)
+    try:
+        await claim_quota(rt, c, project, "security_group_rule", [rid])
+    except BaseException:
+        await names.release(rt.objects, nm.SECURITY_GROUP_RULE, gid, _rule_key(spec), rid)
+        raise
     try:
         rule = await rt.objects.create(new_object(nm.SECURITY_GROUP_RULE, project, rid, spec,
                                                   {nm.SG_LABEL: gid}))
     except BaseException:
         await release_quota(rt, project, [rid])
+        await names.release(rt.objects, nm.SECURITY_GROUP_RULE, gid, _rule_key(spec), rid)
         raise
     view = rule_view(rule, nm.default_security_group_id(project))
     return JSONResponse({"security_group_rule": view}, status_code=201)
@@ -216,4 +223,28 @@ async def delete(request: Request) -> Response:
     except store.NotFound:
         raise not_found(nm.SECURITY_GROUP_RULE, rid) from None
     await release_quota(rt, rule["metadata"]["namespace"], [rid])
+    await names.release(rt.objects, nm.SECURITY_GROUP_RULE, rule["spec"]["securityGroupId"],
+                        _rule_key(rule["spec"]), rid)
     return Response(status_code=204)
+
+
+def _rule_key(spec: dict[str, Any]) -> str:
+    """What makes two rules of one group the same rule (Neutron's duplicate check)."""
+    return json.dumps([spec.get(k) for k in _SAME], separators=(",", ":"))
+
+
+def _exists(rule_id: str) -> Exception:
+    return err(409, "SecurityGroupRuleExists",
+               f"Security group rule already exists. Rule id is {rule_id}.")
+
+
+async def _claim_rule(rt: Any, gid: str, spec: dict[str, Any], rid: str, project: str) -> None:
+    """The rule key claimed in the store, so of racing identical creates exactly one wins."""
+    key = _rule_key(spec)
+    try:
+        await names.claim(rt.objects, nm.SECURITY_GROUP_RULE, gid, key, rid,
+                          owner_namespace=project)
+    except AlreadyExists:
+        held = await rt.objects.try_get(names.NAME_CLAIM, "",
+                                        names.claim_name(nm.SECURITY_GROUP_RULE, gid, key))
+        raise _exists((held or {}).get("spec", {}).get("owner", "")) from None
