@@ -6,8 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -17,53 +16,18 @@ import httpx
 import pytest
 
 from kumo.core import images
-
-from ..conftest import free_port
+from tests.apiprocess import ApiProcess
 
 pytestmark = [pytest.mark.slow]
-KUMO = str(Path(sys.executable).parent / "kumo")
 JSON = {"Content-Type": "application/json"}
 
 
-class Api:
+class Api(ApiProcess):
     """`kumo api` (control plane only, no agent, no image build) as a killable process."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        log = open(self.data_dir.parent / "api.log", "a")  # noqa: SIM115 - the process owns it
-        self.proc = subprocess.Popen(
-            [KUMO, "api", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"],
-            stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ})
-        assert self.proc.stdout is not None
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if " ready at " in line:
-                return
-            if not line and self.proc.poll() is not None:
-                break
-        raise RuntimeError("kumo api did not start: "
-                           + (self.data_dir.parent / "api.log").read_text()[-2000:])
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no handler, no finally, no cleanup
-        self.proc.wait()
-        self.proc = None
-
-    def token(self) -> str:
-        pw = (self.data_dir / "admin-password").read_text().strip()
-        r = httpx.post(self.base + "/v3/auth/tokens", json={"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"id": "default"}, "password": pw}}},
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}, timeout=30)
-        assert r.status_code == 201, r.text
-        return r.headers["X-Subject-Token"]
+    @property
+    def base(self) -> str:
+        return self.url
 
     def image(self, token: str, iid: str) -> dict:
         r = httpx.get(f"{self.base}/image/v2/images/{iid}", headers={"X-Auth-Token": token},
@@ -79,7 +43,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
         yield a
     finally:
         if a.proc is not None:
-            a.kill()
+            a.kill(signal.SIGKILL)
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
@@ -125,7 +89,7 @@ def test_image_saving_at_a_crash_is_queued_after_restart(api: Api) -> None:
     _wait("saving with a partial file", lambda: api.image(token, iid)["status"] == "saving"
           and any(tmp.glob(f"{iid}.*.part")), 20)
     time.sleep(images.HEARTBEAT_SECONDS + 0.5)  # at least one heartbeat renewed
-    api.kill()
+    api.kill(signal.SIGKILL)  # no handler, no finally, no cleanup
     killed_at = time.monotonic()
     uploader.join(timeout=30)
     assert any(tmp.glob(f"{iid}.*.part"))  # the dead process left its partial data
