@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import httpx
 
-from .conftest import ApiProcess
+from tests.apiprocess import ApiProcess
 
 COUNT = 400
 NOVA = {"OpenStack-API-Version": "compute 2.37"}  # networks "none"

@@ -11,7 +11,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import ApiProcess
+from tests.apiprocess import ApiProcess
 
 
 def _mode(p: Path) -> int:

@@ -17,8 +17,7 @@ import httpx
 from kumo import store
 from kumo.control.allocations import AllocationCollector
 from kumo.model import network as nm
-
-from .conftest import ApiProcess
+from tests.apiprocess import ApiProcess
 
 WRITERS = 10
 ROUNDS = 5

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import httpx
 
-from .conftest import ApiProcess
+from tests.apiprocess import ApiProcess
 
 MB = 1 << 20
 

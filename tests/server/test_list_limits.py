@@ -11,8 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from kumo.store.backend import MAX_PAGE
-
-from .conftest import ApiProcess
+from tests.apiprocess import ApiProcess
 
 
 def test_negative_and_huge_limits_return_one_bounded_page(

@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 import httpx
 
+from tests.apiprocess import ApiProcess
 from tests.conftest import free_port
-
-from .conftest import ApiProcess
 
 
 def _series(text: str, name: str = "kumo_api_requests_total{") -> list[str]:
