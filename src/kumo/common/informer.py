@@ -80,7 +80,7 @@ class Informer:
         self.relists = 0
         self.events = 0
         self.failures = 0
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()  # replaced by a fresh one on every change
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.items.get((namespace or "", name))
@@ -101,22 +101,23 @@ class Informer:
         await _call(self.on_event, typ, obj)
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        """Wake every waiter: set this change's event and start the next (no lock, so
+        the watch loop never waits for waiters)."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate()`` holds after some change, or the timeout passes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with self._changed:
-            while not predicate():
-                left = deadline - loop.time()
-                if left <= 0:
-                    return False
-                try:
-                    await asyncio.wait_for(self._changed.wait(), left)
-                except TimeoutError:
-                    return predicate()
+        while not predicate():
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return predicate()
         return True
 
     async def wait_for_revision(self, revision: int, timeout: float) -> bool:
