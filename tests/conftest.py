@@ -90,12 +90,16 @@ class LiveCloud:
         return ["nsenter", f"--net=/run/netns/{self.netns}", "--"] if self.netns else []
 
     def kill_vms(self) -> None:
-        """VMs outlive kumo by design; a test's cloud must not leave any behind."""
+        """VMs, dnsmasq and metadata proxies outlive kumo by design; a test's cloud must
+        not leave any behind (the detached ones carry the data dir on their command line)."""
+        from tests.multihost import kill_pids, processes_matching
+
         for pidfile in self.data_dir.glob("agent/*/vms/*/qemu.pid"):
             try:
                 os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
             except (ValueError, OSError):
                 pass
+        kill_pids(pid for pid, _ in processes_matching(f"{self.data_dir}/"))
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
