@@ -1,4 +1,4 @@
-"""The ``kumo`` command: up, api, get."""
+"""The ``kumo`` command: up, api, agent, get, trace, doctor."""
 
 from __future__ import annotations
 
@@ -121,6 +121,54 @@ def get(plural: str, name: Annotated[str | None, typer.Argument()] = None,
         out = c.get(plural, name, namespace)
     json.dump(out, sys.stdout, indent=2)
     print()
+
+
+Cloud = Annotated[str | None, typer.Option(
+    "--os-cloud", help="Cloud in clouds.yaml (default $OS_CLOUD, else kumo).")]
+Output = Annotated[str, typer.Option("-o", "--output", help="text or json")]
+
+
+def _client(cloud: str | None) -> object:
+    from kumo.client import cloud as client
+
+    return client.Client.from_cloud(cloud or os.environ.get("OS_CLOUD") or "kumo")
+
+
+@app.command()
+def trace(target: Annotated[str, typer.Argument(help="KIND/ID, e.g. servers/<id>, ports/<id>")],
+          namespace: Annotated[str | None, typer.Option("-n", "--namespace")] = None,
+          output: Output = "text", cloud: Cloud = None) -> None:
+    """Every step every component took for one object, and who waits on whom now."""
+    from kumo.doctor import render
+
+    kind, _, oid = target.partition("/")
+    plural = kind.lower() if kind.lower().endswith("s") else kind.lower() + "s"
+    with _client(cloud) as c:  # type: ignore[attr-defined]
+        tr = c.call(f"/diagnose/v1/trace/{plural}/{oid}",
+                    {"namespace": namespace} if namespace else None)
+    print(json.dumps(tr, indent=2) if output == "json" else render.trace_text(tr).rstrip())
+
+
+@app.command()
+def doctor(scope: Annotated[str | None, typer.Option(
+               "--scope", help="project:ID, host:NAME or KIND/ID; the whole cloud if absent")
+           ] = None,
+           output: Output = "text", cloud: Cloud = None,
+           watch: Annotated[float, typer.Option(
+               "--watch", help="Re-run every N seconds (0: once).")] = 0.0) -> None:
+    """Check the cloud's invariants; each finding from symptom to root cause. Exit 0 when
+    healthy, 1 with findings."""
+    from kumo.doctor import render
+
+    with _client(cloud) as c:  # type: ignore[attr-defined]
+        while True:
+            report = c.call("/diagnose/v1/doctor", {"scope": scope} if scope else None)
+            print(json.dumps(report, indent=2) if output == "json"
+                  else render.doctor_text(report), flush=True)
+            if not watch:
+                break
+            time.sleep(watch)
+    raise typer.Exit(0 if report["healthy"] else 1)
 
 
 def main() -> None:

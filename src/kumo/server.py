@@ -57,6 +57,9 @@ async def open_runtime(config: Config) -> Runtime:
     objects.observer = _observe_store
     tokens = TokenManager(objects, load_or_create_key(config.data_dir), config.token_ttl_seconds)
     rt = Runtime(config=config, objects=objects, tokens=tokens)
+    from kumo.doctor import Doctor
+
+    rt.doctor = Doctor(objects)
     rt.catalog.extend([
         CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d70", "identity", "keystone", "/v3",
                        "Identity (Keystone v3)"),

@@ -142,7 +142,8 @@ class Filler:
                   "member_id": self._other_project, "version": "latest",
                   "leaf": "meta_data.json", "rest:path": "meta-data/",
                   "collection": "networks", "scopes:str": "projects",
-                  "scope": s.owner.project_id, "actors:str": "users", "role": ids["role"]}
+                  "scope": s.owner.project_id, "actors:str": "users", "role": ids["role"],
+                  "kind": "servers", "object_id": ids["server"]}
         if name == "resource_id":
             return await s.network() if write else ids["network"]
         if name == "actor":

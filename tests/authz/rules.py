@@ -31,6 +31,8 @@ RULES: dict[str, Outcome] = {
     "GET /": ("3xx",) * 5,
     "GET /metrics": ADMIN,  # admin or the service user; unauthenticated only on metrics_listen
     "GET /debug/state": ADMIN,
+    "GET /diagnose/v1/doctor": ADMIN,  # kumo doctor reads every host and project
+    "GET /diagnose/v1/trace/{kind}/{object_id}": READ,  # the owner's project; hosts hashed
     "GET /healthz": PUBLIC,
     "GET /apis": PUBLIC,
     "GET /apis/": PUBLIC,
@@ -239,7 +241,8 @@ NATIVE_KINDS: dict[str, str] = {
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",
-        "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations")},
+        "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations",
+        "agentreports")},
     **{p: "keystone" for p in (
         "applicationcredentials", "domains", "groups", "loginfailures", "nameclaims",
         "projects", "roleassignments", "roles", "tokenrevocations", "users")},

@@ -23,10 +23,12 @@ from kumo.common.informer import Informer
 from kumo.drivers.compute import NicSpec
 from kumo.model import compute as cm
 from kumo.model import network as nm
+from kumo.model.events import event_object
 from kumo.observe import metrics
 
 from . import network_desired
 from .network_dhcp import DhcpServices
+from .network_report import Reporter
 
 log = logging.getLogger("kumo.agent.network")
 Obj = dict[str, Any]
@@ -76,6 +78,7 @@ class NetworkAgent:
         self._vteps: dict[str, str | None] = {}
         self._dirty = asyncio.Event()
         self.services = DhcpServices(api, host, state_dir)
+        self.reporter = Reporter(api, host)  # the AgentReport `kumo doctor` reads
         self._last_desired: Any = None
         self.syncs = 0
         self.repairs = 0
@@ -163,9 +166,13 @@ class NetworkAgent:
     async def sync(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         want = self.desired()
+        start, revision = time.time(), self.ports.revision
+        await asyncio.to_thread(self.reporter.audit, self.net, want, bool(self.vtep_ip),
+                                not self.failures)
         changes = await asyncio.to_thread(self._apply_devices, want)
         changes += await self._apply_dhcp(want)
         await self._report_plugged(want)
+        self.reporter.after(self, want, revision, start, changes)
         elapsed = time.perf_counter() - t0
         fingerprint = (sorted(want.bridges.items()), sorted(want.vxlans.items()),
                        sorted(want.taps), {k: sorted(v) for k, v in want.fdb.items()},
@@ -284,6 +291,17 @@ class NetworkAgent:
                 continue
             self.plugged.add(pid)
             metrics.PORTS_PLUGGED.labels(self.host).inc()
+            await self._event(port, "VifPlugged", f"tap {nm.tap_name(pid)} plugged on "
+                              f"host {self.host}")
+
+    async def _event(self, port: Obj, reason: str, message: str) -> None:
+        """A step of the port's life for ``kumo trace``; losing it must not stop the sync."""
+        ev = event_object(port, "network-agent", reason, message, extra={"host": self.host},
+                          request_id=(port.get("spec") or {}).get("requestId"))
+        try:
+            await self.api.create("events", ev, ev["metadata"]["namespace"])
+        except (errors.StoreError, OSError):
+            log.warning("could not record event %s", reason)
 
     def debug_state(self) -> dict[str, Any]:
         return {"vtep_ip": self.vtep_ip, "syncs": self.syncs, "repairs": self.repairs,

@@ -34,6 +34,7 @@ class DhcpServices:
         self.dnsmasq: dict[str, dnsmasq.Dnsmasq] = {}
         self.proxies: dict[str, ProxyProcess] = {}
         self._counted: dict[str, dict[str, int]] = {}
+        self.restarts: dict[str, int] = {}  # dnsmasq found dead and restarted (AgentReport)
 
     def dir(self, network_id: str) -> Path:
         return self.root / network_id
@@ -62,6 +63,7 @@ class DhcpServices:
         result = await dm.ensure(subnets, hosts, plan.server_ip)
         if result == "restarted":
             metrics.DHCP_RESTARTS.labels(plan.network_id, self.host).inc()
+            self.restarts[plan.network_id] = self.restarts.get(plan.network_id, 0) + 1
             log.warning("dnsmasq for network %s was dead: restarted", plan.network_id)
         stats = dm.stats()
         metrics.DHCP_UP.labels(plan.network_id, self.host).set(1 if stats.get("up") else 0)

@@ -24,7 +24,7 @@ from kumo.model import registry
 from kumo.observe import logging as klog
 from kumo.observe import metrics
 
-from . import native
+from . import diagnose, native
 from .auth import authenticate
 from .disconnect import GONE, CancelOnDisconnect
 from .errors import handlers, keystone_body
@@ -32,7 +32,7 @@ from .runtime import Runtime, runtime
 
 SERVICES = {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
             "debug": "observe", "healthz": "observe", "image": "image", "compute": "compute",
-            "network": "network", "metadata": "metadata"}
+            "network": "network", "metadata": "metadata", "diagnose": "diagnose"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the one route label every path no route answers shares
 
@@ -184,6 +184,7 @@ def build_app(rt: Runtime) -> ASGIApp:
         Mount("/compute", app=compute.build_app()),
         Mount("/metadata", app=metadata.build_app()),
         Mount("/network", app=network.build_app()),
+        Mount("/diagnose", app=diagnose.build_app()),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
     return ObservabilityMiddleware(app, rt)

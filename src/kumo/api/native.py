@@ -35,6 +35,7 @@ from .auth import AuthContext, authenticate
 from .common import actor_of, parse_json, query_int, read_body, read_json
 from .errors import ApiError, from_store_error, handlers, k8s_status
 from .runtime import runtime
+from .writers import refused, wrote
 
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_RETRIES = 100
@@ -159,7 +160,7 @@ async def _create(request: Request, info: KindInfo) -> Response:
     body.pop("status", None)
     _validate(body)
     admission.admit_object(request.state.actor, body)
-    return _json(await runtime(request).objects.create(body), 201)
+    return _json(wrote(request, await runtime(request).objects.create(body)), 201)
 
 
 MAX_LABEL_KEY, MAX_LABEL_VALUE, MAX_ANNOTATIONS = 317, 255, 256 * 1024  # after Kubernetes
@@ -282,7 +283,11 @@ async def _replace(request: Request, info: KindInfo, ns: str, name: str,
     new = _apply_scope(current, body, status_only)
     _validate(new)
     admission.admit_object(request.state.actor, new, current)
-    return await objects.update(new)
+    try:
+        return wrote(request, await objects.update(new))
+    except store.Conflict:
+        await refused(request, info.kind, ns, name, md.get("resourceVersion"))
+        raise
 
 
 async def _patch(request: Request, info: KindInfo, ns: str, name: str,
@@ -306,9 +311,14 @@ async def _patch(request: Request, info: KindInfo, ns: str, name: str,
         current = await objects.get(info.kind, ns, name)
         new = apply(current)
         new["metadata"]["resourceVersion"] = pinned
-        return await objects.update(new)
+        try:
+            return wrote(request, await objects.update(new))
+        except store.Conflict:
+            await refused(request, info.kind, ns, name, pinned)
+            raise
     try:
-        return await objects.mutate(info.kind, ns, name, apply, attempts=PATCH_RETRIES)
+        return wrote(request, await objects.mutate(info.kind, ns, name, apply,
+                                                   attempts=PATCH_RETRIES))
     except store.Conflict:
         raise ApiError(409, "too many concurrent writers; try again", reason="Conflict") from None
 

@@ -60,6 +60,7 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
     debug_providers: dict[str, Any] = field(default_factory=dict)
     caches: dict[str, Any] = field(default_factory=dict)  # watch-fed read caches by name
+    doctor: Any = None  # kumo.doctor.Doctor, set by the server's wiring (GET /diagnose/v1)
 
     def endpoint_url(self, svc: CatalogService) -> str:
         return self.config.base_url + svc.path

@@ -51,6 +51,19 @@ class Client:
             raise SystemExit(f"{r.status_code}: {r.json().get('message', r.text)}")
         return r.json()
 
+    def call(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """GET a path under the API's base URL; an error status exits with its message
+        (a member asking for ``kumo doctor`` is told it needs an admin token)."""
+        r = self.http.get(self.base + path, params=params or {},
+                          headers={"X-Auth-Token": self.token})
+        if r.status_code >= 400:
+            try:
+                msg = r.json().get("message", r.text)
+            except ValueError:
+                msg = r.text
+            raise SystemExit(f"error {r.status_code}: {msg}")
+        return r.json()
+
     def __enter__(self) -> Client:
         return self
 

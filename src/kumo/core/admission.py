@@ -87,3 +87,15 @@ def validate(obj: Obj) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise Invalid(f"{obj.get('kind')} is invalid at {where or 'the top'}: "
                       f"{first.get('msg')}") from None
+
+
+def admit_diagnosis(actor: Actor, what: str, namespace: str | None) -> None:
+    """``kumo doctor`` reads the whole cloud (hosts, every project): admins only. A trace
+    is of one object: its project's members may read it (hosts shown hashed)."""
+    if actor.is_admin or actor.system:
+        return
+    if what == "doctor":
+        raise Forbidden("kumo doctor needs an admin token (it reads every host and project)",
+                        rule="diagnose:doctor")
+    if namespace is None or not actor.sees(namespace):
+        raise Forbidden(f"{what} of another project's object", rule="diagnose:trace")

@@ -1,5 +1,6 @@
 """Resource kinds, one module per service; importing this registers them all."""
 
-from . import compute, identity, image, names, network, objects, registry
+from . import compute, identity, image, names, network, objects, ops, registry
 
-__all__ = ["compute", "identity", "image", "names", "network", "objects", "registry"]
+__all__ = ["compute", "identity", "image", "names", "network", "objects", "ops",
+           "registry"]

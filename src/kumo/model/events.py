@@ -31,7 +31,9 @@ def event_object(involved: dict[str, Any], component: str, reason: str, message:
                      "namespace": md.get("namespace") or "",
                      "labels": {"involved-uid": md.get("uid", "")}},
         "involvedObject": {"kind": involved.get("kind"), "name": md["name"],
-                           "namespace": md.get("namespace") or "", "uid": md.get("uid")},
+                           "namespace": md.get("namespace") or "", "uid": md.get("uid"),
+                           # the revision of the object this step saw (``kumo trace``)
+                           "resourceVersion": md.get("resourceVersion")},
         "component": component, "reason": reason, "message": message, "type": type_,
         "startTime": start or ts, "endTime": end or ts, "requestId": request_id,
         **(extra or {}),

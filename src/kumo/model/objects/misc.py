@@ -19,6 +19,7 @@ class InvolvedObject(Model):
     name: str = ""
     namespace: str = ""
     uid: str | None = None
+    resource_version: str | None = None
 
 
 class Event(Resource):
