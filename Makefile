@@ -8,16 +8,21 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages kumo drives: QEMU, the guest image's build tools, networking.
 APT_PACKAGES := python3-venv python3-dev gcc qemu-system-x86 qemu-utils busybox-static \
   dnsmasq-base haproxy iproute2 nftables etcd-server dosfstools mtools syslinux \
-  syslinux-common procps
+  syslinux-common procps prometheus
 PYTEST_ARGS ?=
 
-.PHONY: up test deps apt venv lint clean
+.PHONY: up test faults deps apt venv lint clean
 
 up: deps
 	$(BIN)/kumo up
 
 test: deps lint
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fault-injection suite (tests/faults): live clouds, faults injected by hand, each
+# diagnosed by `kumo doctor`. Not part of `make test` (its fast subset is tests/doctor).
+faults: deps
+	KUMO_FAULTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/faults tests/doctor $(PYTEST_ARGS)
 
 deps: apt venv
 
