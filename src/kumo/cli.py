@@ -155,14 +155,18 @@ def doctor(scope: Annotated[str | None, typer.Option(
            ] = None,
            output: Output = "text", cloud: Cloud = None,
            watch: Annotated[float, typer.Option(
-               "--watch", help="Re-run every N seconds (0: once).")] = 0.0) -> None:
+               "--watch", help="Re-run every N seconds (0: once).")] = 0.0,
+           settings: Annotated[list[str] | None, typer.Option(
+               "--set", help="KEY=VALUE threshold, e.g. stuck-build.seconds=60 (repeatable)")
+           ] = None) -> None:
     """Check the cloud's invariants; each finding from symptom to root cause. Exit 0 when
     healthy, 1 with findings."""
     from kumo.doctor import render
 
     with _client(cloud) as c:  # type: ignore[attr-defined]
         while True:
-            report = c.call("/diagnose/v1/doctor", {"scope": scope} if scope else None)
+            params = {"scope": scope} if scope else {}
+            report = c.call("/diagnose/v1/doctor", {**params, "set": settings or []})
             print(json.dumps(report, indent=2) if output == "json"
                   else render.doctor_text(report), flush=True)
             if not watch:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kumo.client import ApiClient, ApiSource
 from kumo.common.informer import Informer
+from kumo.common.version import VERSION
 from kumo.drivers.compute import ComputeDriver
 from kumo.drivers.imagecache import ImageCache
 from kumo.model import compute as cm
@@ -24,6 +25,7 @@ from .compute import ServerReconciler
 from .console import ConsoleUploader
 from .host import register_until_done, renew_forever
 from .images import ImageFetcher
+from .inventory import Inventory
 from .network import NetworkAgent
 
 log = logging.getLogger("kumo.agent")
@@ -83,6 +85,8 @@ class Agent:
                                            network=self.network)
         self.console = ConsoleUploader(self.api, self.driver, self.servers)
         self.ready = asyncio.Event()
+        self.inventory = Inventory(self.api, self.host, self.driver, self.images.cache,
+                                   lambda: {name for _, name in self.servers}, self.ready)
 
     def _track(self, typ: str, obj: dict[str, Any]) -> None:
         md = obj["metadata"]
@@ -122,13 +126,13 @@ class Agent:
     async def run(self) -> None:
         info = await self.driver.host_info()
         await register_until_done(self.api, self.host, info, vtep_ip=self.vtep_ip,
-                                  version="0.1.0")
+                                  version=VERSION)
         log.info("host %s registered (%s, %d vCPU, %d MB)", self.host, info.accelerator,
                  info.vcpus, info.memory_mb)
         await asyncio.gather(
             renew_forever(self.api, self.host, f"{self.host}/{os.getpid()}"),
             self._watch_servers(), self.reconciler.controller.run(), self.console.run(),
-            self._resync(), self.network.run())
+            self._resync(), self.network.run(), self.inventory.run())
 
     def debug_state(self) -> dict[str, Any]:
         return {"host": self.host, "servers": len(self.servers),

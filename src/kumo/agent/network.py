@@ -79,6 +79,7 @@ class NetworkAgent:
         self._dirty = asyncio.Event()
         self.services = DhcpServices(api, host, state_dir)
         self.reporter = Reporter(api, host)  # the AgentReport `kumo doctor` reads
+        self.reporter.dhcp_root = self.services.root
         self._last_desired: Any = None
         self.syncs = 0
         self.repairs = 0

@@ -15,10 +15,12 @@ import asyncio
 import logging
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from kumo.client import ApiClient
 from kumo.common import errors
+from kumo.common.version import VERSION
 from kumo.model import ops
 
 from .network_desired import Desired
@@ -37,6 +39,12 @@ def kernel_diff(net: Any, want: Desired, vtep: bool) -> list[dict[str, str]]:
     for name in devices:
         if name not in links:
             out.append({"table": "link", "device": name, "entry": name, "kind": "missing"})
+    masters = {**{t: p.bridge for t, p in want.taps.items()},
+               **({v: br for v, (_, br, _) in want.vxlans.items()} if vtep else {})}
+    for name, bridge in sorted(masters.items()):
+        if name in links and getattr(links[name], "master", bridge) != bridge:
+            out.append({"table": "link", "device": name, "entry": f"{name} master {bridge}",
+                        "kind": "unplugged"})
     for table, wanted, read in (("fdb", want.fdb, net.fdb), ("neigh", want.neigh,
                                                              net.neighbours)):
         for dev, entries in wanted.items():
@@ -53,10 +61,29 @@ def kernel_diff(net: Any, want: Desired, vtep: bool) -> list[dict[str, str]]:
     return out
 
 
+def dhcp_hosts_diff(root: Path | None, want: Desired) -> list[dict[str, str]]:
+    """Lines of each network's dnsmasq hosts file that differ from its desired hosts
+    (the file as the agent last wrote it, unless someone edited it since)."""
+    out: list[dict[str, str]] = []
+    for nid, plan in sorted(want.dhcp.items()) if root is not None else []:
+        path = root / nid / "hosts"
+        try:
+            have = set(path.read_text().split())
+        except OSError:
+            continue  # not written yet (DHCP off or a first sync): nothing to compare
+        wanted = {f"{mac},{ip},{name}" for mac, ip, name in plan.hosts}
+        dev = f"dnsmasq {nid} hosts file"
+        out += [{"table": "dhcp-hosts", "device": dev, "entry": e, "kind": "missing"}
+                for e in sorted(wanted - have)]
+        out += [{"table": "dhcp-hosts", "device": dev, "entry": e, "kind": "stale"}
+                for e in sorted(have - wanted)]
+    return out
+
+
 class Reporter:
     """Keeps the sync history and drift of one host and writes its AgentReport."""
 
-    def __init__(self, api: ApiClient, host: str, version: str = "0.1.0") -> None:
+    def __init__(self, api: ApiClient, host: str, version: str = VERSION) -> None:
         self.api = api
         self.host = host
         self.version = version
@@ -68,6 +95,7 @@ class Reporter:
         self._written: Any = None
         self._last_write = 0.0
         self._writer: asyncio.Task[None] | None = None
+        self.dhcp_root: Path | None = None  # <state>/dhcp: dnsmasq hosts files to audit
 
     def audit(self, net: Any, want: Desired, vtep: bool, healthy: bool) -> None:
         """Before a sync: what the kernel lacks or has extra. When the desired state is the
@@ -79,7 +107,7 @@ class Reporter:
         if not (same and healthy):
             return
         now = time.time()
-        for d in kernel_diff(net, want, vtep):
+        for d in kernel_diff(net, want, vtep) + dhcp_hosts_diff(self.dhcp_root, want):
             self.drift.append({"at": now, **d})
             log.warning("drift on %s: %s %s %s %s", self.host, d["kind"], d["table"],
                         d["device"], d["entry"])

@@ -4,8 +4,9 @@
   network (``kumo.core.trace``; a kind registered there is served here too). Admins find
   the object in any project; members only in their own, with host names hashed as Nova
   shows them (``hostId``).
-- ``GET /diagnose/v1/doctor?scope=project:ID|host:NAME|KIND/ID``: every invariant check
-  (``kumo.doctor``, wired into the runtime by the server); admins only.
+- ``GET /diagnose/v1/doctor?scope=project:ID|host:NAME|KIND/ID&set=KEY=VALUE``: every
+  invariant check (``kumo.doctor``, wired into the runtime by the server), thresholds
+  changed by ``set`` (repeatable, ``kumo.doctor.snapshot.SETTINGS``); admins only.
 
 Both go through ``core.admission.admit_diagnosis``, the one rule for who may see what.
 """
@@ -75,7 +76,8 @@ async def doctor_endpoint(request: Request) -> Response:
     if doctor is None:
         raise ApiError(503, "this API process runs no doctor", reason="ServiceUnavailable")
     try:
-        report = await doctor.run(request.query_params.get("scope") or None)
+        report = await doctor.run(request.query_params.get("scope") or None,
+                                  request.query_params.getlist("set"))
     except ValueError as exc:
         raise ApiError(400, str(exc), reason="BadRequest") from None
     return JSONResponse(report)

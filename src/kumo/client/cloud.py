@@ -51,7 +51,7 @@ class Client:
             raise SystemExit(f"{r.status_code}: {r.json().get('message', r.text)}")
         return r.json()
 
-    def call(self, path: str, params: dict[str, str] | None = None) -> Any:
+    def call(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET a path under the API's base URL; an error status exits with its message
         (a member asking for ``kumo doctor`` is told it needs an admin token)."""
         r = self.http.get(self.base + path, params=params or {},

@@ -8,8 +8,6 @@ from .findings import Finding, Link, check
 from .snapshot import Snapshot
 
 Obj = dict[str, Any]
-LAG_SECONDS = 30.0  # an agent alive but not synced to the ports it must see for this long
-DRIFT_WINDOW = 600.0  # drift repaired in the last 10 minutes is still worth a finding
 
 
 def _bound(snap: Snapshot, host: str) -> tuple[list[str], list[str]]:
@@ -42,27 +40,44 @@ async def agent_down(snap: Snapshot) -> list[Finding]:
     return out
 
 
+DRIFT_TEXT = {  # table -> (what the entry is, the symptom it causes)
+    "fdb": ("FDB entry", "traffic to some ports through host {h} may have been lost"),
+    "neigh": ("ARP (neighbour) entry", "traffic to some ports through host {h} may have "
+              "been lost"),
+    "link": ("device", "ports on host {h} lost their overlay connectivity"),
+    "dhcp": ("DHCP server", "guests on host {h}'s networks got no DHCP answer"),
+    "dhcp-hosts": ("DHCP host entry", "guests on host {h}'s networks may get no lease or "
+                   "another guest's address")}
+
+
+def _drift_cause(d: Obj) -> str:
+    what = DRIFT_TEXT.get(d["table"], (d["table"], ""))[0]
+    if d["kind"] == "unplugged":
+        dev, _, bridge = d["entry"].partition(" master ")
+        return f"{what} {dev} was unplugged from its bridge {bridge}"
+    if d["table"] == "dhcp":
+        return f"{what} of {d['device']} was found dead and restarted"
+    return f"{what} {d['entry']} on {d['device']} was {d['kind']}"
+
+
 @check("overlay-drift")
 async def overlay_drift(snap: Snapshot) -> list[Finding]:
     out = []
     for name, report in snap.by_name("reports").items():
         st = report.get("status") or {}
         recent = [d for d in st.get("drift") or [] if snap.now - float(d.get("at", 0))
-                  < DRIFT_WINDOW]
+                  < snap.settings["drift.window"]]
         if not recent:
             continue
         d = recent[-1]
-        what = {"fdb": "FDB entry", "neigh": "ARP (neighbour) entry", "link": "device"}.get(
-            d["table"], d["table"])
+        symptom = DRIFT_TEXT.get(d["table"], ("", "host {h} was changed"))[1].format(h=name)
         out.append(Finding("overlay-drift", "warning", [
-            Link(f"traffic to some ports through host {name} may have been lost "
-                 f"({len(recent)} overlay entries found wrong)", "network-agent@" + name,
+            Link(f"{symptom} ({len(recent)} entries found wrong)", "network-agent@" + name,
                  {"drift": recent[-5:]}),
-            Link(f"{what} {d['entry']} on {d['device']} was {d['kind']} although nothing "
-                 "kumo watches had changed: something outside kumo changed the host's kernel",
-                 f"outside kumo on {name}", {"at": d["at"]})],
+            Link(f"{_drift_cause(d)} although nothing kumo watches had changed: something "
+                 "outside kumo changed the host", f"outside kumo on {name}", {"at": d["at"]})],
             f"the agent repaired it at its next sync; find what edits {d['device']} on "
-            f"{name} (a script, another agent, `bridge fdb del` by hand)", [], [name]))
+            f"{name} (a script, another agent, a hand-made change)", [], [name]))
     return out
 
 
@@ -90,15 +105,16 @@ async def watch_lag(snap: Snapshot) -> list[Finding]:
     out = []
     ports = snap.lists["ports"]
     newest = max((int(p["metadata"]["resourceVersion"]) for p in ports), default=0)
+    lag = snap.settings["watch-lag.seconds"]
     for name, report in snap.by_name("reports").items():
         st = report.get("status") or {}
         seen = int(st.get("portsRevision") or 0)
         syncs = st.get("syncs") or []
         last = float(syncs[-1]["end"]) if syncs else 0.0
-        if seen >= newest or not snap.alive(name) or snap.now - last < LAG_SECONDS:
+        if seen >= newest or not snap.alive(name) or snap.now - last < lag:
             continue
         behind = [p for p in ports if int(p["metadata"]["resourceVersion"]) > seen]
-        if snap.now - max(_changed_at(p) for p in behind) < LAG_SECONDS:
+        if snap.now - max(_changed_at(p) for p in behind) < lag:
             continue
         out.append(Finding("watch-lag", "warning", [
             Link(f"{len(behind)} port changes are not reflected on host {name}",

@@ -13,18 +13,18 @@ from .findings import Finding, Link, check
 from .snapshot import Snapshot, age
 
 Obj = dict[str, Any]
-BUILD_SECONDS = 120.0  # a server building longer than this is stuck
 ALLOC_GRACE = 120.0  # an allocation without its port younger than this may be in flight
 
 
 @check("stuck-build")
 async def stuck_build(snap: Snapshot) -> list[Finding]:
     out = []
+    limit = snap.settings["stuck-build.seconds"]
     for s in snap.lists["servers"]:
         st = s.get("status") or {}
         md = s["metadata"]
         if st.get("vmState") != "building" or age(md.get("creationTimestamp"),
-                                                   snap.now) < BUILD_SECONDS:
+                                                   snap.now) < limit:
             continue
         t = await trace.trace(snap.objects, "servers", md["name"], md["namespace"])
         chain = [Link(f"server {md['name']} has been in BUILD for "
@@ -134,17 +134,24 @@ async def quota_full(snap: Snapshot) -> list[Finding]:
 async def dhcp(snap: Snapshot) -> list[Finding]:
     out = []
     for name, report in snap.by_name("reports").items():
-        for d in (report.get("status") or {}).get("dhcp") or []:
+        st = report.get("status") or {}
+        fails = {f["what"]: f["message"] for f in st.get("failures") or []}
+        for d in st.get("dhcp") or []:
             if d.get("up") or not snap.alive(name):
                 continue
-            out.append(Finding("dhcp", "critical", [
-                Link(f"guests on network {d['networkId']} get no DHCP lease",
-                     "guests", {}),
-                Link(f"dnsmasq for network {d['networkId']} is not running on host {name}",
-                     f"network-agent@{name} (dnsmasq)", d)],
-                "the agent restarts it at its next sync; if it stays down, read "
-                f"<state>/dhcp/{d['networkId']}/dnsmasq.log on {name}",
-                [f"Network/{d['networkId']}"], [name]))
+            nid = d["networkId"]
+            chain = [Link(f"guests on network {nid} get no DHCP lease", "guests", {}),
+                     Link(f"dnsmasq for network {nid} is not running on host {name}",
+                          f"network-agent@{name} (dnsmasq)", d)]
+            why = fails.get(f"dnsmasq {nid}")
+            if why:
+                chain.append(Link(f"the agent cannot start it: {why[-300:]}",
+                                  f"outside kumo on {name}" if "in use" in why else
+                                  f"network-agent@{name} (dnsmasq)", {"failure": why}))
+            out.append(Finding("dhcp", "critical", chain,
+                               "the agent restarts it at every sync; if it stays down, fix "
+                               f"the cause above (<state>/dhcp/{nid}/dnsmasq.log on {name})",
+                               [f"Network/{nid}"], [name]))
     return out
 
 

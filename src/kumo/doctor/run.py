@@ -7,11 +7,17 @@ import time
 from typing import Any
 
 from kumo import store
+from kumo.common.version import VERSION
 from kumo.model import registry
 
-from . import checks_hosts, checks_objects  # noqa: F401 - register their checks
+from . import (  # noqa: F401 - register their checks
+    checks_hosts,
+    checks_inventory,
+    checks_objects,
+    checks_store,
+)
 from .findings import CHECKS, Finding, Link
-from .snapshot import Snapshot
+from .snapshot import Snapshot, parse_settings
 
 log = logging.getLogger("kumo.doctor")
 Obj = dict[str, Any]
@@ -49,10 +55,12 @@ class Doctor:
     def __init__(self, objects: store.ObjectStore) -> None:
         self.objects = objects
 
-    async def run(self, scope: str | None = None) -> Obj:
+    async def run(self, scope: str | None = None, settings: list[str] | None = None) -> Obj:
+        """Every check on one snapshot; ``settings`` (``KEY=VALUE``) change thresholds."""
         what, value = parse_scope(scope)
+        chosen = parse_settings(settings or [])
         t0 = time.perf_counter()
-        snap = await Snapshot.take(self.objects)
+        snap = await Snapshot.take(self.objects, chosen)
         findings: list[Finding] = []
         for name, fn in CHECKS.items():
             try:
@@ -67,5 +75,6 @@ class Doctor:
         kept.sort(key=lambda f: (f.severity != "critical", f.check))
         return {"scope": {"kind": what, "value": value}, "healthy": not kept,
                 "findings": [f.view() for f in kept], "checks": sorted(CHECKS),
-                "revision": snap.revision, "seconds": round(time.perf_counter() - t0, 3),
+                "revision": snap.revision, "settings": chosen,
+                "controlPlaneVersion": VERSION, "seconds": round(time.perf_counter() - t0, 3),
                 "counted": {k: len(v) for k, v in snap.lists.items()}}

@@ -12,6 +12,7 @@ from typing import Any
 
 from kumo import store
 from kumo.model import compute as cm
+from kumo.model import image as im
 from kumo.model import network as nm
 from kumo.model import ops
 
@@ -19,7 +20,31 @@ Obj = dict[str, Any]
 KINDS = {"hosts": cm.HOST, "leases": cm.LEASE, "reports": ops.AGENT_REPORT,
          "servers": cm.SERVER, "ports": nm.PORT, "networks": nm.NETWORK, "subnets": nm.SUBNET,
          "ipallocations": nm.IP_ALLOCATION, "quotausages": cm.QUOTA_USAGE,
-         "quotaclaims": cm.QUOTA_CLAIM}
+         "quotaclaims": cm.QUOTA_CLAIM, "images": im.IMAGE}
+# Thresholds an operator can change per run (`kumo doctor --set stuck-build.seconds=60`).
+SETTINGS: dict[str, float] = {
+    "stuck-build.seconds": 120.0,  # a server building longer than this is stuck
+    "watch-lag.seconds": 30.0,  # an agent's Port cache behind this long
+    "drift.window": 600.0,  # drift repaired this recently is still worth a finding
+    "store-writer.seconds": 5.0,  # a store commit in flight this long: the writer is stalled
+    "store-watch-lag.seconds": 10.0,  # a store watcher with events queued this long
+    "inventory.seconds": 30.0,  # an agent inventory older than this is not trusted
+}
+
+
+def parse_settings(pairs: list[str]) -> dict[str, float]:
+    """``["stuck-build.seconds=60"]`` -> the settings with that one changed."""
+    out = dict(SETTINGS)
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or key not in SETTINGS:
+            raise ValueError(f"unknown setting {pair!r}: use KEY=VALUE, KEY one of "
+                             f"{', '.join(sorted(SETTINGS))}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ValueError(f"setting {key} needs a number, not {value!r}") from None
+    return out
 
 
 @dataclass
@@ -29,10 +54,12 @@ class Snapshot:
     revision: int = 0
     lists: dict[str, list[Obj]] = field(default_factory=dict)
     stats: Obj = field(default_factory=dict)
+    settings: dict[str, float] = field(default_factory=lambda: dict(SETTINGS))
 
     @classmethod
-    async def take(cls, objects: store.ObjectStore) -> Snapshot:
-        snap = cls(objects)
+    async def take(cls, objects: store.ObjectStore,
+                   settings: dict[str, float] | None = None) -> Snapshot:
+        snap = cls(objects, settings=settings or dict(SETTINGS))
         for key, kind in KINDS.items():
             listed = await objects.list(kind, None)
             snap.lists[key] = listed.items

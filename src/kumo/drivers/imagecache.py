@@ -57,6 +57,24 @@ class ImageCache:
     def evict(self, image_id: str) -> None:
         self.path(image_id).unlink(missing_ok=True)
 
+    def inventory(self) -> list[dict[str, object]]:
+        """Each cached image's size and md5 as it is on disk now (re-hashed only when its
+        size or mtime changed), so ``kumo doctor`` can tell a file changed after it was
+        verified from a good one."""
+        seen = getattr(self, "_seen", {})
+        out: list[dict[str, object]] = []
+        for path in sorted(self.dir.iterdir()):
+            if path.suffix == ".part" or not path.is_file():
+                continue
+            st = path.stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+            if seen.get(path.name, (None,))[0] != stamp:
+                seen[path.name] = (stamp, _digests(path, ["md5"])["md5"])
+            out.append({"id": path.name, "size": st.st_size, "md5": seen[path.name][1],
+                        "path": str(path)})
+        self._seen = seen
+        return out
+
 
 def _digests(path: Path, algos: list[str]) -> dict[str, str]:
     """Hex digests of one file for several algorithms, in a single read."""

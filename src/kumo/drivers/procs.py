@@ -114,3 +114,33 @@ def _stat(pid: int) -> tuple[str, int] | None:
         return None
     fields = text.rpartition(")")[2].split()
     return fields[0], int(fields[1])
+
+
+def own_pid() -> int:
+    return os.getpid()
+
+
+def file_holders(path: str) -> list[dict[str, object]]:
+    """Processes that hold ``path`` (or its -wal/-shm) open, from /proc/*/fd: who else
+    uses the store's database (``kumo doctor``'s stalled-writer evidence)."""
+    if not path:
+        return []
+    names = {path, path + "-wal", path + "-shm", path + "-journal"}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target in names:
+                found.append({"pid": int(entry.name),
+                              "cmdline": " ".join(cmdline(int(entry.name)))})
+                break
+    return found

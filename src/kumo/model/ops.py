@@ -8,7 +8,9 @@ AgentReport (cluster-scoped, name = host name), written only by that host's agen
           missing [{table, device, entry}]         desired but not in the kernel after the sync
           drift [{at, table, device, entry, kind}] damage found in the kernel and repaired
                                                    (kind: missing | stale), the last DRIFT_KEEP
-          failures [{what, message}], dhcp [{networkId, up, leases, hosts, restarts}]}
+          failures [{what, message}], dhcp [{networkId, up, leases, hosts, restarts}],
+          vms [{id, power, pid}], images [{id, size, md5, path}], inventoryAt
+                                                   the host's inventory (agent/inventory.py)}
 
 The agent reads its kernel (FDB, neighbours, links) before each sync: what it then
 repairs although nothing it watches changed was done to the host behind kumo's back.

@@ -1,10 +1,9 @@
 """SQLite backend: WAL, synchronous=FULL, group commit.
 
-One writer thread owns the write connection. Writes queue up while a commit
-is in flight and the next batch shares one transaction and one fsync, so 32
-concurrent writers cost about as many fsyncs as one. Reads use a second
-connection on the event loop thread (WAL readers never block the writer); big list
-pages are decoded on a thread. A conflict inside a batch fails only that operation.
+One writer thread owns the write connection. Writes queue up while a commit is in
+flight and the next batch shares one transaction and one fsync, so 32 concurrent writers
+cost about as many fsyncs as one. Reads use a second connection on the event loop
+thread (WAL readers never block the writer); big list pages are decoded on a thread.
 
 Tables: ``kv`` holds the current value of every key; ``log`` holds one row per
 revision (the watch history), compacted to at least ``min_history_revisions``
@@ -26,6 +25,7 @@ from typing import Any
 
 from .backend import Event, Key, Page, Record, owned, page_size
 from .errors import AlreadyExists, Conflict, Gone, NotFound, StoreError
+from .health import WriterHealth
 from .watchhub import WatchHub
 
 SCHEMA = """
@@ -74,6 +74,7 @@ class SqliteBackend:
         self.commits = 0
         self.ops_committed = 0
         self.last_compaction: float | None = None
+        self.health = WriterHealth()  # for kumo doctor (store/health.py)
 
     # ---- lifecycle -------------------------------------------------------
     async def open(self) -> SqliteBackend:
@@ -143,6 +144,7 @@ class SqliteBackend:
         start_rev = self._rev
         results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
         events: list[Event] = []
+        self.health.begin()
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op, fut in batch:
@@ -160,14 +162,15 @@ class SqliteBackend:
                 events.extend(evs)
                 results.append((fut, res, None))
             if self._rev != start_rev:
-                conn.execute(
-                    "INSERT INTO meta(k, v) VALUES('rev', ?) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
-                    (self._rev,))
+                conn.execute("INSERT INTO meta(k, v) VALUES('rev', ?) ON CONFLICT(k) DO UPDATE "
+                             "SET v=excluded.v", (self._rev,))
             conn.execute("COMMIT")
             self.commits += 1
+            self.health.done(None)
             self.ops_committed += len(events)
         except sqlite3.Error as exc:
             self._rev = start_rev
+            self.health.done(str(exc))
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
@@ -199,9 +202,8 @@ class SqliteBackend:
     # ---- writes ----------------------------------------------------------
     @staticmethod
     def _current(conn: sqlite3.Connection, key: Key) -> tuple[int, int, str] | None:
-        return conn.execute(
-            "SELECT create_rev, mod_rev, value FROM kv WHERE kind=? AND ns=? AND name=?",
-            (key.kind, key.namespace, key.name)).fetchone()
+        return conn.execute("SELECT create_rev, mod_rev, value FROM kv WHERE kind=? AND ns=? "
+                            "AND name=?", (key.kind, key.namespace, key.name)).fetchone()
 
     @staticmethod
     def _append(conn: sqlite3.Connection, rev: int, key: Key, typ: str, create_rev: int,
@@ -248,7 +250,7 @@ class SqliteBackend:
             cur = self._current(conn, key)
             if cur is None:
                 raise NotFound(str(key))
-            if expected_revision is not None and cur[1] != expected_revision:
+            if expected_revision not in (None, cur[1]):
                 raise Conflict(f"{key}: revision {expected_revision} is stale, current is {cur[1]}")
             rev += 1
             conn.execute("DELETE FROM kv WHERE kind=? AND ns=? AND name=?",
@@ -290,8 +292,7 @@ class SqliteBackend:
         return Record(key, json.loads(row[2]), row[0], row[1])
 
     async def revision(self) -> int:
-        row = self._read().execute("SELECT v FROM meta WHERE k='rev'").fetchone()
-        return row[0] if row else 0
+        return (self._read().execute("SELECT v FROM meta WHERE k='rev'").fetchone() or [0])[0]
 
     async def count(self, kind: str, namespace: str | None) -> int:  # no decode
         sql, args = _scoped("SELECT COUNT(*) FROM kv WHERE 1", [], kind, namespace)
@@ -301,8 +302,7 @@ class SqliteBackend:
         self, kind: str, namespace: str | None, *, start_after: tuple[str, str] | None = None,
         limit: int = 0,
     ) -> Page:
-        """One bounded page. A big page is decoded on the decoder thread: a relist of
-        thousands of objects (every informer at start) leaves the loop free to serve."""
+        """One bounded page; a big one is decoded on a thread so relists leave the loop free."""
         conn = self._read()
         sql, args = _scoped("SELECT ns, name, create_rev, mod_rev, value FROM kv WHERE 1",
                             [], kind, namespace)
@@ -381,7 +381,7 @@ class SqliteBackend:
                 "ops_committed": self.ops_committed, "last_compaction": self.last_compaction,
                 "events_delivered": self.hub.events_delivered,
                 "min_history_revisions": self.min_history_revisions,
-                "min_history_seconds": self.min_history_seconds}
+                "min_history_seconds": self.min_history_seconds, **self.health.view(self.hub)}
 
 
 def _decode(kind: str, rows: list[tuple[str, str, int, int, str]]) -> list[Record]:

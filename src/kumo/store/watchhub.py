@@ -8,6 +8,7 @@ behind is closed with Gone so it re-lists instead of silently missing events.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ class Watcher:
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
     select: Callable[[dict[str, Any]], bool] | None = None  # e.g. a label selector
+    backlog_since: float = 0.0  # when its queue last went from empty to non-empty
 
     def matches(self, event: Event) -> bool:
         rec = event.record
@@ -68,6 +70,7 @@ class WatchHub:
         return [*self.by_kind.get(ev.record.key.kind, ()), *self.by_kind.get(None, ())]
 
     def publish(self, events: list[Event]) -> None:
+        now = time.time()
         for ev in events:
             for w in self._offered(ev):
                 if w.overflowed or not w.matches(ev):
@@ -76,9 +79,21 @@ class WatchHub:
                     w.overflowed = True
                     w.queue.put_nowait(None)
                     continue
+                if w.queue.empty():
+                    w.backlog_since = now
                 w.queue.put_nowait(ev)
                 self.events_delivered += 1
             self.delivered_revision = max(self.delivered_revision, ev.revision)
+
+    def lagging(self, top: int = 10) -> list[dict[str, Any]]:
+        """The watchers with queued, undelivered events, longest backlog first: their
+        kind, how many events wait and since when (``kumo doctor``'s store watch lag)."""
+        now = time.time()
+        slow = [w for w in self.watchers if not w.queue.empty()]
+        slow.sort(key=lambda w: w.backlog_since)
+        return [{"kind": w.kind, "namespace": w.namespace, "queued": w.queue.qsize(),
+                 "seconds": round(now - w.backlog_since, 3), "overflowed": w.overflowed}
+                for w in slow[:top]]
 
     def close_all(self) -> None:
         for w in self.watchers:

@@ -38,6 +38,10 @@ class AgentReportStatus(Model):
     drift: list[DriftRecord] = Field(default_factory=list)
     failures: list[dict[str, str]] = Field(default_factory=list)
     dhcp: list[dict[str, Any]] = Field(default_factory=list)
+    # written by the agent's inventory (agent/inventory.py), merged beside the above
+    vms: list[dict[str, Any]] = Field(default_factory=list)
+    images: list[dict[str, Any]] = Field(default_factory=list)
+    inventory_at: float = 0.0
 
 
 class AgentReport(Resource):
