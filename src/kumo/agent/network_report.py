@@ -102,7 +102,8 @@ class Reporter:
         one the last (clean) sync applied, every difference is drift made behind kumo."""
         fingerprint = (sorted(want.bridges), sorted(want.vxlans), sorted(want.taps),
                        {k: sorted(v) for k, v in want.fdb.items()},
-                       {k: sorted(v) for k, v in want.neigh.items()})
+                       {k: sorted(v) for k, v in want.neigh.items()},
+                       {k: p.hosts for k, p in want.dhcp.items()})
         same, self._last_desired = fingerprint == self._last_desired, fingerprint
         if not (same and healthy):
             return
