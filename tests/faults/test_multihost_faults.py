@@ -64,24 +64,34 @@ def test_healthy_cloud_then_server_boot_traced_on_three_hosts(cloud: SimpleNames
     assert {"vm-missing", "agent-version", "store-writer", "image-cache"} <= set(
         report["checks"])
     sid, pid = cloud.vm["id"], cloud.port["id"]
-    tr = wait("trace converged", lambda: (t := mh.trace(f"servers/{sid}"))["converged"] and t)
+    ip = cloud.port["fixed_ips"][0]["ip_address"]
+    tr = wait("trace converged, guest booted", lambda: (t := mh.trace(f"servers/{sid}"))[
+        "converged"] and any(s["reason"] == "GuestBooted" for s in t["steps"]) and t,
+        timeout=180)
     print(mh.trace(f"servers/{sid}", text=True))
     steps = tr["steps"]
     assert steps == sorted(steps, key=lambda s: s["start"]) and steps[0]["atMs"] == 0
     first = {}
     for i, s in enumerate(steps):
         first.setdefault((s["component"], s["reason"]), i)
-    assert first[("compute-api", "Created")] == 0
-    assert first[("ipam", "IPAllocated")] < first[("network-agent", "VifPlugged")]
+    # the API request: the port (its address claimed first), then the Server, accepted
+    api = [first[k] for k in (("ipam", "IPAllocated"), ("network-api", "Created"),
+                              ("compute-api", "Created"), ("compute-api", "CreateAccepted"))]
+    assert api == sorted(api) and all(steps[i]["atMs"] < 2000 for i in api)
+    sched = steps[first[("scheduler", "Scheduled")]]
+    assert first[("scheduler", "Scheduled")] > api[-1] and "host1" in sched["message"]
+    spawned = steps[first[("compute-agent", "Spawned")]]
+    assert spawned["host"] == "host1" and spawned["start"] >= sched["start"]
+    assert int(spawned["revision"]) >= int(sched["revision"]) > 0
     plugged = steps[first[("network-agent", "VifPlugged")]]
     assert plugged["host"] == "host1" and plugged["object"] == f"Port/{pid}"
     l2pop = {s["host"]: s for s in steps if s["component"] == "l2pop"}
     assert set(l2pop) >= {"host2", "host3"}, steps
-    for s in l2pop.values():
-        assert int(s["revision"]) >= int(plugged["revision"]) > 0
-        assert s["start"] >= plugged["start"] or "before" in s["message"]
-    agent = [s for s in steps if s["component"] == "compute-agent"]
-    assert agent and all(s["host"] == "host1" for s in agent)
+    for s in l2pop.values():  # the other hosts program vm1's MAC once the port is bound
+        assert s["start"] >= sched["start"] and int(s["revision"]) >= int(sched["revision"])
+    booted = steps[first[("guest", "GuestBooted")]]  # DHCP gave the guest its address
+    assert ip in booted["message"] and booted["start"] > spawned["start"]
+    assert all(s["host"] == "host1" for s in steps if s["component"] == "compute-agent")
     dhcp_host, _ = _dhcp_host(cloud)
     if dhcp_host != 1:  # DHCP for the port is served by another host: traced there too
         assert any(s["component"] == "dhcp" and s["host"] == f"host{dhcp_host}"
@@ -187,7 +197,8 @@ def test_dhcp_down_because_port_67_is_taken(cloud: SimpleNamespace) -> None:
     rogue = rogue_dhcp(netns)
     try:
         f = mh.finding("dhcp", lambda f: len(f["chain"]) == 3, "--scope", f"host:host{host}")
-        assert f"dnsmasq for network {nid} is not running on host{host}" in f["chain"][1]["what"]
+        down = f"dnsmasq for network {nid} is not running on host host{host}"
+        assert down in f["chain"][1]["what"]
         assert "Address already in use" in f["rootCause"] and f["severity"] == "critical"
         assert f["owner"] == f"outside kumo on host{host}"
     finally:

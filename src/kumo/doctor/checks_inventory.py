@@ -54,14 +54,14 @@ async def vm_missing(snap: Snapshot) -> list[Finding]:
                "host's kernel log)") if vm is not None else (
                "its VM directory is gone from the host (deleted by hand)")
         out.append(Finding("vm-missing", "critical", [
-            Link(f"server {md['name']} is {st.get('vmState')} (SHUTOFF) although its desired "
-                 "power is on: the guest is unreachable", "compute-api",
+            Link(f"server {md['name']} ({st.get('vmState')}) is not running although its "
+                 "desired power is on: the guest is unreachable", "compute-api",
                  {"vmState": st.get("vmState"), "powerState": st.get("powerState")}),
             Link(f"host {host}'s compute driver sees {seen} for it", f"compute-agent@{host}",
                  {"vm": vm, "inventoryAt": inv["inventoryAt"], "pid": st.get("pid")}),
             Link(why, f"outside kumo on {host}", {"lastPid": st.get("pid")})],
-            f"`openstack server start {md['name']}` (the agent boots it again on {host}); "
-            "find what killed it", [f"Server/{md['name']}"], [host], [md["namespace"]]))
+            f"`openstack server reboot --hard {md['name']}` (the agent boots it again on "
+            f"{host}); find what killed it", [f"Server/{md['name']}"], [host], [md["namespace"]]))
     return out
 
 
