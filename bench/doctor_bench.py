@@ -14,6 +14,7 @@ No asserts: it measures. Prints the machine's load average beside the figures.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -56,6 +57,14 @@ def register_hosts(http: httpx.Client, base: str, n: int) -> None:
             "drift": [], "failures": [], "missing": []}}).raise_for_status()
 
 
+def synced(http: httpx.Client, base: str, hosts: int) -> None:
+    """Every fake agent has seen the newest Port revision (a converged cloud)."""
+    rev = int(http.get(f"{base}/apis/kumo.io/v1/ports").json()["metadata"]["resourceVersion"])
+    for i in range(hosts):
+        http.patch(f"{base}/apis/kumo.io/v1/agentreports/fake{i:03d}/status", headers=MERGE,
+                   json={"status": {"portsRevision": rev}}).raise_for_status()
+
+
 def make_ports(http: httpx.Client, base: str, ports: int, hosts: int) -> None:
     per_net = 250
     nets = []
@@ -81,6 +90,12 @@ def main() -> None:
     ap.add_argument("--ports", type=int, default=1000)
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--stale", action="store_true",
+                    help="leave every fake agent's Port cache behind (100 watch-lag findings "
+                    "once the reports are 30 s old): the doctor's worst case")
+    ap.add_argument("--profile", action="store_true",
+                    help="afterwards, run the doctor in-process on the same store under "
+                    "cProfile and print where its time goes")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kumo-doctor-bench-"))
     api = Api(tmp / "data")
@@ -93,6 +108,10 @@ def main() -> None:
         t0 = time.perf_counter()
         register_hosts(http, api.url, args.hosts)
         make_ports(http, api.url, args.ports, args.hosts)
+        if args.stale:
+            time.sleep(31)
+        else:
+            synced(http, api.url, args.hosts)
         print(f"cloud: {args.ports} ports on {args.hosts} fake hosts built in "
               f"{time.perf_counter() - t0:.1f} s")
         server, wall = [], []
@@ -115,7 +134,30 @@ def main() -> None:
         print(f"load average: {os.getloadavg()}")
     finally:
         api.stop()
+        if args.profile:
+            asyncio.run(profile(api.data / "store.db"))
         subprocess.run(["rm", "-rf", str(tmp)])
+
+
+async def profile(db: Path) -> None:
+    import cProfile
+    import pstats
+
+    from kumo import store
+    from kumo.doctor import Doctor
+
+    objects = await store.open_sqlite(str(db))
+    try:
+        doctor = Doctor(objects)
+        await doctor.run()  # warm
+        prof = cProfile.Profile()
+        prof.enable()
+        report = await doctor.run()
+        prof.disable()
+        print(f"in-process run: {report['seconds']} s")
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
+    finally:
+        await objects.backend.close()
 
 
 if __name__ == "__main__":

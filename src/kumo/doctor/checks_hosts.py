@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from itertools import accumulate
 from typing import Any
 
 from .findings import Finding, Link, check
@@ -101,11 +103,16 @@ async def programming_failed(snap: Snapshot) -> list[Finding]:
 
 @check("watch-lag")
 async def watch_lag(snap: Snapshot) -> list[Finding]:
-    """An alive agent whose Port cache is behind a port it must program, for too long."""
+    """An alive agent whose Port cache is behind a port it must program, for too long.
+
+    Ports are sorted by revision once, with the latest change time of every suffix, so
+    each host costs a bisection (1,000 ports on 100 hosts: not 100,000 date parses)."""
     out = []
-    ports = snap.lists["ports"]
-    newest = max((int(p["metadata"]["resourceVersion"]) for p in ports), default=0)
+    order = sorted(snap.lists["ports"], key=lambda p: int(p["metadata"]["resourceVersion"]))
+    revs = [int(p["metadata"]["resourceVersion"]) for p in order]
+    newest = revs[-1] if revs else 0
     lag = snap.settings["watch-lag.seconds"]
+    latest: list[float] | None = None  # latest[i]: the last change among order[i:]
     for name, report in snap.by_name("reports").items():
         st = report.get("status") or {}
         seen = int(st.get("portsRevision") or 0)
@@ -113,8 +120,11 @@ async def watch_lag(snap: Snapshot) -> list[Finding]:
         last = float(syncs[-1]["end"]) if syncs else 0.0
         if seen >= newest or not snap.alive(name) or snap.now - last < lag:
             continue
-        behind = [p for p in ports if int(p["metadata"]["resourceVersion"]) > seen]
-        if snap.now - max(_changed_at(p) for p in behind) < lag:
+        if latest is None:
+            latest = list(accumulate(reversed([_changed_at(p) for p in order]), max))[::-1]
+        i = bisect.bisect_right(revs, seen)
+        behind = order[i:]
+        if snap.now - latest[i] < lag:
             continue
         out.append(Finding("watch-lag", "warning", [
             Link(f"{len(behind)} port changes are not reflected on host {name}",

@@ -55,6 +55,7 @@ class Snapshot:
     lists: dict[str, list[Obj]] = field(default_factory=dict)
     stats: Obj = field(default_factory=dict)
     settings: dict[str, float] = field(default_factory=lambda: dict(SETTINGS))
+    _by_name: dict[str, dict[str, Obj]] = field(default_factory=dict)
 
     @classmethod
     async def take(cls, objects: store.ObjectStore,
@@ -68,7 +69,10 @@ class Snapshot:
         return snap
 
     def by_name(self, key: str) -> dict[str, Obj]:
-        return {o["metadata"]["name"]: o for o in self.lists[key]}
+        """name -> object of one listed kind (built once per snapshot; do not mutate)."""
+        if key not in self._by_name:
+            self._by_name[key] = {o["metadata"]["name"]: o for o in self.lists[key]}
+        return self._by_name[key]
 
     def alive(self, host: str) -> bool:
         return cm.lease_alive(self.by_name("leases").get(host), self.now)
