@@ -60,8 +60,9 @@ class DhcpServices:
                               for r in s["spec"].get("hostRoutes") or []),
             mtu=plan.mtu) for s in plan.subnets]
         hosts = [dnsmasq.DhcpHost(mac, ip, name) for mac, ip, name in plan.hosts]
+        dead = dm.pid() is None and dm.pidfile.exists()  # not a new command line's restart
         result = await dm.ensure(subnets, hosts, plan.server_ip)
-        if result == "restarted":
+        if result == "restarted" and dead:
             metrics.DHCP_RESTARTS.labels(plan.network_id, self.host).inc()
             self.restarts[plan.network_id] = self.restarts.get(plan.network_id, 0) + 1
             log.warning("dnsmasq for network %s was dead: restarted", plan.network_id)
