@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ..conftest import LiveCloud, free_port
-from ..multihost import delete_netns, netns_list
+from ..multihost import cmdline, delete_netns, netns_list, netns_pids
 from .vmhelpers import BOOT_MARKER, need_qemu, wait_for, wait_image_active
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,7 +49,10 @@ def ns_cloud() -> Iterator[LiveCloud]:
         c.stop()
         c.kill_vms()
         for name in netns_list() - before:
-            if name.startswith("qdhcp-") or name == ns:
+            # only this cloud's: its dnsmasq and proxies carry its data dir. Every new
+            # qdhcp-* would include other clouds' on a shared machine (their DHCP killed).
+            if name.startswith("qdhcp-") and any(str(tmp) in cmdline(p)
+                                                 for p in netns_pids(name)):
                 delete_netns(name)
         delete_netns(ns)
         shutil.rmtree(tmp, ignore_errors=True)
