@@ -196,7 +196,7 @@ def test_router_namespace_forwards_and_nats(lab: Lab) -> None:  # noqa: PLR0915
     time.sleep(0.3)
     reader = lab.spawn(out, """
 import socket, time, sys
-s = socket.create_connection(("%s", 7003), timeout=5); s.settimeout(0.2)
+s = socket.create_connection(("FIP", 7003), timeout=5); s.settimeout(0.2)
 deadline = time.time() + 6
 while time.time() < deadline:
     try:
@@ -205,7 +205,7 @@ while time.time() < deadline:
         pass
     except OSError:
         break
-""" % FIP)
+""".replace("FIP", FIP))
     time.sleep(1.0)
     assert driver.conntrack_entries(lab.router_ns) >= 1
     # ... stops at once when the FIP goes
