@@ -30,6 +30,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import netns as nsmod
@@ -187,12 +188,10 @@ class RouterNet:
     def _inside(self, cfg: RouterConfig) -> int:
         from pyroute2 import IPRoute
 
-        changes = 0
-        with open("/proc/sys/net/ipv4/ip_forward", "r+") as f:
-            if f.read().strip() != "1":
-                f.seek(0)
-                f.write("1")
-                changes += 1
+        changes = _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+        # hairpin traffic leaves by the leg it came in on: no ICMP redirects for it
+        for conf in sorted(Path("/proc/sys/net/ipv4/conf").iterdir()):
+            changes += _sysctl(str(conf / "send_redirects"), "0")
         with IPRoute() as ipr:
             added, stale = self._sync_lo(ipr, {f.floating_ip for f in cfg.fips})
             changes += added + len(stale)
@@ -243,6 +242,16 @@ class RouterNet:
             if c:
                 out[c["name"]] = int(c.get("packets", 0))
         return out
+
+
+def _sysctl(path: str, value: str) -> int:
+    """Set a /proc/sys value of this thread's namespace; 1 if it changed."""
+    with open(path, "r+") as f:
+        if f.read().strip() == value:
+            return 0
+        f.seek(0)
+        f.write(value)
+    return 1
 
 
 def _flush(addresses: list[str]) -> int:
