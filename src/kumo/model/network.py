@@ -8,7 +8,7 @@ port lifecycle) are kumo.core's: core/ipam.py, core/ports.py.
 Network (namespaced)
   spec   facade: {name, description, adminStateUp, shared, mtu (1450 on VXLAN),
                   networkType ("vxlan"), segmentationId (VNI), portSecurityEnabled,
-                  external (router:external, always false for now), tags[],
+                  external (router:external: admins only; label kumo.io/external=true), tags[],
                   availabilityZoneHints[]}
   status facade: {status "ACTIVE"}
   labels kumo.io/shared=true when shared (so other projects can list it cheaply)

@@ -13,11 +13,13 @@ Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render
     subnets.py     subnets (IPv4 validation)
     ports.py       ports (views, handlers); port_parse.py: bodies → core requests
     secgroups.py   security groups; sg_rules.py: rules (stored, not enforced yet)
+    routers.py     routers, their interfaces and extra routes (kumo.core.routers)
+    floatingips.py floating IPs (kumo.core.floatingips); bootstrap.py: `public`
     quotas.py, agents.py, bulk.py
 
 IPAM and the port lifecycle are kumo.core's (core/ipam.py, core/ports.py).
 
-Not there yet: routers, floating IPs, IPv6, subnet pools, RBAC policies, trunks,
+Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, subnet pools, RBAC policies, trunks,
 QoS, bulk creates.
 """
 
