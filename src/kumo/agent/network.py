@@ -177,7 +177,8 @@ class NetworkAgent:
         elapsed = time.perf_counter() - t0
         fingerprint = (sorted(want.bridges.items()), sorted(want.vxlans.items()),
                        sorted(want.taps), {k: sorted(v) for k, v in want.fdb.items()},
-                       {k: sorted(v) for k, v in want.neigh.items()}, sorted(want.dhcp))
+                       {k: sorted(v) for k, v in want.neigh.items()}, sorted(want.dhcp),
+                       sorted(want.legs.items()))
         if fingerprint == self._last_desired and changes:
             self.repairs += changes
             metrics.NET_REPAIRS.labels(self.host).inc(changes)
