@@ -117,7 +117,7 @@ class Filler:
             if not write:
                 return ids["router"]
             return await s.router(interface=self._method != "DELETE")
-        if name == "floatingip_id":
+        if name in ("floatingip_id", "floating_ip_id"):
             return await s.floatingip() if write else ids["floatingip"]
         if name == "subnet_id":
             return await s.subnet() if write else ids["subnet"]

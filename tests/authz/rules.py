@@ -215,6 +215,8 @@ RULES: dict[str, Outcome] = {
     "POST /network/v2.0/security-group-rules": WRITE,
     "GET /network/v2.0/security-group-rules/{rule_id}": READ,
     "DELETE /network/v2.0/security-group-rules/{rule_id}": WRITE,
+    "GET /compute/v2.1/os-floating-ips": ("401", "404", "404", "404", "404"),  # gone at 2.36
+    "GET /compute/v2.1/os-floating-ips/{floating_ip_id}": ("401", "404", "404", "404", "404"),
     "GET /network/v2.0/routers": TOKEN,
     "POST /network/v2.0/routers": CREATE,
     "GET /network/v2.0/routers/{router_id}": READ,

@@ -203,3 +203,22 @@ async def test_floating_ip_refusals(neutron: Neutron, admin: Tenant, alice: Tena
                      json={"floatingip": {"floating_network_id": ext}})
     await neutron.fail("POST", "/v2.0/floatingips", alice, 409, "OverQuota",
                        json={"floatingip": {"floating_network_id": ext}})
+
+
+async def test_nova_floating_ip_proxy(neutron: Neutron, admin: Tenant, alice: Tenant) -> None:
+    ext, rid, port = await _routed_port(neutron, admin, alice)
+    fip = (await neutron.ok("POST", "/v2.0/floatingips", alice, 201, json={"floatingip": {
+        "floating_network_id": ext, "port_id": port["id"]}}))["floatingip"]
+    headers = {"X-Auth-Token": alice.token, "OpenStack-API-Version": "compute 2.35"}
+    r = await neutron.client.get("/compute/v2.1/os-floating-ips", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["floating_ips"] == [{
+        "id": fip["id"], "ip": fip["floating_ip_address"],
+        "fixed_ip": port["fixed_ips"][0]["ip_address"], "instance_id": None,
+        "pool": "public"}]
+    one = await neutron.client.get(f"/compute/v2.1/os-floating-ips/{fip['id']}",
+                                   headers=headers)
+    assert one.json()["floating_ip"]["id"] == fip["id"]
+    gone = await neutron.client.get("/compute/v2.1/os-floating-ips", headers={
+        "X-Auth-Token": alice.token, "OpenStack-API-Version": "compute 2.36"})
+    assert gone.status_code == 404
