@@ -32,7 +32,7 @@ COMPONENT = "router-agent"
 
 class RouterDriver(Protocol):
     def namespaces(self) -> list[str]: ...
-    def ensure(self, cfg: RouterConfig) -> int: ...
+    def ensure(self, cfg: RouterConfig, verify: bool = True) -> int: ...
     def delete(self, netns: str) -> bool: ...
     def conntrack_entries(self, netns: str) -> int: ...
     def counters(self, netns: str) -> dict[str, int]: ...
@@ -66,10 +66,11 @@ class RouterAgent:
     async def _loop(self) -> None:
         for inf in (self.routers, self.fips, self.network.ports, self.network.subnets):
             await inf.synced.wait()
+        full = True
         while True:
             self._dirty.clear()
             try:
-                await self.sync()
+                await self.sync(full=full)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -78,8 +79,9 @@ class RouterAgent:
                 self._dirty.set()
             try:
                 await asyncio.wait_for(self._dirty.wait(), self.resync_interval)
+                full = False
             except TimeoutError:
-                pass
+                full = True  # the timer: verify what is trusted on the fast path
 
     def desired(self) -> dict[str, tuple[Obj, RouterConfig]]:
         return network_router_desired.compute(
@@ -87,12 +89,14 @@ class RouterAgent:
             list(self.network.ports.items.values()),
             list(self.network.subnets.items.values()), list(self.fips.items.values()))
 
-    async def sync(self) -> None:
+    async def sync(self, full: bool = True) -> None:
+        """Every router bound here made to match; ``full`` (start, timer) also verifies
+        the NAT tables and refreshes the metrics, which a change-driven sync skips."""
         want = self.desired()
         for rid, (router, cfg) in want.items():
             t0 = time.perf_counter()
             try:
-                await asyncio.to_thread(self.driver.ensure, cfg)
+                await asyncio.to_thread(self.driver.ensure, cfg, full)
             except Exception as exc:  # one router must not block the others
                 self.failures[rid] = f"{type(exc).__name__}: {exc}"
                 log.warning("router %s: %s", rid, exc)
@@ -105,7 +109,8 @@ class RouterAgent:
             await self._report(router, cfg)
         await self._collect(set(want))
         self.syncs += 1
-        await asyncio.to_thread(self._observe, want)
+        if full:
+            await asyncio.to_thread(self._observe, want)
 
     async def _steps(self, router: Obj, before: RouterConfig | None, cfg: RouterConfig,
                      seconds: float) -> None:

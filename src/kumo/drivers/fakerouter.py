@@ -13,7 +13,7 @@ class FakeRouterNet:
     def namespaces(self) -> list[str]:
         return sorted(self.configs)
 
-    def ensure(self, cfg: RouterConfig) -> int:
+    def ensure(self, cfg: RouterConfig, verify: bool = True) -> int:
         _check(cfg)
         changed = self.configs.get(cfg.netns) != cfg
         self.configs[cfg.netns] = cfg
