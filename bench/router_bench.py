@@ -90,6 +90,9 @@ def wait_connect(ns: str, ip: str, port: int, t0: float, timeout: float = 30) ->
         if connects(ns, ip, port):
             return time.perf_counter() - t0
         time.sleep(0.02)
+    for argv in (["ip", "-n", ns, "-br", "addr"], ["ip", "-n", ns, "route"],
+                 ["ip", "-br", "link"], ["ip", "netns", "list"]):
+        print(" ".join(argv), "\n", run(*argv, check=False).stdout, file=sys.stderr)
     raise TimeoutError(f"{ip}:{port} not reachable from {ns}")
 
 
@@ -189,11 +192,20 @@ def inside(samples: int, iperf_seconds: int) -> None:
         deadline = time.time() + 30
         while conn.network.find_network("public") is None and time.time() < deadline:
             time.sleep(0.2)
-        print(json.dumps(bench(conn, probes, samples, iperf_seconds), indent=2))
+        try:
+            print(json.dumps(bench(conn, probes, samples, iperf_seconds), indent=2))
+        except TimeoutError:
+            for ns in probes.kumo_ns:
+                if ns.startswith("qrouter-"):
+                    print(ns, run("ip", "-n", ns, "-br", "addr", check=False).stdout,
+                          run("ip", "netns", "exec", ns, "cat", "/proc/sys/net/ipv4/ip_forward",
+                              check=False).stdout, file=sys.stderr)
+            print(cloud.log_path.read_text()[-4000:], file=sys.stderr)
+            raise
     finally:
-        probes.close()
-        cloud.stop()
+        cloud.stop()  # first: a live agent would re-create what probes.close() deletes
         cloud.kill_vms()
+        probes.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

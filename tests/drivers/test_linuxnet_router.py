@@ -185,6 +185,14 @@ def test_router_namespace_forwards_and_nats(lab: Lab) -> None:  # noqa: PLR0915
     assert counters[counter_name("dnat", fid)] >= 2
     assert counters[counter_name("snat", fid)] >= 1
 
+    # gratuitous ARP: a neighbour holding a stale MAC for the FIP learns the router's
+    gdev = f"g{lab.tok}out"
+    run("ip", "-n", out, "neigh", "replace", FIP, "lladdr", "02:00:00:00:00:99", "dev", gdev,
+        "nud", "stale")
+    RouterNet().ensure(cfg)  # a restarted agent announces every address again
+    neigh = run("ip", "-n", out, "neigh", "show", FIP).stdout
+    assert "fa:16:3e:00:01:02" in neigh, neigh
+
     # hand-made damage is repaired: the table and the FIP address come back
     run("ip", "netns", "exec", lab.router_ns, "nft", "delete", "table", "ip", "kumo_router")
     run("ip", "-n", lab.router_ns, "addr", "del", f"{FIP}/32", "dev", "lo")

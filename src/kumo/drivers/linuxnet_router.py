@@ -154,6 +154,7 @@ class RouterNet:
     def __init__(self) -> None:
         self._nat: dict[str, str] = {}
         self._fips: dict[str, dict[str, str]] = {}  # netns -> floating ip -> fixed ip
+        self._announced: dict[str, set[tuple[str, str]]] = {}  # netns -> {(ifname, ip)}
         self.flushed = 0  # conntrack entries deleted (for tests and metrics)
 
     def namespaces(self) -> list[str]:
@@ -200,7 +201,33 @@ class RouterNet:
             if stale:  # an address gone from lo: its connections go with it
                 self.flushed += _flush(stale)
             changes += _sync_routes(ipr, cfg)
+            self._announce(ipr, cfg)
         return changes
+
+    def _announce(self, ipr: Any, cfg: RouterConfig) -> None:
+        """Gratuitous ARP for every leg address and floating IP not announced yet, so
+        neighbours drop a stale MAC at once (a router re-created, a FIP moved here)."""
+        from socket import AF_INET
+
+        seen = self._announced.setdefault(cfg.netns, set())
+        want: set[tuple[str, str]] = set()
+        macs: dict[str, str] = {}
+        for link in ipr.get_links():
+            name = link.get_attr("IFLA_IFNAME") or ""
+            if not _IFNAME.match(name):
+                continue
+            macs[name] = link.get_attr("IFLA_ADDRESS")
+            for a in ipr.get_addr(index=link["index"], family=AF_INET):
+                want.add((name, a.get_attr("IFA_ADDRESS")))
+            if name == cfg.gateway_if:
+                want |= {(name, f.floating_ip) for f in cfg.fips}
+        for name, ip in sorted(want - seen):
+            try:
+                _garp(name, macs[name], ip)
+            except OSError:
+                continue  # the leg is not up yet: the next sync announces it
+            seen.add((name, ip))
+        seen &= want
 
     def _sync_lo(self, ipr: Any, want: set[str]) -> tuple[int, list[str]]:
         from socket import AF_INET
@@ -221,6 +248,7 @@ class RouterNet:
         nsmod.validate_name(netns)
         self._nat.pop(netns, None)
         self._fips.pop(netns, None)
+        self._announced.pop(netns, None)
         if not netns.startswith(PREFIX) or not nsmod.exists(netns):
             return False
         nsmod.delete(netns)
@@ -244,6 +272,21 @@ class RouterNet:
             if c:
                 out[c["name"]] = int(c.get("packets", 0))
         return out
+
+
+def _garp(ifname: str, mac_text: str, ip: str) -> None:
+    """Broadcast a gratuitous ARP request for ``ip`` from ``ifname`` (this netns)."""
+    import socket
+    import struct
+
+    mac = bytes.fromhex(mac_text.replace(":", ""))
+    addr = socket.inet_aton(ip)
+    frame = (b"\xff" * 6 + mac + struct.pack("!H", 0x0806)
+             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + addr + b"\x00" * 6 + addr)
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+        sock.bind((ifname, 0))
+        for _ in range(2):
+            sock.send(frame)
 
 
 def _sysctl(path: str, value: str) -> int:
