@@ -60,6 +60,7 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
 
         hosts = await _eventually("routers bound", bound)
         assert set(hosts.values()) == {"hv1", "hv2"}  # the least loaded host each time
+        assert hosts[r2["id"]] != hosts[r1["id"]]
         h1 = hosts[r1["id"]]
 
         async def legs_bound() -> list[dict[str, Any]] | None:
