@@ -62,6 +62,9 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
         assert set(hosts.values()) == {"hv1", "hv2"}  # the least loaded host each time
         assert hosts[r2["id"]] != hosts[r1["id"]]
         h1 = hosts[r1["id"]]
+        evs = (await objects.list("Event", alice.project_id)).items
+        assert any(e["reason"] == "RouterScheduled" and e["involvedObject"]["name"] == r1["id"]
+                   for e in evs)
 
         async def legs_bound() -> list[dict[str, Any]] | None:
             legs = (await objects.list(nm.PORT, None, label_selector=(

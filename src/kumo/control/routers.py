@@ -25,6 +25,7 @@ from kumo.core import ports as core_ports
 from kumo.core.actor import Actor
 from kumo.core.errors import DomainError
 from kumo.model import compute as cm
+from kumo.model import events
 from kumo.model import network as nm
 
 from .plane import ControlPlane
@@ -129,6 +130,11 @@ class RouterScheduler:
             return None
         self.bindings += 1
         log.info("router %s bound to host %s", md["name"], host)
+        try:
+            await events.record(self.objects, out, "router-scheduler", "RouterScheduled",
+                                f"bound to host {host} (was {router['spec'].get('host')})")
+        except store.StoreError:
+            log.warning("could not record the binding of router %s", md["name"])
         return out
 
     async def _release_fips(self, port_id: str) -> None:
