@@ -222,3 +222,19 @@ async def test_nova_floating_ip_proxy(neutron: Neutron, admin: Tenant, alice: Te
     gone = await neutron.client.get("/compute/v2.1/os-floating-ips", headers={
         "X-Auth-Token": alice.token, "OpenStack-API-Version": "compute 2.36"})
     assert gone.status_code == 404
+
+
+async def test_external_network_delete_takes_its_floating_ips(neutron: Neutron, admin: Tenant,
+                                                              alice: Tenant) -> None:
+    ext, _ = await _external(neutron, admin)
+    fip = (await neutron.ok("POST", "/v2.0/floatingips", alice, 201, json={
+        "floatingip": {"floating_network_id": ext}}))["floatingip"]
+    rid = (await _router(neutron, alice, external_gateway_info={"network_id": ext}))["id"]
+    await neutron.fail("DELETE", f"/v2.0/networks/{ext}", admin, 409, "NetworkInUse")
+    await neutron.ok("PUT", f"/v2.0/routers/{rid}", alice,
+                     json={"router": {"external_gateway_info": {}}})
+    await neutron.ok("DELETE", f"/v2.0/networks/{ext}", admin, 204)
+    await neutron.fail("GET", f"/v2.0/floatingips/{fip['id']}", alice, 404,
+                       "FloatingIPNotFound")
+    used = await quotas.usage(neutron.objects, alice.project_id, quotas.NETWORK)
+    assert used.get("floatingip", 0) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from typing import Any
@@ -10,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import floatingips as core_fips
 from kumo.core import ports as core_ports
+from kumo.core.errors import DomainError
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
@@ -318,8 +321,9 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
     net_id = net["metadata"]["name"]
     selector = f"{nm.NETWORK_LABEL}={net_id}"
 
-    def in_use(ports: list[Obj]) -> bool:
-        return any(p["spec"].get("deviceOwner") != nm.DHCP_OWNER for p in ports)
+    def in_use(ports: list[Obj]) -> bool:  # DHCP and floating-IP ports go with it
+        return any(p["spec"].get("deviceOwner") not in (nm.DHCP_OWNER, nm.FLOATING_IP_OWNER)
+                   for p in ports)
 
     ports = (await rt.objects.list(nm.PORT, None, label_selector=selector)).items
     if in_use(ports):
@@ -331,6 +335,10 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
     except store.NotFound:
         raise not_found(nm.NETWORK, net_id) from None
     await release_quota(rt, net["metadata"]["namespace"], [net_id])
+    for fip in (await rt.objects.list(nm.FLOATING_IP, None)).items:  # an external network's
+        if fip["spec"].get("floatingNetworkId") == net_id:
+            with contextlib.suppress(DomainError):
+                await core_fips.delete_fip(rt.objects, fip)
     # Whatever raced in (the DHCP port, a port created meanwhile) goes with the network.
     for port in (await rt.objects.list(nm.PORT, None, label_selector=selector)).items:
         await core_ports.delete_port(rt.objects, port)
