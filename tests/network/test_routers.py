@@ -38,6 +38,8 @@ async def test_external_network_admin_only_and_visible(neutron: Neutron, admin: 
     assert [n["id"] for n in nets] == [ext]
     shown = (await neutron.ok("GET", f"/v2.0/networks/{ext}", alice))["network"]
     assert shown["router:external"] is True
+    assert (await neutron.ok("GET", f"/v2.0/subnets?network_id={ext}", alice))[
+        "subnets"] == []  # listed network, unlisted subnets (Neutron)
     await neutron.fail("PUT", f"/v2.0/networks/{ext}", alice, 404, "NetworkNotFound",
                        json={"network": {"name": "mine"}})
     aliases = {e["alias"] for e in (await neutron.ok("GET", "/v2.0/extensions",
@@ -124,6 +126,8 @@ async def test_gateway_needs_external_network(neutron: Neutron, alice: Tenant) -
     msg = await neutron.fail("POST", "/v2.0/routers", alice, 400, "BadRequest", json={
         "router": {"external_gateway_info": {"network_id": net["id"]}}})
     assert "not a valid external network" in msg
+    await neutron.fail("POST", "/v2.0/routers", alice, 404, "NetworkNotFound", json={
+        "router": {"external_gateway_info": {"network_id": "5f0e-no-such-net"}}})
     assert (await neutron.ok("GET", "/v2.0/routers", alice))["routers"] == []
 
 

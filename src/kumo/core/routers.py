@@ -83,6 +83,10 @@ async def external_network(objects: store.ObjectStore, net_id: str) -> Obj:
     found = await objects.list(nm.NETWORK, None, label_selector=f"{nm.EXTERNAL_LABEL}=true")
     net = next((n for n in found.items if n["metadata"]["name"] == net_id), None)
     if net is None or net["metadata"].get("deletionTimestamp"):
+        if not any(n["metadata"]["name"] == net_id
+                   for n in (await objects.list(nm.NETWORK, None)).items):
+            raise NotFound(f"Network {net_id} could not be found.", code="NetworkNotFound",
+                           kind=nm.NETWORK, ident=net_id)
         raise bad(f"Network {net_id} is not a valid external network")
     return net
 
