@@ -90,6 +90,20 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
         assert [(f.floating_ip, f.fixed_ip) for f in cfg.fips] == [
             (fip["floating_ip_address"], port["fixed_ips"][0]["ip_address"])]
 
+        # administratively down: the legs are unbound (the namespace goes), then back
+        await neutron.ok("PUT", f"/v2.0/routers/{r1['id']}", alice,
+                         json={"router": {"admin_state_up": False}})
+
+        async def legs_on(host: str | None) -> bool:
+            legs = (await objects.list(nm.PORT, None, label_selector=(
+                f"{nm.DEVICE_LABEL}={r1['id']}"))).items
+            return all(p["spec"].get("bindingHostId") == host for p in legs)
+
+        await _eventually("legs unbound", lambda: legs_on(None))
+        await neutron.ok("PUT", f"/v2.0/routers/{r1['id']}", alice,
+                         json={"router": {"admin_state_up": True}})
+        await _eventually("legs bound again", lambda: legs_on(h1))
+
         # the FIP's port goes: the FIP is disassociated (and stays allocated)
         await neutron.ok("DELETE", f"/v2.0/ports/{port['id']}", alice, 204)
 
