@@ -75,6 +75,30 @@ class Lab:
     def sh(self, ns: str, code: str, timeout: float = 20) -> str:
         return run("ip", "netns", "exec", ns, "python3", "-c", code, timeout=timeout).stdout
 
+    def ask(self, ns: str, ip: str, port: int) -> str:
+        """What the server at ip:port answers (the source address it saw); retried for
+        10 s, since a loaded machine may start the servers slowly."""
+        deadline = time.time() + 10
+        while True:
+            p = run("ip", "netns", "exec", ns, "python3", "-c", ASK.format(ip=ip, port=port),
+                    check=False)
+            if p.returncode == 0 or time.time() > deadline:
+                assert p.returncode == 0, p.stderr[-300:] + self.dump()
+                return p.stdout.strip()
+            time.sleep(0.2)
+
+    def dump(self) -> str:
+        """The router's state, for a failure message."""
+        out = []
+        for argv in (["ip", "-n", self.router_ns, "-br", "addr"],
+                     ["ip", "-n", self.router_ns, "route"],
+                     ["ip", "netns", "exec", self.router_ns, "cat",
+                      "/proc/sys/net/ipv4/ip_forward"],
+                     ["ip", "-n", self.host, "-br", "link"],
+                     ["ip", "netns", "exec", self.router_ns, "nft", "list", "ruleset"]):
+            out.append(" ".join(argv[3:]) + "\n" + run(*argv, check=False).stdout)
+        return "\n".join(out)
+
     def spawn(self, ns: str, code: str) -> subprocess.Popen[str]:
         p = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", code],
                              stdout=subprocess.PIPE, text=True)
@@ -171,15 +195,15 @@ def test_router_namespace_forwards_and_nats(lab: Lab) -> None:  # noqa: PLR0915
         lab.spawn(ns, SERVE.format(port=port, stream=False))
     time.sleep(0.5)
     # east-west between subnets, routed without NAT
-    assert lab.sh(a1, ASK.format(ip=B1, port=7002)).strip() == A1
+    assert lab.ask(a1, B1, 7002) == A1
     # out through SNAT: the outside sees the router's gateway address (a2 has no FIP)
-    assert lab.sh(a2, ASK.format(ip=EXT_GW, port=7000)).strip() == ROUTER_EXT
+    assert lab.ask(a2, EXT_GW, 7000) == ROUTER_EXT
     # a1 has the floating IP: its own outbound traffic leaves as the FIP
-    assert lab.sh(a1, ASK.format(ip=EXT_GW, port=7000)).strip() == FIP
+    assert lab.ask(a1, EXT_GW, 7000) == FIP
     # in through DNAT: the outside reaches a1 by its floating IP, seen as itself
-    assert lab.sh(out, ASK.format(ip=FIP, port=7001)).strip() == EXT_GW
+    assert lab.ask(out, FIP, 7001) == EXT_GW
     # hairpin: a2 behind the same router reaches a1's floating IP
-    assert lab.sh(a2, ASK.format(ip=FIP, port=7001)).strip() == "10.1.0.1"
+    assert lab.ask(a2, FIP, 7001) == "10.1.0.1"
     counters = driver.counters(lab.router_ns)
     fid = cfg.fips[0].fip_id
     assert counters[counter_name("dnat", fid)] >= 2
@@ -197,7 +221,7 @@ def test_router_namespace_forwards_and_nats(lab: Lab) -> None:  # noqa: PLR0915
     run("ip", "netns", "exec", lab.router_ns, "nft", "delete", "table", "ip", "kumo_router")
     run("ip", "-n", lab.router_ns, "addr", "del", f"{FIP}/32", "dev", "lo")
     assert driver.ensure(cfg) >= 2
-    assert lab.sh(out, ASK.format(ip=FIP, port=7001)).strip() == EXT_GW
+    assert lab.ask(out, FIP, 7001) == EXT_GW
 
     # a running stream from a1 to the outside through the FIP ...
     lab.spawn(a1, SERVE.format(port=7003, stream=True))
@@ -231,7 +255,7 @@ while time.time() < deadline:
     neigh = run("ip", "-n", out, "neigh", "show", FIP).stdout
     assert "lladdr" not in neigh, neigh
     # without the FIP, a1's traffic goes out by SNAT to the gateway address
-    assert lab.sh(a1, ASK.format(ip=EXT_GW, port=7000)).strip() == ROUTER_EXT
+    assert lab.ask(a1, EXT_GW, 7000) == ROUTER_EXT
 
     assert driver.delete(lab.router_ns) is True
     assert lab.router_ns not in driver.namespaces()
