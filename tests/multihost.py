@@ -229,6 +229,13 @@ class MultiHost:
         p = self.agents.get(i)
         return p.pid if p is not None and p.poll() is None else None
 
+    def add_namespace(self, tag: str) -> str:
+        """A namespace of this cloud for a test's own use (an external network's far
+        side, say): ``kx<tag>-<suffix>``, deleted with the cloud."""
+        ns = f"kx{tag}-{self.suffix}"
+        self._ns_add(ns)
+        return ns
+
     def namespaces(self) -> list[str]:
         """The namespaces this harness made itself (qdhcp-* ones are the agents')."""
         return list(self._created_ns)
@@ -398,20 +405,23 @@ class MultiHost:
             raise RuntimeError("; ".join(errors))
 
     def _remember_networks(self) -> None:
-        """Ids of this cloud's networks, to know which qdhcp-* namespaces are ours."""
+        """Ids of this cloud's networks and routers: which qdhcp-*/qrouter-* are ours."""
         if self.api_proc is None or self.api_proc.poll() is not None:
             return
         with contextlib.suppress(Exception):
             items = self.kumo_get("networks", timeout=15).get("items", [])
             self._network_ids |= {o["metadata"]["name"] for o in items}
+            routers = self.kumo_get("routers", timeout=15).get("items", [])
+            self._network_ids |= {o["metadata"]["name"] for o in routers}
             self._networks_known = True
 
     def _owned_dhcp_namespaces(self) -> list[str]:
         owned = []
         for ns in sorted(netns_list() - self._netns_before):
-            if not ns.startswith("qdhcp-"):
+            if not ns.startswith(("qdhcp-", "qrouter-")):
                 continue
-            mine = ns.removeprefix("qdhcp-") in self._network_ids or any(
+            ident = ns.removeprefix("qdhcp-").removeprefix("qrouter-")
+            mine = ident in self._network_ids or any(
                 str(self.tmp_dir) in cmdline(p) for p in netns_pids(ns))
             if mine or not self._networks_known:
                 # Without the network list (API gone), every new qdhcp-* is this run's.

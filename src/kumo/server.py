@@ -143,13 +143,20 @@ BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 def background_tasks() -> list[BackgroundTask]:
     from kumo.api.openstack.compute import usage as compute_usage
-    from kumo.control import allocations, dhcp, gc, images, ports, scheduler
+    from kumo.control import allocations, dhcp, gc, images, ports, routers, scheduler
 
     return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
-            dhcp.run, ports.run, images.run, allocations.run]
+            dhcp.run, ports.run, images.run, allocations.run, routers.run]
 
 
 EAGER: tuple[BackgroundTask, ...] = (_compaction_loop, _identity_watch)  # token cache safety
+
+
+async def _public_network(rt: Runtime) -> None:
+    """``kumo up``'s external network ``public`` (touches nothing on the machine)."""
+    from kumo.api.openstack.network.bootstrap import ensure_public
+
+    await ensure_public(rt)
 
 
 async def _local_agent(rt: Runtime, driver: str, net_driver: str = "auto") -> None:
@@ -213,6 +220,7 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
     after: list[Awaitable[None]] = []
     if agent is not None:
         after.append(_local_agent(rt, agent, net_driver))
+        after.append(_public_network(rt))
     if tiny_image:
         after.append(_import_tiny_image(rt))
     watcher = asyncio.create_task(_announce(server, rt, ready, after, tasks))

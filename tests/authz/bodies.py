@@ -86,6 +86,18 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
     if key == "POST /network/v2.0/subnets":
         return {"subnet": {"network_id": ids["network"], "ip_version": 4,
                            "cidr": f"10.{100 + next(_n) % 150}.0.0/24"}}
+    if key == "POST /network/v2.0/routers":
+        return {"router": {"name": _u()}}
+    if key == "PUT /network/v2.0/routers/{router_id}":
+        return {"router": {"name": "m"}}
+    if key == "PUT /network/v2.0/routers/{router_id}/add_router_interface":
+        return {"subnet_id": await s.subnet()}
+    if key == "PUT /network/v2.0/routers/{router_id}/remove_router_interface":
+        return {"subnet_id": s.router_subnet}
+    if key == "POST /network/v2.0/floatingips":
+        return {"floatingip": {"floating_network_id": ids["external"]}}
+    if key == "PUT /network/v2.0/floatingips/{floatingip_id}":
+        return {"floatingip": {"description": "m"}}
     if key == "POST /network/v2.0/security-groups":
         return {"security_group": {"name": _u()}}
     if key == "POST /network/v2.0/security-group-rules":

@@ -113,6 +113,12 @@ class Filler:
             return await s.port() if write else ids["port"]
         if name == "network_id":
             return await s.network() if write else ids["network"]
+        if name == "router_id":
+            if not write:
+                return ids["router"]
+            return await s.router(interface=self._method != "DELETE")
+        if name in ("floatingip_id", "floating_ip_id"):
+            return await s.floatingip() if write else ids["floatingip"]
         if name == "subnet_id":
             return await s.subnet() if write else ids["subnet"]
         if name == "group_id" and template.startswith("/compute"):

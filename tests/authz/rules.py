@@ -215,6 +215,20 @@ RULES: dict[str, Outcome] = {
     "POST /network/v2.0/security-group-rules": WRITE,
     "GET /network/v2.0/security-group-rules/{rule_id}": READ,
     "DELETE /network/v2.0/security-group-rules/{rule_id}": WRITE,
+    "GET /compute/v2.1/os-floating-ips": ("401", "404", "404", "404", "404"),  # gone at 2.36
+    "GET /compute/v2.1/os-floating-ips/{floating_ip_id}": ("401", "404", "404", "404", "404"),
+    "GET /network/v2.0/routers": TOKEN,
+    "POST /network/v2.0/routers": CREATE,
+    "GET /network/v2.0/routers/{router_id}": READ,
+    "PUT /network/v2.0/routers/{router_id}": WRITE,
+    "DELETE /network/v2.0/routers/{router_id}": WRITE,
+    "PUT /network/v2.0/routers/{router_id}/add_router_interface": WRITE,
+    "PUT /network/v2.0/routers/{router_id}/remove_router_interface": WRITE,
+    "GET /network/v2.0/floatingips": TOKEN,
+    "POST /network/v2.0/floatingips": CREATE,
+    "GET /network/v2.0/floatingips/{floatingip_id}": READ,
+    "PUT /network/v2.0/floatingips/{floatingip_id}": WRITE,
+    "DELETE /network/v2.0/floatingips/{floatingip_id}": WRITE,
     "GET /network/v2.0/agents": TOKEN,
     "GET /network/v2.0/agents/{agent_id}": ("401", "404", "404", "404", "2xx"),
     "GET /network/v2.0/quotas": ADMIN,
@@ -237,7 +251,8 @@ RULES: dict[str, Outcome] = {
 NATIVE_KINDS: dict[str, str] = {
     "configmaps": "tenant",
     **{p: "readonly" for p in (
-        "consolelogs", "events", "instanceactions", "networks", "ports", "quotasets",
+        "consolelogs", "events", "floatingips", "instanceactions", "networks", "ports",
+        "quotasets", "routers",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",

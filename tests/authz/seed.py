@@ -23,6 +23,7 @@ class Seed:
     cloud: Cloud
     who: dict[str, Tenant | None] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    router_subnet: str = ""
 
     @property
     def owner(self) -> Tenant:
@@ -72,6 +73,31 @@ class Seed:
     async def port(self) -> str:
         return (await self.neutron("POST", "/v2.0/ports", self.owner, json={
             "port": {"network_id": self.ids["network"]}}))["port"]["id"]
+
+    async def external(self) -> str:
+        pid = await self.cloud.project("external-project")  # neither caller's project
+        net = (await self.neutron("POST", "/v2.0/networks", self.admin, json={"network": {
+            "name": "public", "router:external": True, "project_id": pid}}))["network"]["id"]
+        await self.neutron("POST", "/v2.0/subnets", self.admin, json={"subnet": {
+            "network_id": net, "cidr": "198.18.192.0/20", "ip_version": 4,
+            "project_id": pid}})
+        return net
+
+    async def router(self, *, interface: bool = True) -> str:
+        """A fresh router with a gateway and one interface (on ``router_subnet``)."""
+        rid = (await self.neutron("POST", "/v2.0/routers", self.owner, json={"router": {
+            "name": f"r{next(_n)}", "external_gateway_info": {
+                "network_id": self.ids["external"]}}}))["router"]["id"]
+        if not interface:
+            return rid
+        self.router_subnet = await self.subnet()
+        await self.neutron("PUT", f"/v2.0/routers/{rid}/add_router_interface", self.owner,
+                           200, json={"subnet_id": self.router_subnet})
+        return rid
+
+    async def floatingip(self) -> str:
+        return (await self.neutron("POST", "/v2.0/floatingips", self.owner, json={
+            "floatingip": {"floating_network_id": self.ids["external"]}}))["floatingip"]["id"]
 
     async def secgroup(self) -> str:
         return (await self.neutron("POST", "/v2.0/security-groups", self.owner, json={
@@ -175,13 +201,16 @@ async def build(cloud: Cloud) -> Seed:
                           "key_pairs": -1}})
         await seed.neutron("PUT", f"/v2.0/quotas/{pid}", seed.admin, 200, json={"quota": {
             k: -1 for k in ("network", "subnet", "port", "security_group",
-                            "security_group_rule")}})
+                            "security_group_rule", "router", "floatingip")}})
     ids["public_image"] = await cloud.image_id()
     ids["host"] = await seed.host("az1")
     ids["network"] = await seed.network()
     ids["subnet"] = await seed.subnet(ids["network"])
     ids["port"] = await seed.port()
     ids["secgroup"] = await seed.secgroup()
+    ids["external"] = await seed.external()
+    ids["router"] = await seed.router()
+    ids["floatingip"] = await seed.floatingip()
     ids["rule"] = await seed.rule()
     ids["server"] = await seed.server()
     ids["server_port"] = await seed.attached(ids["server"])

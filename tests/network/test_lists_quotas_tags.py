@@ -101,7 +101,8 @@ async def test_tags(neutron: Neutron, alice: Tenant, bob: Tenant) -> None:
     await neutron.ok("PUT", f"/v2.0/security-groups/{sgs[0]['id']}/tags/g", alice, 201)
     assert (await neutron.ok("GET", "/v2.0/ports?tags=q", alice))["ports"][0]["tags"] == \
         ["p", "q"]
-    await neutron.fail("PUT", "/v2.0/routers/x/tags/a", alice, 404, "HTTPNotFound")
+    await neutron.fail("PUT", "/v2.0/trunks/x/tags/a", alice, 404, "HTTPNotFound")
+    await neutron.fail("PUT", "/v2.0/routers/x/tags/a", alice, 404, "RouterNotFound")
 
 
 async def test_quotas(neutron: Neutron, alice: Tenant, bob: Tenant, admin: Tenant) -> None:

@@ -19,10 +19,10 @@ async def test_extensions(neutron: Neutron, alice: Tenant) -> None:
     aliases = {e["alias"] for e in exts}
     assert {"security-group", "quotas", "port-security", "binding", "provider",
             "standard-attr-tag", "net-mtu", "pagination", "sorting"} <= aliases
-    assert "router" not in aliases and "dhcp_agent_scheduler" not in aliases
+    assert "router" in aliases and "dhcp_agent_scheduler" not in aliases
     one = await neutron.ok("GET", "/v2.0/extensions/quotas", alice)
     assert one["extension"]["alias"] == "quotas"
-    await neutron.fail("GET", "/v2.0/extensions/router", alice, 404, "HTTPNotFound")
+    await neutron.fail("GET", "/v2.0/extensions/l3-ha", alice, 404, "HTTPNotFound")
     r = await neutron.call("GET", "/v2.0/extensions", None)
     assert r.status_code == 401 and "NeutronError" in r.json()
 

@@ -59,6 +59,12 @@ for _ in $(seq 120); do
 done
 [ -n "$IMAGE_REF" ] || { echo "kumo-tiny image never appeared" >&2; exit 1; }
 ADMIN_PASSWORD="$(cat "$DATA/admin-password")"
+PUBLIC_NET_ID=""
+for _ in $(seq 30); do  # kumo up makes the external network `public` after start
+    PUBLIC_NET_ID="$("$VENV/bin/openstack" --os-cloud kumo network show public -f value -c id 2>/dev/null || true)"
+    [ -n "$PUBLIC_NET_ID" ] && break
+    sleep 1
+done
 echo "kumo at $URL, image_ref=$IMAGE_REF"
 
 # 3+4. one tempest workspace per service so the services can run in parallel
@@ -71,6 +77,7 @@ run_service() {
     "$VENV/bin/tempest" init --name "kumo-$svc" "$ws" >/dev/null
     sed -e "s#@KUMO_URL@#$URL#g" -e "s#@ADMIN_PASSWORD@#$ADMIN_PASSWORD#g" \
         -e "s#@IMAGE_REF@#$IMAGE_REF#g" -e "s#@LOG_DIR@#$ws/logs#g" \
+        -e "s#@PUBLIC_NET_ID@#$PUBLIC_NET_ID#g" \
         -e "s#@NEUTRON@#$([ "$svc" = network ] && echo True || echo False)#g" \
         "$HERE/tempest.conf.in" >"$ws/etc/tempest.conf"
     case "$svc" in

@@ -27,6 +27,7 @@ from .host import register_until_done, renew_forever
 from .images import ImageFetcher
 from .inventory import Inventory
 from .network import NetworkAgent
+from .network_router import RouterAgent
 
 log = logging.getLogger("kumo.agent")
 RESYNC_INTERVAL = 30.0
@@ -62,6 +63,17 @@ def make_net_driver(compute: ComputeDriver, kind: str = "auto") -> Any:
     return LinuxNet()
 
 
+def make_router_driver(net: Any) -> Any:
+    """Router namespaces beside the real network driver; in memory beside the fake one."""
+    if type(net).__name__ == "FakeNet":
+        from kumo.drivers.fakerouter import FakeRouterNet
+
+        return FakeRouterNet()
+    from kumo.drivers.linuxnet_router import RouterNet
+
+    return RouterNet()
+
+
 @dataclass
 class Agent:
     api: ApiClient
@@ -81,6 +93,8 @@ class Agent:
             options.setdefault("dhcp", False)  # in-memory networking runs no dnsmasq
         self.network = NetworkAgent(self.api, self.host, self.state_dir, self.vtep_ip, net,
                                     **options)
+        self.router = RouterAgent(self.api, self.host, self.network, make_router_driver(net),
+                                  resync_interval=self.network.resync_interval)
         self.reconciler = ServerReconciler(self.api, self.driver, self.host, self.images,
                                            network=self.network)
         self.console = ConsoleUploader(self.api, self.driver, self.servers)
@@ -132,12 +146,13 @@ class Agent:
         await asyncio.gather(
             renew_forever(self.api, self.host, f"{self.host}/{os.getpid()}"),
             self._watch_servers(), self.reconciler.controller.run(), self.console.run(),
-            self._resync(), self.network.run(), self.inventory.run())
+            self._resync(), self.network.run(), self.inventory.run(), self.router.run())
 
     def debug_state(self) -> dict[str, Any]:
         return {"host": self.host, "servers": len(self.servers),
                 "reconciler": self.reconciler.debug_state(), "console_uploads":
-                self.console.uploads, "network": self.network.debug_state()}
+                self.console.uploads, "network": self.network.debug_state(),
+                "router": self.router.debug_state()}
 
 
 async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,

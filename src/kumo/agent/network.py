@@ -87,6 +87,7 @@ class NetworkAgent:
         self.plugged: set[str] = set()
         self.unplugged: set[str] = set()  # local ports whose device could not be set up
         self.failures: dict[str, str] = {}
+        self.after_sync: list[Any] = []  # coroutines run after each sync (the router agent)
 
     def _changed(self, typ: str, obj: Obj) -> None:
         self._dirty.set()
@@ -177,7 +178,8 @@ class NetworkAgent:
         elapsed = time.perf_counter() - t0
         fingerprint = (sorted(want.bridges.items()), sorted(want.vxlans.items()),
                        sorted(want.taps), {k: sorted(v) for k, v in want.fdb.items()},
-                       {k: sorted(v) for k, v in want.neigh.items()}, sorted(want.dhcp))
+                       {k: sorted(v) for k, v in want.neigh.items()}, sorted(want.dhcp),
+                       sorted(want.legs.items()))
         if fingerprint == self._last_desired and changes:
             self.repairs += changes
             metrics.NET_REPAIRS.labels(self.host).inc(changes)
@@ -188,6 +190,8 @@ class NetworkAgent:
         counts = want.counts()
         self.last_sync = {"seconds": round(elapsed, 4), "changes": changes,
                           "local_ports": len(want.local_ports), **counts, "at": time.time()}
+        for hook in self.after_sync:
+            await hook()
         return self.last_sync
 
     def _try(self, what: str, fn: Any, *args: Any) -> int:
@@ -220,6 +224,7 @@ class NetworkAgent:
             n += self._try(f"tap {tap}", self.net.ensure_tap, tap, plan.bridge, plan.mtu)
             if f"tap {tap}" in self.failures or plan.bridge in bad_bridges:
                 self.unplugged.add(plan.port_id)
+        n += self._apply_legs(want, bad_bridges)
         programmed = {"fdb": 0, "neigh": 0}
         for vx, entries in want.fdb.items():
             n += self._try(f"fdb {vx}", self.net.sync_fdb, vx, entries)
@@ -229,7 +234,7 @@ class NetworkAgent:
             n += self._try(f"neigh {vx}", self.net.sync_neighbours, vx, entries)
             if f"neigh {vx}" not in self.failures:
                 programmed["neigh"] += len(entries)
-        keep = set(want.bridges) | set(want.vxlans) | set(want.taps) | {
+        keep = set(want.bridges) | set(want.vxlans) | set(want.taps) | set(want.legs) | {
             p.host_if for p in want.dhcp.values()}
         present = self.net.links(("kbr-", "kvx-", "tap"))
         for name in present:
@@ -242,6 +247,20 @@ class NetworkAgent:
         kinds = {"bridge": len(want.bridges), "vxlan": len(want.vxlans), "tap": len(want.taps)}
         for kind, count in kinds.items():
             metrics.L2_DEVICES.labels(self.host, kind).set(count)
+        return n
+
+    def _apply_legs(self, want: network_desired.Desired, bad_bridges: set[str]) -> int:
+        """Router legs: veth pairs into qrouter-<id> (agent/network_router.py does the rest)."""
+        n = 0
+        for leg in want.legs.values():
+            if leg.bridge in bad_bridges:
+                self.unplugged.add(leg.port_id)
+                continue
+            n += self._try(f"leg {leg.host_if}", self.net.ensure_veth_netns, leg.host_if,
+                           leg.ns_if, leg.netns, leg.bridge, leg.mtu, leg.mac,
+                           list(leg.addresses))
+            if f"leg {leg.host_if}" in self.failures:
+                self.unplugged.add(leg.port_id)
         return n
 
     # ---- DHCP and metadata -------------------------------------------------

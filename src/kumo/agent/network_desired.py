@@ -43,12 +43,28 @@ class DhcpPlan:
     hosts: tuple[tuple[str, str, str], ...]  # (mac, ip, hostname)
 
 
+@dataclass(frozen=True)
+class LegPlan:
+    """A router's leg: veth ``host_if`` on the bridge, ``ns_if`` in the router's namespace
+    with the port's MAC and addresses (the router agent does the rest inside)."""
+
+    port_id: str
+    netns: str
+    host_if: str
+    ns_if: str
+    bridge: str
+    mtu: int
+    mac: str
+    addresses: tuple[str, ...]
+
+
 @dataclass
 class Desired:
     bridges: dict[str, int] = field(default_factory=dict)  # name -> mtu
     vxlans: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # name -> vni, br, mtu
     taps: dict[str, TapPlan] = field(default_factory=dict)
     dhcp: dict[str, DhcpPlan] = field(default_factory=dict)  # network id -> plan
+    legs: dict[str, LegPlan] = field(default_factory=dict)  # host_if -> router leg
     fdb: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # vxlan -> {(mac, dst)}
     neigh: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # vxlan -> {(ip, mac)}
     local_ports: dict[str, Obj] = field(default_factory=dict)  # port id -> port
@@ -99,6 +115,9 @@ def compute(host: str, vtep_ip: str | None, ports: list[Obj], networks: list[Obj
             d.vxlans[nm.vxlan_name(int(vni))] = (int(vni), br, mtu)
         if port["spec"].get("deviceOwner") == nm.DHCP_OWNER:
             d.dhcp[nid] = _dhcp_plan(port, net, subnets_of.get(nid, []), ports_of.get(nid, []))
+        elif port["spec"].get("deviceOwner") in nm.ROUTER_OWNERS:
+            leg = _leg_plan(port, br, mtu, subnets_of.get(nid, []))
+            d.legs[leg.host_if] = leg
         else:
             d.taps[nm.tap_name(pid)] = TapPlan(pid, port["metadata"]["namespace"], br, mtu)
 
@@ -157,3 +176,14 @@ def _dhcp_plan(port: Obj, net: Obj, subnets: list[Obj], ports: list[Obj]) -> Dhc
         bridge=nm.bridge_name(int(net["spec"]["segmentationId"])), mtu=int(net["spec"].get("mtu") or nm.VXLAN_MTU),
         mac=port["spec"]["macAddress"].lower(), addresses=tuple(addresses),
         server_ip=server_ip, subnets=dhcp_subnets, hosts=tuple(sorted(hosts)))
+
+
+def _leg_plan(port: Obj, bridge: str, mtu: int, subnets: list[Obj]) -> LegPlan:
+    spec, pid = port["spec"], port["metadata"]["name"]
+    prefix = {s["metadata"]["name"]: ipaddress.ip_network(s["spec"]["cidr"]).prefixlen
+              for s in subnets}
+    addresses = tuple(f"{f['ipAddress']}/{prefix[f['subnetId']]}"
+                      for f in spec.get("fixedIps") or [] if f.get("subnetId") in prefix)
+    return LegPlan(pid, nm.router_netns(spec["deviceId"]), nm.tap_name(pid),
+                   nm.router_leg_ifname(pid, spec["deviceOwner"]), bridge, mtu,
+                   spec["macAddress"].lower(), addresses)

@@ -102,6 +102,18 @@ async def claim_ip(objects: store.ObjectStore, sub: Obj, ip: str, port_id: str,
     return ip
 
 
+async def claim_gateway_ip(objects: store.ObjectStore, sub: Obj, port_id: str,
+                           project: str) -> str:
+    """Claim the subnet's gateway address for the router interface that serves it
+    (claim_ip refuses it to everyone else)."""
+    ip = sub["spec"]["gatewayIp"]
+    try:
+        await objects.create(_record(sub, ip, port_id, project))
+    except store.AlreadyExists:
+        raise ip_taken(ip, sub["metadata"]["name"]) from None
+    return ip
+
+
 def _next_pick(sub: Obj, ranges: list[tuple[int, int]]) -> int:
     """The subnet's next address by next-fit (lowest first on a fresh subnet, wrapping at
     the end of the pools). The cursor is this process's hint, never an authority: the

@@ -8,7 +8,7 @@ port lifecycle) are kumo.core's: core/ipam.py, core/ports.py.
 Network (namespaced)
   spec   facade: {name, description, adminStateUp, shared, mtu (1450 on VXLAN),
                   networkType ("vxlan"), segmentationId (VNI), portSecurityEnabled,
-                  external (router:external, always false for now), tags[],
+                  external (router:external: admins only; label kumo.io/external=true), tags[],
                   availabilityZoneHints[]}
   status facade: {status "ACTIVE"}
   labels kumo.io/shared=true when shared (so other projects can list it cheaply)
@@ -49,8 +49,19 @@ SecurityGroupRule (namespaced): spec {securityGroupId, direction, ethertype,
   protocol, portRangeMin, portRangeMax, remoteIpPrefix, remoteGroupId,
   remoteAddressGroupId, description}; labels kumo.io/security-group=<group id>
 QuotaSet name "network" (namespaced): spec {network, subnet, port, security_group,
-  security_group_rule, router, floatingip} overrides of the defaults (router and
-  floatingip are reported, not enforced: kumo has neither yet).
+  security_group_rule, router, floatingip} overrides of the defaults.
+
+Router (namespaced): spec (facade) {name, description, adminStateUp, tags[],
+  externalGateway {networkId, enableSnat, externalFixedIps[{subnetId, ipAddress}]}|null,
+  routes[{destination, nexthop}]}; spec.host + label kumo.io/host (router scheduler,
+  control/routers.py); status (that host's agent) {status "ACTIVE"|"DOWN"|"ERROR", host}.
+  Its legs are Ports with deviceId = router id: deviceOwner network:router_interface
+  (the subnet's gateway IP) and network:router_gateway (on the external network).
+FloatingIP (namespaced): spec (facade) {floatingNetworkId, floatingIpAddress,
+  floatingSubnetId, portId|null, fixedIpAddress|null, routerId|null, fipPortId,
+  description, tags[]}; label kumo.io/router=<router id> when associated; status
+  (the router's host agent) {status "DOWN"|"ACTIVE"}. Its address is held by a Port
+  (deviceOwner network:floatingip, deviceId = the FIP id, never bound to a host).
 
 DHCP: the DHCP controller (control/dhcp.py) keeps one port per DHCP-enabled network
 with deviceOwner "network:dhcp", deviceId "dhcp-<network id>", bound to one live
@@ -71,6 +82,8 @@ SECURITY_GROUP_RULE = "SecurityGroupRule"
 IP_ALLOCATION = "IPAllocation"
 MAC_ALLOCATION = "MacAllocation"
 SEGMENT_ALLOCATION = "SegmentAllocation"
+ROUTER = "Router"
+FLOATING_IP = "FloatingIP"
 
 NETWORK_LABEL = "kumo.io/network"
 SUBNET_LABEL = "kumo.io/subnet"
@@ -78,9 +91,15 @@ DEVICE_LABEL = "kumo.io/device"
 OWNER_LABEL = "kumo.io/owner"
 SHARED_LABEL = "kumo.io/shared"
 SG_LABEL = "kumo.io/security-group"
+ROUTER_LABEL = "kumo.io/router"
+EXTERNAL_LABEL = "kumo.io/external"  # external networks: every project may list them
 
 DHCP_OWNER = "network:dhcp"
 COMPUTE_OWNER_PREFIX = "compute:"
+ROUTER_INTERFACE_OWNER = "network:router_interface"
+ROUTER_GATEWAY_OWNER = "network:router_gateway"
+FLOATING_IP_OWNER = "network:floatingip"
+ROUTER_OWNERS = (ROUTER_INTERFACE_OWNER, ROUTER_GATEWAY_OWNER)
 VXLAN_MTU = 1450  # 1500 underlay minus the 50-byte VXLAN header
 VNI_MIN, VNI_MAX = 1, 16_000_000
 METADATA_IP = "169.254.169.254"
@@ -91,7 +110,8 @@ QUOTA_DEFAULTS: dict[str, int] = {
     "security_group_rule": 100, "router": 10, "floatingip": 50,
 }
 QUOTA_KINDS = {"network": NETWORK, "subnet": SUBNET, "port": PORT,
-               "security_group": SECURITY_GROUP, "security_group_rule": SECURITY_GROUP_RULE}
+               "security_group": SECURITY_GROUP, "security_group_rule": SECURITY_GROUP_RULE,
+               "router": ROUTER, "floatingip": FLOATING_IP}
 
 _DEFAULT_SG_NS = uuid.UUID("6f2d3c1e-7a43-4a57-9a77-2f1f6b0e5c11")
 
@@ -100,6 +120,8 @@ register(KindInfo(SUBNET, "subnets", namespaced=True))
 register(KindInfo(PORT, "ports", namespaced=True))
 register(KindInfo(SECURITY_GROUP, "securitygroups", namespaced=True, short_names=("sg",)))
 register(KindInfo(SECURITY_GROUP_RULE, "securitygrouprules", namespaced=True))
+register(KindInfo(ROUTER, "routers", namespaced=True))
+register(KindInfo(FLOATING_IP, "floatingips", namespaced=True, short_names=("fip",)))
 register(KindInfo(IP_ALLOCATION, "ipallocations", namespaced=False, admin_only=True))
 register(KindInfo(MAC_ALLOCATION, "macallocations", namespaced=False, admin_only=True))
 register(KindInfo(SEGMENT_ALLOCATION, "segmentallocations", namespaced=False, admin_only=True))
@@ -146,3 +168,13 @@ def dhcp_netns(network_id: str) -> str:
 
 def dhcp_ns_ifname(port_id: str) -> str:
     return "ns-" + port_id[:11]
+
+
+def router_netns(router_id: str) -> str:
+    """Per router, on the host it is bound to: its legs, forwarding and NAT."""
+    return f"qrouter-{router_id}"
+
+
+def router_leg_ifname(port_id: str, owner: str) -> str:
+    """The router's end of a leg: ``qg-`` on the external network, ``qr-`` inside."""
+    return ("qg-" if owner == ROUTER_GATEWAY_OWNER else "qr-") + port_id[:11]

@@ -66,5 +66,10 @@ DHCP_NAKS = Gauge("kumo_dhcp_naks", "DHCPNAK lines logged by dnsmasq (since it w
                   ["network", "host"], registry=REGISTRY)
 DHCP_RESTARTS = Counter("kumo_dhcp_restarts_total", "dnsmasq found dead and restarted",
                         ["network", "host"], registry=REGISTRY)
+ROUTER_CONNTRACK = Gauge("kumo_router_conntrack_entries", "Conntrack entries in a router's "
+                         "namespace", ["host", "router"], registry=REGISTRY)
+FIP_PACKETS = Gauge("kumo_floatingip_nat_packets", "Packets through a floating IP's DNAT "
+                    "(inbound) or SNAT (outbound) rule", ["host", "floatingip", "direction"],
+                    registry=REGISTRY)
 METADATA_REQUESTS = Counter("kumo_metadata_requests_total", "Metadata proxy requests",
                             ["host", "status"], registry=REGISTRY)

@@ -45,6 +45,7 @@ from . import aggregates as compute_aggregates
 from . import create as compute_create
 from . import extra_specs as compute_extra_specs
 from . import flavors as compute_flavors
+from . import floating_ips as compute_fips
 from . import groups as compute_groups
 from . import hosts as compute_hosts
 from . import instance_actions as compute_instance_actions
@@ -123,6 +124,8 @@ def _flavor_and_tenant_routes() -> list[Route]:
         *_at("/v2.1/os-keypairs/{name}", get=k.show, delete=k.delete),
         *_at("/v2.1/os-server-groups", get=g.index, post=g.create),
         *_at("/v2.1/os-server-groups/{group_id}", get=g.show, delete=g.delete),
+        *_at("/v2.1/os-floating-ips", get=compute_fips.index),
+        *_at("/v2.1/os-floating-ips/{floating_ip_id}", get=compute_fips.show),
     ]
 
 

@@ -119,8 +119,8 @@ async def resolve(rt: Runtime, ctx: AuthContext, nets: str | list[Requested],
         return "none"
     if nets == "auto":
         found = await rt.objects.list(nm.NETWORK, None)
-        usable = [n for n in found.items if n["metadata"]["namespace"] == ctx.project_id
-                  or n["spec"].get("shared")]
+        usable = [n for n in found.items if (n["metadata"]["namespace"] == ctx.project_id
+                  or n["spec"].get("shared")) and not n["spec"].get("external")]  # not `public`
         if not usable:
             return "none"
         if len(usable) > 1:

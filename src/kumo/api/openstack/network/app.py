@@ -13,11 +13,13 @@ Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render
     subnets.py     subnets (IPv4 validation)
     ports.py       ports (views, handlers); port_parse.py: bodies → core requests
     secgroups.py   security groups; sg_rules.py: rules (stored, not enforced yet)
+    routers.py     routers, their interfaces and extra routes (kumo.core.routers)
+    floatingips.py floating IPs (kumo.core.floatingips); bootstrap.py: `public`
     quotas.py, agents.py, bulk.py
 
 IPAM and the port lifecycle are kumo.core's (core/ipam.py, core/ports.py).
 
-Not there yet: routers, floating IPs, IPv6, subnet pools, RBAC policies, trunks,
+Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, subnet pools, RBAC policies, trunks,
 QoS, bulk creates.
 """
 
@@ -33,9 +35,11 @@ from starlette.routing import Route
 
 from ...runtime import Runtime, runtime
 from . import agents as network_agents
+from . import floatingips as network_fips
 from . import networks as network_networks
 from . import ports as network_ports
 from . import quotas as network_quotas
+from . import routers as network_routers
 from . import secgroups as network_secgroups
 from . import sg_rules
 from . import subnets as network_subnets
@@ -76,6 +80,13 @@ EXTENSIONS: list[tuple[str, str, str]] = [
     ("pagination", "Pagination support", "Enabled pagination support"),
     ("filter-validation", "Filter parameters validation", "Provides validation on filter "
      "parameters."),
+    ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 "
+     "Neutron networks and access to external networks via a NAT gateway."),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the "
+     "router abstraction for specifying whether SNAT should occur on the external gateway"),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    ("external-net", "Neutron external network", "Adds external network attribute to "
+     "network resource."),
     ("stateful-security-group", "Stateful security group", "Indicates if the security "
      "group is stateful or not"),
 ]
@@ -96,6 +107,7 @@ async def resources(request: Request) -> Response:
     names = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
              ("security_group", "security-groups"),
              ("security_group_rule", "security-group-rules"), ("quota", "quotas"),
+             ("router", "routers"), ("floatingip", "floatingips"),
              ("extension", "extensions")]
     return JSONResponse({"resources": [
         {"name": n, "collection": col, "links": [{"href": f"{base}/{col}", "rel": "self"}]}
@@ -128,6 +140,8 @@ _FINDERS: dict[str, Finder] = {
     "subnets": network_subnets.find_subnet,
     "ports": network_ports.find_port,
     "security-groups": network_secgroups.find_group,
+    "routers": network_routers.find_router,
+    "floatingips": network_fips.find_fip,
 }
 
 
@@ -214,6 +228,23 @@ async def delete_tag(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def l3_routes() -> list[Route]:
+    """Routers (with their interface actions) and floating IPs."""
+    r, f = network_routers, network_fips
+    one_r, one_f = "/v2.0/routers/{router_id}", "/v2.0/floatingips/{floatingip_id}"
+    return [
+        Route("/v2.0/routers", r.index, methods=["GET"]),
+        Route("/v2.0/routers", r.create, methods=["POST"]),
+        Route(one_r, r.show, methods=["GET"]), Route(one_r, r.update, methods=["PUT"]),
+        Route(one_r, r.delete, methods=["DELETE"]),
+        Route(one_r + "/add_router_interface", r.add_interface, methods=["PUT"]),
+        Route(one_r + "/remove_router_interface", r.remove_interface, methods=["PUT"]),
+        Route("/v2.0/floatingips", f.index, methods=["GET"]),
+        Route("/v2.0/floatingips", f.create, methods=["POST"]),
+        Route(one_f, f.show, methods=["GET"]), Route(one_f, f.update, methods=["PUT"]),
+        Route(one_f, f.delete, methods=["DELETE"])]
+
+
 def build_app() -> Starlette:
     """The Neutron sub-application (mount it at /network); errors in Neutron's format."""
     nets, subs, ports = network_networks, network_subnets, network_ports
@@ -250,6 +281,7 @@ def build_app() -> Starlette:
         Route("/v2.0/security-group-rules", sg_rules.create, methods=["POST"]),
         Route("/v2.0/security-group-rules/{rule_id}", sg_rules.show, methods=["GET"]),
         Route("/v2.0/security-group-rules/{rule_id}", sg_rules.delete, methods=["DELETE"]),
+        *l3_routes(),
         Route("/v2.0/agents", network_agents.index, methods=["GET"]),
         Route("/v2.0/agents/{agent_id}", network_agents.show, methods=["GET"]),
         Route("/v2.0/quotas", q.index, methods=["GET"]),

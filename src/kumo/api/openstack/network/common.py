@@ -247,7 +247,11 @@ async def visible_networks(rt: Runtime, c: Caller) -> list[Obj]:
     own = (await rt.objects.list(nm.NETWORK, c.project_id)).items
     names = {n["metadata"]["name"] for n in own}
     shared = await rt.objects.list(nm.NETWORK, None, label_selector=f"{nm.SHARED_LABEL}=true")
-    return own + [n for n in shared.items if n["metadata"]["name"] not in names]
+    external = await rt.objects.list(nm.NETWORK, None,
+                                     label_selector=f"{nm.EXTERNAL_LABEL}=true")
+    out = own + [n for n in shared.items if n["metadata"]["name"] not in names]
+    names |= {n["metadata"]["name"] for n in out}
+    return out + [n for n in external.items if n["metadata"]["name"] not in names]
 
 
 async def find_visible(rt: Runtime, c: Caller, kind: str, ident: str,

@@ -20,7 +20,9 @@ NOT_FOUND_TYPES = {nm.NETWORK: ("NetworkNotFound", "Network {} could not be foun
                    nm.SECURITY_GROUP: ("SecurityGroupNotFound",
                                        "Security group {} does not exist"),
                    nm.SECURITY_GROUP_RULE: ("SecurityGroupRuleNotFound",
-                                            "Security group rule {} does not exist")}
+                                            "Security group rule {} does not exist"),
+                   nm.ROUTER: ("RouterNotFound", "Router {} could not be found"),
+                   nm.FLOATING_IP: ("FloatingIPNotFound", "Floating IP {} could not be found")}
 # domain codes whose Neutron status is not the one their class implies
 _STATUS_BY_CODE = {"MacAddressGenerationFailure": 503}
 
@@ -50,6 +52,8 @@ def from_domain(exc: domain.DomainError) -> ApiError:
     """A core refusal as Neutron answers it (type, status and message)."""
     if isinstance(exc, domain.NotFound) and exc.kind in NOT_FOUND_TYPES and exc.ident:
         return not_found(exc.kind, exc.ident)
+    if isinstance(exc, domain.NotFound) and exc.code != "NotFound":
+        return err(404, exc.code, exc.message)
     if isinstance(exc, domain.Forbidden):
         return err(403, "PolicyNotAuthorized", exc.message)
     if isinstance(exc, domain.QuotaExceeded):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from typing import Any
@@ -10,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import floatingips as core_fips
 from kumo.core import ports as core_ports
+from kumo.core.errors import DomainError
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
@@ -23,6 +26,7 @@ from .common import (
     claim_quota,
     create_request,
     find_network,
+    find_visible,
     mutate,
     new_object,
     release_quota,
@@ -171,7 +175,8 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     c = await caller(request)
     rt = runtime(request)
-    net = await find_network(rt, c, request.path_params["network_id"])
+    net = await find_visible(rt, c, nm.NETWORK, request.path_params["network_id"],
+                             visible_networks)
     return shown(request, "network", await view_one(rt, c, net))
 
 
@@ -182,10 +187,9 @@ async def create(request: Request) -> Response:
     shared = to_bool("shared", data.get("shared", False))
     if shared and not c.is_admin:
         raise policy("create_network:shared")
-    if to_bool("router:external", data.get("router:external", False)):
-        if not c.is_admin:
-            raise policy("create_network:router:external")
-        raise invalid("router:external networks are not supported by kumo")
+    external = to_bool("router:external", data.get("router:external", False))
+    if external and not c.is_admin:
+        raise policy("create_network:router:external")
     _, vni = _provider(c, data, "create")
     spec: Obj = {
         "name": to_str("name", data.get("name", "")),
@@ -195,7 +199,7 @@ async def create(request: Request) -> Response:
         else nm.VXLAN_MTU, "networkType": "vxlan",
         "portSecurityEnabled": to_bool("port_security_enabled",
                                        data.get("port_security_enabled", True)),
-        "external": False, "tags": to_tags(data.get("tags", [])),
+        "external": external, "tags": to_tags(data.get("tags", [])),
         "availabilityZoneHints": list(data.get("availability_zone_hints") or [])}
     net_id = str(uuid.uuid4())
     await claim_quota(rt, c, project, "network", [net_id])
@@ -206,6 +210,8 @@ async def create(request: Request) -> Response:
         raise
     spec["segmentationId"] = vni
     labels = {nm.SHARED_LABEL: "true"} if shared else {}
+    if external:
+        labels[nm.EXTERNAL_LABEL] = "true"
     obj = new_object(nm.NETWORK, project, net_id, spec, labels)
     obj["status"] = {"status": "ACTIVE"}
     try:
@@ -251,10 +257,8 @@ async def update(request: Request) -> Response:
                                                  data["port_security_enabled"])
     if "mtu" in data:
         changes["mtu"] = _mtu(data["mtu"])
-    if "router:external" in data and to_bool("router:external", data["router:external"]):
-        if not c.is_admin:
-            raise policy("update_network:router:external")
-        raise invalid("router:external networks are not supported by kumo")
+    if "router:external" in data:
+        changes["external"] = await _external_change(rt, c, net, data["router:external"])
     if "shared" in data:
         shared = to_bool("shared", data["shared"])
         if shared != bool(net["spec"].get("shared")):
@@ -273,13 +277,32 @@ async def update(request: Request) -> Response:
     def apply(obj: Obj) -> None:
         obj["spec"].update(changes)
         labels = obj["metadata"].setdefault("labels", {})
-        if obj["spec"].get("shared"):
-            labels[nm.SHARED_LABEL] = "true"
-        else:
-            labels.pop(nm.SHARED_LABEL, None)
+        for flag, label in (("shared", nm.SHARED_LABEL), ("external", nm.EXTERNAL_LABEL)):
+            if obj["spec"].get(flag):
+                labels[label] = "true"
+            else:
+                labels.pop(label, None)
 
     net = await mutate(rt, net, apply)
     return JSONResponse({"network": await view_one(rt, c, net)})
+
+
+async def _external_change(rt: Runtime, c: Caller, net: Obj, value: Any) -> bool:
+    """Admins only; an external network in use by gateways or floating IPs stays one."""
+    external = to_bool("router:external", value)
+    if external == bool(net["spec"].get("external")):
+        return external
+    if not c.is_admin:
+        raise policy("update_network:router:external")
+    if not external:
+        ports = await rt.objects.list(nm.PORT, None, label_selector=(
+            f"{nm.NETWORK_LABEL}={net['metadata']['name']}"))
+        if any(p["spec"].get("deviceOwner") in (nm.ROUTER_GATEWAY_OWNER, nm.FLOATING_IP_OWNER)
+               for p in ports.items):
+            raise err(409, "ExternalNetworkInUse", "External network "
+                      f"{net['metadata']['name']} cannot be updated, as it is used by one or "
+                      "more routers or floating IPs.")
+    return external
 
 
 async def delete(request: Request) -> Response:
@@ -298,8 +321,9 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
     net_id = net["metadata"]["name"]
     selector = f"{nm.NETWORK_LABEL}={net_id}"
 
-    def in_use(ports: list[Obj]) -> bool:
-        return any(p["spec"].get("deviceOwner") != nm.DHCP_OWNER for p in ports)
+    def in_use(ports: list[Obj]) -> bool:  # DHCP and floating-IP ports go with it
+        return any(p["spec"].get("deviceOwner") not in (nm.DHCP_OWNER, nm.FLOATING_IP_OWNER)
+                   for p in ports)
 
     ports = (await rt.objects.list(nm.PORT, None, label_selector=selector)).items
     if in_use(ports):
@@ -311,6 +335,10 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
     except store.NotFound:
         raise not_found(nm.NETWORK, net_id) from None
     await release_quota(rt, net["metadata"]["namespace"], [net_id])
+    for fip in (await rt.objects.list(nm.FLOATING_IP, None)).items:  # an external network's
+        if fip["spec"].get("floatingNetworkId") == net_id:
+            with contextlib.suppress(DomainError):
+                await core_fips.delete_fip(rt.objects, fip)
     # Whatever raced in (the DHCP port, a port created meanwhile) goes with the network.
     for port in (await rt.objects.list(nm.PORT, None, label_selector=selector)).items:
         await core_ports.delete_port(rt.objects, port)

@@ -190,7 +190,9 @@ async def visible_subnets(rt: Runtime, c: Caller) -> list[Obj]:
     """Own subnets, and those of networks the caller sees (shared ones)."""
     if c.is_admin:
         return (await rt.objects.list(nm.SUBNET, None)).items
-    nets = {n["metadata"]["name"] for n in await visible_networks(rt, c)}
+    # an external network is listed to everyone, its subnets are not (Neutron)
+    nets = {n["metadata"]["name"] for n in await visible_networks(rt, c)
+            if not n["spec"].get("external") or n["spec"].get("shared")}
     own = (await rt.objects.list(nm.SUBNET, c.project_id)).items
     names = {s["metadata"]["name"] for s in own}
     others = [s for s in (await rt.objects.list(nm.SUBNET, None)).items

@@ -1,0 +1,124 @@
+"""Floating IPs: /v2.0/floatingips. The face parses and renders; kumo.core.floatingips
+claims the address, finds the router and (dis)associates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kumo.core import floatingips as core_fips
+from kumo.model import network as nm
+
+from ...runtime import Runtime, runtime
+from .common import (
+    Caller,
+    body_of,
+    caller,
+    check_keys,
+    check_project,
+    create_request,
+    find_owned,
+    mutate,
+    standard,
+    to_ipv4,
+    to_str,
+    to_tags,
+    writable,
+)
+from .errors import bad_request, invalid
+from .lists import by_creation, list_response, shown
+
+Obj = dict[str, Any]
+_CREATE = {"floating_network_id", "subnet_id", "floating_ip_address", "port_id",
+           "fixed_ip_address", "description", "tags", "project_id", "tenant_id", "dns_name",
+           "dns_domain", "qos_policy_id"}
+_UPDATE = {"port_id", "fixed_ip_address", "description"}
+
+
+def fip_view(fip: Obj) -> Obj:
+    spec = fip["spec"]
+    return {**standard(fip), "floating_ip_address": spec["floatingIpAddress"],
+            "floating_network_id": spec["floatingNetworkId"],
+            "router_id": spec.get("routerId"), "port_id": spec.get("portId"),
+            "fixed_ip_address": spec.get("fixedIpAddress"),
+            "status": (fip.get("status") or {}).get("status", "DOWN")}
+
+
+def _opt_str(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise invalid(f"Invalid input for {name}. Reason: '{value}' is not a valid UUID.")
+    return value
+
+
+def _opt_ip(name: str, value: Any) -> str | None:
+    return None if value is None else str(to_ipv4(name, value))
+
+
+async def find_fip(rt: Runtime, c: Caller, fip_id: str) -> Obj:
+    return await find_owned(rt, c, nm.FLOATING_IP, fip_id)
+
+
+async def index(request: Request) -> Response:
+    c = await caller(request)
+    rt = runtime(request)
+    found = await rt.objects.list(nm.FLOATING_IP, None if c.is_admin else c.project_id)
+    views = [fip_view(f) for f in by_creation(found.items)]
+    return JSONResponse(list_response(request, "floatingips", views))
+
+
+async def show(request: Request) -> Response:
+    c = await caller(request)
+    fip = await find_fip(runtime(request), c, request.path_params["floatingip_id"])
+    return shown(request, "floatingip", fip_view(fip))
+
+
+async def create(request: Request) -> Response:
+    c, data = await create_request(request, "floatingip", _CREATE)
+    if not data.get("floating_network_id"):
+        raise bad_request("Invalid input for floating_network_id. Reason: 'None' is not a "
+                          "valid UUID.")
+    req = core_fips.FipRequest(
+        project=check_project(c, data), network_id=str(data["floating_network_id"]),
+        subnet_id=_opt_str("subnet_id", data.get("subnet_id")),
+        address=_opt_ip("floating_ip_address", data.get("floating_ip_address")),
+        port_id=_opt_str("port_id", data.get("port_id")),
+        fixed_ip=_opt_ip("fixed_ip_address", data.get("fixed_ip_address")),
+        description=to_str("description", data.get("description", "")),
+        tags=to_tags(data.get("tags", [])))
+    fip = await core_fips.create_fip(runtime(request).objects, c.actor(), req)
+    return JSONResponse({"floatingip": fip_view(fip)}, status_code=201)
+
+
+async def update(request: Request) -> Response:
+    c = await caller(request)
+    data = await body_of(request, "floatingip")
+    for ro in ("id", "project_id", "tenant_id", "floating_ip_address", "floating_network_id",
+               "router_id", "status"):
+        if ro in data:
+            raise bad_request(f"Cannot update read-only attribute {ro}")
+    check_keys(data, _UPDATE)
+    rt = runtime(request)
+    fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
+                   "update_floatingip")
+    if "description" in data:
+        desc = to_str("description", data["description"])
+        fip = await mutate(rt, fip, lambda o: o["spec"].__setitem__("description", desc))
+    if "port_id" in data:
+        fip = await core_fips.associate(rt.objects, c.actor(), fip,
+                                        _opt_str("port_id", data["port_id"]),
+                                        _opt_ip("fixed_ip_address",
+                                                data.get("fixed_ip_address")))
+    return JSONResponse({"floatingip": fip_view(fip)})
+
+
+async def delete(request: Request) -> Response:
+    c = await caller(request)
+    rt = runtime(request)
+    fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
+                   "delete_floatingip")
+    await core_fips.delete_fip(rt.objects, fip)
+    return Response(status_code=204)

@@ -1,0 +1,185 @@
+"""Router scheduler: every router bound to one live host, its legs bound with it, and
+floating IPs let go of ports that are gone.
+
+Binding a router (``spec.host`` + label ``kumo.io/host``) picks the live, enabled host
+with the fewest routers; a router keeps its host while that Host exists (a stopped
+agent's namespace keeps forwarding). Each leg (``network:router_interface`` and
+``network:router_gateway`` ports, ``deviceId`` = router) is bound to the router's host,
+which is what makes that host's overlay sync build the veth into ``qrouter-<id>``.
+A router set administratively down has its legs unbound (its namespace goes with
+them). A floating IP whose port was deleted is disassociated (Neutron does it in the port
+delete; here it is level-triggered, so a crash in between is repaired too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from kumo import store
+from kumo.common.informer import Informer
+from kumo.common.reconciler import Controller, Requeue
+from kumo.core import floatingips as core_fips
+from kumo.core import ports as core_ports
+from kumo.core.actor import Actor
+from kumo.core.errors import DomainError
+from kumo.model import compute as cm
+from kumo.model import events
+from kumo.model import network as nm
+
+from .plane import ControlPlane
+
+log = logging.getLogger("kumo.control.routers")
+Obj = dict[str, Any]
+
+
+class RouterScheduler:
+    def __init__(self, rt: Any) -> None:
+        self.objects: store.ObjectStore = rt.objects
+        self.controller = Controller("router-scheduler", self.reconcile, workers=2)
+        self.bindings = 0
+        src = store.StoreSource
+        self.routers = Informer(src(self.objects, nm.ROUTER), on_event=self._on_router,
+                                on_sync=self._on_sync)
+        self.ports = Informer(src(self.objects, nm.PORT), on_event=self._on_port)
+        self.fips = Informer(src(self.objects, nm.FLOATING_IP), on_event=self._on_fip,
+                             on_sync=self._on_sync)
+        self.hosts = Informer(src(self.objects, cm.HOST), on_event=self._on_host)
+
+    # ---- events -> keys -------------------------------------------------------------
+    def _on_router(self, typ: str, obj: Obj) -> None:
+        self.controller.enqueue(("router", obj["metadata"]["name"]))
+
+    def _on_port(self, typ: str, obj: Obj) -> None:
+        spec = obj["spec"]
+        if spec.get("deviceOwner") in nm.ROUTER_OWNERS and spec.get("deviceId"):
+            self.controller.enqueue(("router", spec["deviceId"]))
+        if typ == "DELETED":
+            self.controller.enqueue(("port-gone", obj["metadata"]["name"]))
+
+    def _on_fip(self, typ: str, obj: Obj) -> None:
+        if typ != "DELETED" and obj["spec"].get("portId"):
+            self.controller.enqueue(("port-gone", obj["spec"]["portId"]))
+
+    def _on_sync(self, items: list[Obj]) -> None:
+        for obj in items:
+            if obj.get("kind") == nm.ROUTER:
+                self._on_router("ADDED", obj)
+            else:
+                self._on_fip("ADDED", obj)
+
+    def _on_host(self, typ: str, obj: Obj) -> None:
+        if typ in ("ADDED", "DELETED"):
+            for r in list(self.routers.items.values()):
+                self._on_router("MODIFIED", r)
+
+    # ---- reconcile --------------------------------------------------------------------
+    async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
+        what, ident = key
+        if what == "port-gone":
+            return await self._release_fips(ident)
+        router = next((r for (_, name), r in self.routers.items.items() if name == ident), None)
+        if router is None or router["metadata"].get("deletionTimestamp"):
+            return None
+        router = await self.objects.try_get(nm.ROUTER, router["metadata"]["namespace"], ident)
+        if router is None:
+            return None
+        host = router["spec"].get("host")
+        hosts, live = await self._live_hosts()
+        if not host or host not in hosts:
+            if not live:
+                return Requeue(5.0)
+            host = self._least_loaded(live)
+            router = await self._bind_router(router, host)
+            if router is None:
+                return None
+        # an administratively down router has no legs anywhere: its namespace goes
+        leg_host = host if router["spec"].get("adminStateUp", True) else None
+        legs = await self.objects.list(nm.PORT, None,
+                                       label_selector=f"{nm.DEVICE_LABEL}={ident}")
+        for port in legs.items:
+            if port["spec"].get("deviceOwner") in nm.ROUTER_OWNERS and \
+                    port["spec"].get("bindingHostId") != leg_host:
+                await self._bind_leg(port, leg_host)
+        return None
+
+    async def _bind_leg(self, port: Obj, host: str | None) -> None:
+        if host is not None:
+            await core_ports.bind(self.objects, port, host)
+            return
+
+        def unbind(obj: Obj) -> None:
+            obj["spec"]["bindingHostId"] = None
+            obj["metadata"].setdefault("labels", {}).pop(cm.HOST_LABEL, None)
+
+        md = port["metadata"]
+        with contextlib.suppress(store.NotFound):
+            await self.objects.mutate(nm.PORT, md["namespace"], md["name"], unbind)
+
+    async def _live_hosts(self) -> tuple[set[str], list[str]]:
+        hosts = {h["metadata"]["name"]: h for h in self.hosts.items.values()}
+        leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
+        now = time.time()
+        live = sorted(h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
+                      and (obj.get("spec") or {}).get("enabled", True))
+        return set(hosts), live
+
+    def _least_loaded(self, live: list[str]) -> str:
+        load = dict.fromkeys(live, 0)
+        for r in self.routers.items.values():
+            h = r["spec"].get("host")
+            if h in load:
+                load[h] += 1
+        return min(live, key=lambda h: load[h])
+
+    async def _bind_router(self, router: Obj, host: str) -> Obj | None:
+        def change(obj: Obj) -> None:
+            obj["spec"]["host"] = host
+            obj["metadata"].setdefault("labels", {})[cm.HOST_LABEL] = host
+
+        md = router["metadata"]
+        try:
+            out = await self.objects.mutate(nm.ROUTER, md["namespace"], md["name"], change)
+        except store.NotFound:
+            return None
+        self.bindings += 1
+        log.info("router %s bound to host %s", md["name"], host)
+        try:
+            await events.record(self.objects, out, "router-scheduler", "RouterScheduled",
+                                f"bound to host {host} (was {router['spec'].get('host')})")
+        except store.StoreError:
+            log.warning("could not record the binding of router %s", md["name"])
+        return out
+
+    async def _release_fips(self, port_id: str) -> None:
+        await self.ports.synced.wait()  # "no such port" means nothing before the first list
+        if any(name == port_id for (_, name) in self.ports.items):
+            return None
+        for fip in list(self.fips.items.values()):
+            if fip["spec"].get("portId") != port_id:
+                continue
+            fresh = await self.objects.try_get(nm.FLOATING_IP, fip["metadata"]["namespace"],
+                                               fip["metadata"]["name"])
+            if fresh is None or fresh["spec"].get("portId") != port_id:
+                continue
+            try:
+                await core_fips.associate(self.objects, Actor.kumo(), fresh, None)
+            except DomainError as exc:
+                log.warning("floating IP %s: %s", fip["metadata"]["name"], exc)
+        return None
+
+    async def run(self) -> None:
+        informers = (self.routers, self.ports, self.fips, self.hosts)
+        await asyncio.gather(self.controller.run(), *(i.run() for i in informers))
+
+    def debug_state(self) -> dict[str, Any]:
+        return {**self.controller.debug_state(), "bindings": self.bindings}
+
+
+async def run(rt: ControlPlane) -> None:
+    sched = RouterScheduler(rt)
+    rt.debug_providers["router_scheduler"] = sched.debug_state
+    await sched.run()
