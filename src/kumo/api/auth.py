@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from starlette.requests import Request
 
 from kumo import store
+from kumo.core import identity
 from kumo.core.passwords import hash_secret, verify_secret
 from kumo.model import identity as m
 from kumo.observe import metrics
@@ -56,6 +57,7 @@ class AuthContext:
     domain_id: str | None = None
     domain_name: str | None = None
     app_cred_id: str | None = None
+    system: str | None = None  # "all" for a system-scoped token
     token: str = field(default="", repr=False)
 
     @property
@@ -103,11 +105,14 @@ class TokenManager:
     # ---- issue -----------------------------------------------------------
     def issue(self, user_id: str, *, methods: list[str], project_id: str | None = None,
               domain_id: str | None = None, expires_at: float | None = None,
-              app_cred_id: str | None = None, audit_id: str | None = None) -> str:
+              app_cred_id: str | None = None, audit_id: str | None = None,
+              system: str | None = None) -> str:
         now = time.time()
         exp = now + self.ttl if expires_at is None else min(expires_at, now + self.ttl)
         payload = {"u": user_id, "p": project_id, "d": domain_id, "m": methods, "i": now,
                    "e": exp, "a": audit_id or secrets.token_urlsafe(16), "c": app_cred_id}
+        if system:
+            payload["s"] = system
         metrics.TOKENS_ISSUED.labels(methods[0] if methods else "unknown").inc()
         return self.fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
@@ -179,12 +184,15 @@ class TokenManager:
             _not_before(p, dom)
             roles = await self.roles_for(user["metadata"]["name"], "domain", p["d"])
             ctx = {"domain_id": p["d"], "domain_name": dom["spec"]["name"]}
+        elif p.get("s"):
+            roles = await self.roles_for(user["metadata"]["name"], "system", p["s"])
+            ctx = {"system": p["s"]}
         else:
             roles = []
         if cred is not None:
             allowed = {r["id"] for r in cred["spec"].get("roles", [])}
             roles = [r for r in roles if r[0] in allowed]
-        if (p.get("p") or p.get("d")) and not roles:
+        if (p.get("p") or p.get("d") or p.get("s")) and not roles:
             raise AuthError("The user has no role on the token's scope.")
         return AuthContext(
             user_id=p["u"], user_name=user["spec"]["name"],
@@ -206,21 +214,9 @@ class TokenManager:
         return cred
 
     async def roles_for(self, user_id: str, scope_type: str, scope_id: str) -> list[tuple[str, str]]:
-        """Effective roles of a user on a scope, implied roles included."""
-        selector = f"user={user_id},{scope_type}={scope_id}"
-        assigned = await self.objects.list(m.ROLE_ASSIGNMENT, "", label_selector=selector)
-        by_name: dict[str, str] = {}
-        for a in assigned.items:
-            role = await self.objects.try_get(m.ROLE, "", a["spec"]["roleId"])
-            if role is not None:
-                by_name[role["spec"]["name"]] = role["metadata"]["name"]
-        for name in list(by_name):
-            for implied in m.IMPLIED_ROLES.get(name, ()):
-                if implied not in by_name:
-                    found = await self.objects.list(m.ROLE, "", label_selector=f"name={implied}")
-                    if found.items:
-                        by_name[implied] = found.items[0]["metadata"]["name"]
-        return sorted((rid, name) for name, rid in by_name.items())
+        """Effective roles of a user on a scope: direct, through groups, inherited, and
+        implied (``kumo.core.identity.effective_roles``)."""
+        return await identity.effective_roles(self.objects, user_id, scope_type, scope_id)
 
     async def revoke(self, token: str) -> None:
         p = self.payload(token)

@@ -78,6 +78,7 @@ class RoleAssignmentSpec(Model):
     group_id: str | None = None
     project_id: str | None = None
     domain_id: str | None = None
+    system: str | None = None
     inherited: bool = False
 
 
@@ -99,6 +100,81 @@ class ApplicationCredentialSpec(Named):
 class ApplicationCredential(Resource):
     KIND = idm.APP_CREDENTIAL
     spec: ApplicationCredentialSpec = Field(default_factory=ApplicationCredentialSpec)
+
+
+class GroupMembershipSpec(Model):
+    group_id: str = ""
+    user_id: str = ""
+
+
+class GroupMembership(Resource):
+    """A user in a group, named ``<group>.<user>``: adding twice is idempotent."""
+
+    KIND = idm.GROUP_MEMBERSHIP
+    spec: GroupMembershipSpec = Field(default_factory=GroupMembershipSpec)
+
+
+class CredentialSpec(Model):
+    user_id: str = ""
+    project_id: str | None = None
+    type: str = ""
+    blob: str = ""
+
+
+class Credential(Resource):
+    """Keystone's credential store (``ec2``, ``totp``, ``cert`` blobs) kept for its user."""
+
+    KIND = idm.CREDENTIAL
+    spec: CredentialSpec = Field(default_factory=CredentialSpec)
+
+
+class ServiceSpec(Model):
+    type: str = ""
+    name: str | None = None
+    description: str | None = None
+    enabled: bool = True
+
+
+class Service(Resource):
+    """A catalog service added through ``/v3/services`` (kumo's own are built in)."""
+
+    KIND = idm.SERVICE
+    spec: ServiceSpec = Field(default_factory=ServiceSpec)
+
+
+class EndpointSpec(Model):
+    service_id: str = ""
+    interface: str = "public"
+    url: str = ""
+    region_id: str | None = None
+    enabled: bool = True
+
+
+class Endpoint(Resource):
+    KIND = idm.ENDPOINT
+    spec: EndpointSpec = Field(default_factory=EndpointSpec)
+
+
+class RegionSpec(Model):
+    description: str = ""
+    parent_region_id: str | None = None
+
+
+class Region(Resource):
+    KIND = idm.REGION
+    spec: RegionSpec = Field(default_factory=RegionSpec)
+
+
+class ImpliedRoleSpec(Model):
+    prior_role_id: str = ""
+    implied_role_id: str = ""
+
+
+class ImpliedRole(Resource):
+    """A role inference added through ``/v3/roles/{prior}/implies/{implied}``."""
+
+    KIND = idm.IMPLIED_ROLE
+    spec: ImpliedRoleSpec = Field(default_factory=ImpliedRoleSpec)
 
 
 class TokenRevocationSpec(Model):

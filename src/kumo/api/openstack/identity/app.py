@@ -11,8 +11,13 @@ from starlette.routing import Route
 
 from ...errors import handlers, keystone_body
 from ...runtime import runtime
+from . import assignments as a
+from . import catalog as c
+from . import credentials as cr
 from . import grants as g
+from . import implied as im
 from . import resources as r
+from . import tags as tg
 from . import tokens as t
 
 MEDIA = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
@@ -40,7 +45,13 @@ GRANT = ["PUT", "GET", "HEAD", "DELETE"]
 
 def build_app() -> Starlette:
     """The /v3 sub-application; every error is Keystone's ``{"error": {...}}``."""
-    routes = [
+    return Starlette(routes=_routes(), exception_handlers=handlers(keystone_body))
+
+
+def _routes() -> list[Route]:
+    grants = "/{scopes:str}/{scope}/{actors:str}/{actor}/roles"
+    inherit = "/OS-INHERIT" + grants
+    return [
         Route("/", version),
         Route("/auth/tokens", t.tokens, methods=["GET", "HEAD", "POST", "DELETE"]),
         Route("/auth/projects", t.auth_projects),
@@ -51,28 +62,41 @@ def build_app() -> Starlette:
         Route("/domains/{id}", r.domain, methods=ONE),
         Route("/projects", r.projects, methods=RW),
         Route("/projects/{id}", r.project, methods=ONE),
+        Route("/projects/{id}/tags", tg.tags, methods=["GET", "PUT", "DELETE"]),
+        Route("/projects/{id}/tags/{tag}", tg.tag, methods=["GET", "PUT", "DELETE"]),
         Route("/users", r.users, methods=RW),
         Route("/users/{id}", r.user, methods=ONE),
         Route("/users/{id}/password", r.user_password, methods=["POST"]),
         Route("/users/{id}/projects", r.user_projects),
-        Route("/users/{id}/groups", r.user_groups),
+        Route("/users/{id}/groups", a.user_groups),
         Route("/users/{id}/application_credentials", g.app_creds, methods=RW),
         Route("/users/{id}/application_credentials/{cred}", g.app_cred,
               methods=["GET", "DELETE"]),
+        Route("/users/{id}/credentials/OS-EC2", cr.ec2_credentials, methods=RW),
+        Route("/users/{id}/credentials/OS-EC2/{access}", cr.ec2_credential,
+              methods=["GET", "DELETE"]),
+        Route("/credentials", cr.credentials, methods=RW),
+        Route("/credentials/{id}", cr.credential, methods=ONE),
         Route("/groups", r.groups, methods=RW),
-        Route("/groups/{id}", r.group, methods=["GET", "DELETE"]),
+        Route("/groups/{id}", r.group, methods=ONE),
+        Route("/groups/{id}/users", a.group_users),
+        Route("/groups/{id}/users/{user}", a.member, methods=GRANT),
         Route("/roles", r.roles, methods=RW),
         Route("/roles/{id}", r.role, methods=ONE),
-        Route("/role_inferences", r.role_inferences),
-        Route("/{scopes:str}/{scope}/{actors:str}/{actor}/roles", g.grants_list),
-        Route("/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}", g.grant,
-              methods=GRANT),
-        Route("/role_assignments", g.role_assignments),
-        Route("/services", g.services, methods=RW),
-        Route("/services/{id}", g.services),
-        Route("/endpoints", g.endpoints, methods=RW),
-        Route("/endpoints/{id}", g.endpoints),
-        Route("/regions", g.regions),
-        Route("/regions/{id}", g.regions),
+        Route("/roles/{prior}/implies", im.implies),
+        Route("/roles/{prior}/implies/{implied}", im.implied_role, methods=GRANT),
+        Route("/role_inferences", im.role_inferences),
+        Route("/system/{actors:str}/{actor}/roles", a.grants_list),
+        Route("/system/{actors:str}/{actor}/roles/{role}", a.grant, methods=GRANT),
+        Route(grants, a.grants_list),
+        Route(grants + "/{role}", a.grant, methods=GRANT),
+        Route(inherit + "/inherited_to_projects", a.grants_list),
+        Route(inherit + "/{role}/inherited_to_projects", a.grant, methods=GRANT),
+        Route("/role_assignments", a.role_assignments),
+        Route("/services", c.services, methods=RW),
+        Route("/services/{id}", c.service, methods=ONE),
+        Route("/endpoints", c.endpoints, methods=RW),
+        Route("/endpoints/{id}", c.endpoint, methods=ONE),
+        Route("/regions", c.regions, methods=RW),
+        Route("/regions/{id}", c.region, methods=["GET", "PUT", "PATCH", "DELETE"]),
     ]
-    return Starlette(routes=routes, exception_handlers=handlers(keystone_body))

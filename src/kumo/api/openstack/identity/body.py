@@ -86,6 +86,11 @@ class GroupBody(Loose):
     description: Description | None = None
 
 
+class GroupPatch(Loose):
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    description: Description | None = None
+
+
 class AppCredBody(Loose):
     name: StrictStr = Field(min_length=1, max_length=255)
     secret: StrictStr | None = None

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo.core import lockout, passwords
+from kumo.core import identity, lockout, passwords
 from kumo.model import identity as m
 
 from ...auth import AuthContext, authenticate
@@ -64,10 +64,10 @@ def _filter(request: Request, items: list[dict[str, Any]], fields: tuple[str, ..
     return items
 
 
-async def _domain_id(rt: Runtime, domain_id: str | None) -> str:
+async def _domain_id(rt: Runtime, domain_id: str | None, status: int = 400) -> str:
     did = domain_id or m.DEFAULT_DOMAIN_ID
     if await rt.objects.try_get(m.DOMAIN, "", did) is None:
-        raise ApiError(400, f"Could not find domain: {did}.")
+        raise ApiError(status, f"Could not find domain: {did}.")
     return did
 
 
@@ -104,6 +104,10 @@ async def _delete(rt: Runtime, obj: Obj, assignments: str | None = None) -> Resp
     await delete_named(rt, obj)
     if obj["kind"] == m.USER:
         await lockout.clear(rt.objects, obj)
+    if obj["kind"] in (m.USER, m.GROUP):
+        await identity.forget_memberships(rt.objects, obj["kind"].lower(), oid)
+    if obj["kind"] == m.ROLE:
+        await identity.forget_inferences(rt.objects, oid)
     if assignments is not None:
         for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
                                         label_selector=f"{assignments}={oid}")).items:
@@ -235,7 +239,7 @@ async def users(request: Request) -> Response:
                               ("name", "domain_id", "enabled"))
     rt = runtime(request)
     u = b.parse(b.UserBody, await read_json(request), "user")
-    did = await _domain_id(rt, u.domain_id)
+    did = await _domain_id(rt, u.domain_id, 404)
     spec = {"name": u.name, "domainId": did, "enabled": u.enabled, "email": u.email,
             "description": u.description, "defaultProjectId": u.default_project_id}
     if u.password is not None:
@@ -299,13 +303,6 @@ async def user_projects(request: Request) -> Response:
     return _collection(request, "projects", out)
 
 
-async def user_groups(request: Request) -> Response:
-    ctx = await authenticate(request)
-    if request.path_params["id"] != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
-    return _collection(request, "groups", [])
-
-
 # ---- groups and roles ------------------------------------------------------------
 async def groups(request: Request) -> Response:
     await admin(request)
@@ -321,11 +318,12 @@ async def groups(request: Request) -> Response:
 
 
 async def group(request: Request) -> Response:
-    await admin(request)
-    obj = await get_obj(request, m.GROUP, request.path_params["id"], "group")
-    if request.method == "DELETE":
-        return await _delete(runtime(request), obj)
-    return JSONResponse({"group": group_view(request, obj)})
+    obj = await _one(request, m.GROUP, "group", group_view, lambda ctx, gid: False,
+                     assignments="group")
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.GroupPatch, "group", group_view,
+                        {"description": "description"})
 
 
 async def roles(request: Request) -> Response:
@@ -358,17 +356,3 @@ async def role(request: Request) -> Response:
     old = _rename(obj, r.name)
     obj["spec"]["description"] = r.description
     return await _saved(request, "role", role_view, obj, old, invalidate=False)
-
-
-async def role_inferences(request: Request) -> Response:
-    rt = runtime(request)
-    await authenticate(request)
-    by_name = {r["spec"]["name"]: r for r in await list_kind(rt, m.ROLE)}
-    out = []
-    for prior, implied in m.IMPLIED_ROLES.items():
-        if prior in by_name:
-            out.append({"prior_role": role_view(request, by_name[prior]), "implies": [
-                role_view(request, by_name[i]) for i in implied if i in by_name]})
-    return JSONResponse({"role_inferences": out, "links": {"self": str(request.url)}})
-
-
