@@ -135,6 +135,14 @@ class Filler:
             return await s.app_cred() if write else ids["app_cred"]
         if name == "id":
             return await self._identity_id(template, write)
+        if name == "implied" and write:  # a fresh role; a rule to remove for DELETE
+            rid = await s.identity("roles")
+            if self._method == "DELETE":
+                await s.keystone("PUT", f"/roles/{ids['role']}/implies/{rid}", s.admin, 201)
+            return rid
+        if name in ("prior", "implied", "user", "access"):
+            return {"prior": ids["role"], "implied": ids["reader_role"],
+                    "user": s.owner.user_id, "access": "unknown"}[name]
         simple = {"key": "k", "tag": "t", "request_id": ids["request"],
                   "project_id": s.owner.project_id, "hypervisor_id": ids["hypervisor"],
                   "aggregate_id": ids["aggregate"], "agent_id": ids["agent"],
@@ -167,10 +175,18 @@ class Filler:
         s, ids = self.seed, self.seed.ids
         coll = template.split("/")[2]
         if coll == "users" and ("/password" in template or "/application_credentials" in template
-                                or not write):
+                                or "/OS-EC2" in template or not write):
             return s.owner.user_id
         if coll in ("users", "projects", "groups", "domains", "roles") and write:
             return await s.identity(coll)
+        if coll == "projects" and "/tags" in template:
+            return await s.identity(coll)
+        if coll == "regions" and self._method == "PUT":
+            return new_name()
+        if coll in ("services", "endpoints", "regions", "credentials") and write:
+            return await s.catalog_obj(coll)
+        if coll == "credentials":
+            return ids["credential"]
         return {"domains": "default", "projects": s.owner.project_id, "groups": ids["groups"],
                 "roles": ids["role"], "services": ids["services"],
                 "endpoints": ids["endpoints"], "regions": ids["regions"]}[coll]

@@ -83,13 +83,57 @@ RULES: dict[str, Outcome] = {
     "PUT /v3/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}": ADMIN,
     "GET /v3/role_assignments": ADMIN,
     "GET /v3/services": TOKEN,
-    "POST /v3/services": ("401", "403", "403", "403", "403"),  # built in
+    "POST /v3/services": ADMIN,  # kumo's own are read-only; others stored
     "GET /v3/services/{id}": TOKEN,
+    "PATCH /v3/services/{id}": ADMIN,
+    "DELETE /v3/services/{id}": ADMIN,
     "GET /v3/endpoints": TOKEN,
-    "POST /v3/endpoints": ("401", "403", "403", "403", "403"),  # built in
+    "POST /v3/endpoints": ADMIN,
     "GET /v3/endpoints/{id}": TOKEN,
+    "PATCH /v3/endpoints/{id}": ADMIN,
+    "DELETE /v3/endpoints/{id}": ADMIN,
     "GET /v3/regions": TOKEN,
+    "POST /v3/regions": ADMIN,
     "GET /v3/regions/{id}": TOKEN,
+    "PUT /v3/regions/{id}": ADMIN,
+    "PATCH /v3/regions/{id}": ADMIN,
+    "DELETE /v3/regions/{id}": ADMIN,
+    "GET /v3/projects/{id}/tags": ADMIN,
+    "PUT /v3/projects/{id}/tags": ADMIN,
+    "DELETE /v3/projects/{id}/tags": ADMIN,
+    "GET /v3/projects/{id}/tags/{tag}": ADMIN_OK,  # 404 when the project lacks it
+    "PUT /v3/projects/{id}/tags/{tag}": ADMIN,
+    "DELETE /v3/projects/{id}/tags/{tag}": ADMIN_OK,
+    "GET /v3/users/{id}/credentials/OS-EC2": SELF,
+    "POST /v3/users/{id}/credentials/OS-EC2": SELF,
+    "GET /v3/users/{id}/credentials/OS-EC2/{access}": ("401", "403", "403", "ok", "ok"),
+    "DELETE /v3/users/{id}/credentials/OS-EC2/{access}": ("401", "403", "403", "ok", "ok"),
+    "GET /v3/credentials": TOKEN,  # one's own (admins: all)
+    "POST /v3/credentials": SELF,
+    "GET /v3/credentials/{id}": OWN_CREDS,
+    "PATCH /v3/credentials/{id}": OWN_CREDS,
+    "DELETE /v3/credentials/{id}": OWN_CREDS,
+    "PATCH /v3/groups/{id}": ADMIN,
+    "GET /v3/groups/{id}/users": ADMIN,
+    "PUT /v3/groups/{id}/users/{user}": ADMIN,
+    "GET /v3/groups/{id}/users/{user}": ADMIN_OK,  # 404 when not a member
+    "DELETE /v3/groups/{id}/users/{user}": ADMIN_OK,
+    "GET /v3/roles/{prior}/implies": TOKEN,
+    "GET /v3/roles/{prior}/implies/{implied}": TOKEN,
+    "PUT /v3/roles/{prior}/implies/{implied}": ADMIN,
+    "DELETE /v3/roles/{prior}/implies/{implied}": ADMIN_OK,  # built-in rules stay (403)
+    "GET /v3/system/{actors:str}/{actor}/roles": ADMIN,
+    "PUT /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN,
+    "GET /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN_OK,
+    "DELETE /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN_OK,
+    "GET /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/inherited_to_projects":
+        ADMIN,
+    "PUT /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}/"
+    "inherited_to_projects": ADMIN,
+    "GET /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}/"
+    "inherited_to_projects": ADMIN_OK,
+    "DELETE /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}/"
+    "inherited_to_projects": ADMIN_OK,
     "GET /image/": ("3xx",) * 5,
     "GET /image/versions": PUBLIC,
     "GET /image/v2": PUBLIC,
@@ -244,8 +288,9 @@ NATIVE_KINDS: dict[str, str] = {
         "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations",
         "agentreports")},
     **{p: "keystone" for p in (
-        "applicationcredentials", "domains", "groups", "loginfailures", "nameclaims",
-        "projects", "roleassignments", "roles", "tokenrevocations", "users")},
+        "applicationcredentials", "credentials", "domains", "endpoints", "groupmemberships",
+        "groups", "impliedroles", "loginfailures", "nameclaims", "projects", "regions",
+        "roleassignments", "roles", "services", "tokenrevocations", "users")},
 }
 _NATIVE: dict[str, dict[str, Outcome]] = {
     "admin": {"read": ADMIN, "write": ADMIN, "status-delete": ("401", "403", "403", "403",

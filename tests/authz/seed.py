@@ -149,6 +149,19 @@ class Seed:
                                         "name": f"c{next(_n)}"}}))["application_credential"][
             "id"]
 
+    async def catalog_obj(self, collection: str) -> str:
+        """A fresh stored service, endpoint, region or credential (of the owner)."""
+        n = next(_n)
+        body: dict[str, Any] = {
+            "services": {"service": {"type": f"t{n}"}},
+            "endpoints": {"endpoint": {"service_id": self.ids["services"],
+                                       "interface": "public", "url": f"http://x/{n}"}},
+            "regions": {"region": {"description": "r"}},
+            "credentials": {"credential": {"user_id": self.owner.user_id, "type": "cert",
+                                           "blob": f"b{n}"}}}[collection]
+        key = collection[:-1]
+        return (await self.keystone("POST", f"/{collection}", self.admin, json=body))[key]["id"]
+
     async def identity(self, collection: str) -> str:
         """A fresh project, user, group, domain (disabled, so deletable) or role."""
         n = next(_n)
@@ -197,10 +210,13 @@ async def build(cloud: Cloud) -> Seed:
         ids[coll] = await seed.identity(coll)
     roles = await cloud.objects.list(m.ROLE, "", label_selector="name=member")
     ids["role"] = roles.items[0]["metadata"]["name"]
+    roles = await cloud.objects.list(m.ROLE, "", label_selector="name=reader")
+    ids["reader_role"] = roles.items[0]["metadata"]["name"]
     for coll, key in (("services", "services"), ("endpoints", "endpoints"),
                       ("regions", "regions")):
         listed = await seed.keystone("GET", f"/{coll}", seed.admin, 200)
         ids[coll] = listed[key][0]["id"]
+    ids["credential"] = await seed.catalog_obj("credentials")
     hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
     ids["hypervisor"] = str(hv["hypervisors"][0]["id"])
     svc = await seed.nova("GET", "/v2.1/os-services", seed.admin, 200)

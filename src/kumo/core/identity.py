@@ -43,7 +43,7 @@ def admit_native_write(actor: Actor, kind: str, plural: str) -> None:
 async def group_ids(objects: store.ObjectStore, user_id: str) -> list[str]:
     """The groups a user is a member of."""
     got = await objects.list(idm.GROUP_MEMBERSHIP, "", label_selector=f"user={user_id}")
-    return [g["spec"]["groupId"] for g in got.items]
+    return [g["spec"]["groupId"] for g in got.items if g["spec"].get("groupId")]
 
 
 async def _ancestors(objects: store.ObjectStore, project_id: str) -> list[tuple[str, str]]:
@@ -80,7 +80,7 @@ async def assignments_for(objects: store.ObjectStore, user_id: str, scope_type: 
 
 
 async def _implied(objects: store.ObjectStore, role: Obj) -> list[Obj]:
-    out = [i for i in [await objects.try_get(idm.ROLE, "", r["spec"]["impliedRoleId"])
+    out = [i for i in [await objects.try_get(idm.ROLE, "", r["spec"].get("impliedRoleId", ""))
                        for r in (await objects.list(
                            idm.IMPLIED_ROLE, "",
                            label_selector=f"prior={role['metadata']['name']}")).items]
@@ -90,23 +90,30 @@ async def _implied(objects: store.ObjectStore, role: Obj) -> list[Obj]:
     return out
 
 
-async def effective_roles(objects: store.ObjectStore, user_id: str, scope_type: str,
-                          scope_id: str) -> list[tuple[str, str]]:
-    """(id, name) of the user's roles on the scope, implied roles included, sorted."""
-    todo = []
-    for a in await assignments_for(objects, user_id, scope_type, scope_id):
-        role = await objects.try_get(idm.ROLE, "", a["spec"]["roleId"])
-        if role is not None:
-            todo.append(role)
-    found: dict[str, str] = {}
+async def role_closure(objects: store.ObjectStore, roles: list[Obj]) -> list[Obj]:
+    """The roles and every role they imply, transitively. Domain-specific roles are only
+    a way to imply others (Keystone keeps them out of tokens), so they are left out."""
+    todo, found = list(roles), {}
     while todo:
         role = todo.pop()
         rid = role["metadata"]["name"]
         if rid in found:
             continue
-        found[rid] = role["spec"]["name"]
+        found[rid] = role
         todo += await _implied(objects, role)
-    return sorted(found.items())
+    return [r for r in found.values() if not r["spec"].get("domainId")]
+
+
+async def effective_roles(objects: store.ObjectStore, user_id: str, scope_type: str,
+                          scope_id: str) -> list[tuple[str, str]]:
+    """(id, name) of the user's roles on the scope, implied roles included, sorted."""
+    assigned = []
+    for a in await assignments_for(objects, user_id, scope_type, scope_id):
+        role = await objects.try_get(idm.ROLE, "", a["spec"]["roleId"])
+        if role is not None:
+            assigned.append(role)
+    return sorted((r["metadata"]["name"], r["spec"]["name"])
+                  for r in await role_closure(objects, assigned))
 
 
 async def actor_assignments(objects: store.ObjectStore, user_id: str) -> list[Obj]:

@@ -47,6 +47,7 @@ class UserSpec(InDomain):
     default_project_id: str | None = None
     password_hash: str | None = None
     tokens_valid_after: float | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)  # Keystone's unknown attributes
 
 
 class User(Resource):

@@ -107,9 +107,10 @@ FILTERS = (("user.id", "user"), ("group.id", "group"), ("role.id", "role"),
            ("scope.project.id", "project"), ("scope.domain.id", "domain"))
 
 
-def _selector(request: Request) -> str | None:
+def _selector(request: Request, effective: bool) -> str | None:
     q = request.query_params
-    parts = [f"{label}={q[param]}" for param, label in FILTERS if q.get(param)]
+    parts = [f"{label}={q[param]}" for param, label in FILTERS
+             if q.get(param) and not (effective and label == "role")]
     if q.get("scope.system"):
         parts.append(f"system={q['scope.system']}")
     if q.get("scope.OS-INHERIT:inherited_to") == "projects":
@@ -121,8 +122,37 @@ def _flag(request: Request, name: str) -> bool:
     return name in request.query_params and request.query_params[name] not in ("0", "false")
 
 
-async def _effective(rt: Runtime, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Group assignments expanded to one per member (``?effective``)."""
+async def _effective(request: Request, rt: Runtime, items: list[dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """``?effective``: what a token would carry — one user's roles on one scope resolved
+    as token validation does (groups, inheritance); otherwise group assignments expanded
+    per member. Implied roles are added and domain-specific roles dropped either way."""
+    q = request.query_params
+    uid, pid, did = q.get("user.id"), q.get("scope.project.id"), q.get("scope.domain.id")
+    if uid and (pid or did):
+        stype, sid = ("project", pid) if pid else ("domain", str(did))
+        items = [{**a, "spec": {"userId": uid, "roleId": a["spec"]["roleId"],
+                                f"{stype}Id": sid}}
+                 for a in await identity.assignments_for(rt.objects, uid, stype, sid)]
+    else:
+        items = await _members(rt, [a for a in items if not a["spec"].get("inherited")])
+    out, seen = [], set()
+    for a in items:
+        role = await rt.objects.try_get(m.ROLE, "", a["spec"]["roleId"])
+        for r in await identity.role_closure(rt.objects, [role] if role else []):
+            spec = {**a["spec"], "roleId": r["metadata"]["name"]}
+            key = tuple(spec.get(k) for k in ("userId", "projectId", "domainId", "system",
+                                               "roleId"))
+            if key not in seen:
+                seen.add(key)
+                out.append({**a, "spec": spec})
+    if q.get("role.id"):
+        out = [a for a in out if a["spec"]["roleId"] == q["role.id"]]
+    return out
+
+
+async def _members(rt: Runtime, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group assignments expanded to one per member."""
     out = []
     for a in items:
         gid = a["spec"].get("groupId")
@@ -131,7 +161,7 @@ async def _effective(rt: Runtime, items: list[dict[str, Any]]) -> list[dict[str,
             continue
         for mem in (await rt.objects.list(m.GROUP_MEMBERSHIP, "",
                                           label_selector=f"group={gid}")).items:
-            spec = {**a["spec"], "userId": mem["spec"]["userId"], "groupId": None}
+            spec = {**a["spec"], "userId": mem["spec"].get("userId"), "groupId": None}
             out.append({**a, "spec": spec, "viaGroup": gid})
     return out
 
@@ -141,10 +171,11 @@ async def role_assignments(request: Request) -> Response:
     ctx = await authenticate(request)
     if not ctx.is_admin and request.query_params.get("user.id") != ctx.user_id:
         raise ApiError(403, "You are not authorized to perform the requested action.")
+    effective = _flag(request, "effective")
     items = (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
-                                   label_selector=_selector(request))).items
-    if _flag(request, "effective"):
-        items = await _effective(rt, items)
+                                   label_selector=_selector(request, effective))).items
+    if effective:
+        items = await _effective(request, rt, items)
         if request.query_params.get("user.id"):
             items = [a for a in items if a["spec"].get("userId") == request.query_params[
                 "user.id"]]
@@ -226,7 +257,7 @@ async def group_users(request: Request) -> Response:
     out = []
     for mem in (await rt.objects.list(m.GROUP_MEMBERSHIP, "",
                                       label_selector=f"group={gid}")).items:
-        u = await rt.objects.try_get(m.USER, "", mem["spec"]["userId"])
+        u = await rt.objects.try_get(m.USER, "", mem["spec"].get("userId", ""))
         if u is not None:
             out.append(user_view(request, u))
     return JSONResponse({"users": out, "links": {"self": str(request.url), "next": None,

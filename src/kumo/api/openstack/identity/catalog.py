@@ -77,15 +77,17 @@ class RegionPatch(b.Loose):
 def _service_view(request: Request, o: Obj) -> Obj:
     s = o["spec"]
     sid = o["metadata"]["name"]
-    return {"id": sid, "type": s["type"], "name": s.get("name"), "enabled": s["enabled"],
+    return {"id": sid, "type": s.get("type", ""), "name": s.get("name"),
+            "enabled": s.get("enabled", True),
             "description": s.get("description"), "links": links(request, f"services/{sid}")}
 
 
 def _endpoint_view(request: Request, o: Obj) -> Obj:
     s, eid = o["spec"], o["metadata"]["name"]
-    return {"id": eid, "service_id": s["serviceId"], "interface": s["interface"],
-            "url": s["url"], "region_id": s.get("regionId"), "region": s.get("regionId"),
-            "enabled": s["enabled"], "links": links(request, f"endpoints/{eid}")}
+    return {"id": eid, "service_id": s.get("serviceId", ""),
+            "interface": s.get("interface", "public"), "url": s.get("url", ""),
+            "region_id": s.get("regionId"), "region": s.get("regionId"),
+            "enabled": s.get("enabled", True), "links": links(request, f"endpoints/{eid}")}
 
 
 def _region_view(request: Request, o: Obj) -> Obj:
@@ -207,7 +209,7 @@ async def service(request: Request) -> Response:
     if request.method == "DELETE":
         sid = obj["metadata"]["name"]
         for e in (await runtime(request).objects.list(m.ENDPOINT, "")).items:
-            if e["spec"]["serviceId"] == sid:
+            if e["spec"].get("serviceId") == sid:
                 await _delete(request, m.ENDPOINT, e["metadata"]["name"])
         return await _delete(request, m.SERVICE, sid)
     patch = b.parse(ServicePatch, await read_json(request), "service")

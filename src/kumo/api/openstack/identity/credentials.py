@@ -47,12 +47,12 @@ class CredentialPatch(b.Loose):
 
 def _view(request: Request, o: Obj) -> Obj:
     s, cid = o["spec"], o["metadata"]["name"]
-    return {"id": cid, "user_id": s["userId"], "project_id": s.get("projectId"),
-            "type": s["type"], "blob": s["blob"], "links": links(request, f"credentials/{cid}")}
+    return {"id": cid, "user_id": s.get("userId", ""), "project_id": s.get("projectId"),
+            "type": s.get("type", ""), "blob": s.get("blob", ""), "links": links(request, f"credentials/{cid}")}
 
 
 def _may(ctx: AuthContext, o: Obj) -> bool:
-    return ctx.is_admin or o["spec"]["userId"] == ctx.user_id
+    return ctx.is_admin or o["spec"].get("userId") == ctx.user_id
 
 
 def _cred_id(kind: str, blob: str) -> str:
@@ -97,7 +97,7 @@ async def credentials(request: Request) -> Response:
     items = (await rt.objects.list(m.CREDENTIAL, "", label_selector=(
         f"user={uid}" if uid else None))).items
     if q.get("type"):
-        items = [i for i in items if i["spec"]["type"] == q["type"]]
+        items = [i for i in items if i["spec"].get("type") == q["type"]]
     return JSONResponse({"credentials": [_view(request, i) for i in items],
                          "links": {"self": str(request.url), "next": None, "previous": None}})
 
@@ -121,8 +121,8 @@ async def credential(request: Request) -> Response:
                      ("project_id", "projectId")):
         if getattr(c, src) is not None:
             obj["spec"][dst] = getattr(c, src)
-    if obj["spec"]["type"] == "ec2" and _cred_id("ec2", obj["spec"]["blob"]) != cid:
-        raise ApiError(400, "An EC2 credential's access key is its id and cannot change.")
+    if obj["spec"]["type"] == "ec2":
+        _cred_id("ec2", obj["spec"]["blob"])  # still a valid EC2 blob (the id stays)
     obj["metadata"]["labels"]["user"] = obj["spec"]["userId"]
     return JSONResponse({"credential": _view(request, await save(rt, obj))})
 
@@ -162,7 +162,7 @@ async def ec2_credentials(request: Request) -> Response:
         return JSONResponse({"credential": _ec2_view(request, obj)}, status_code=201)
     items = (await rt.objects.list(m.CREDENTIAL, "", label_selector=f"user={uid}")).items
     return JSONResponse({"credentials": [_ec2_view(request, i) for i in items
-                                         if i["spec"]["type"] == "ec2"],
+                                         if i["spec"].get("type") == "ec2"],
                          "links": {"self": str(request.url), "next": None, "previous": None}})
 
 
@@ -172,7 +172,7 @@ async def ec2_credential(request: Request) -> Response:
     access = request.path_params["access"]
     cid = hashlib.sha256(access.encode()).hexdigest()
     obj = await rt.objects.try_get(m.CREDENTIAL, "", cid)
-    if obj is None or obj["spec"]["userId"] != uid or obj["spec"]["type"] != "ec2":
+    if obj is None or obj["spec"].get("userId") != uid or obj["spec"].get("type") != "ec2":
         raise ApiError(404, f"Could not find credential: {cid}.")
     if request.method == "DELETE":
         await rt.objects.delete(m.CREDENTIAL, "", cid)

@@ -34,13 +34,16 @@ async def _pairs(rt: Runtime) -> list[tuple[str, str]]:
     by_name = {r["spec"]["name"]: r["metadata"]["name"] for r in await list_kind(rt, m.ROLE)}
     out = [(by_name[p], by_name[i]) for p, implied in m.IMPLIED_ROLES.items()
            for i in implied if p in by_name and i in by_name]
-    out += [(o["spec"]["priorRoleId"], o["spec"]["impliedRoleId"])
+    out += [(o["spec"].get("priorRoleId", ""), o["spec"].get("impliedRoleId", ""))
             for o in await list_kind(rt, m.IMPLIED_ROLE)]
     return out
 
 
-async def _inference(request: Request, prior: Obj, implied: list[Obj]) -> Obj:
-    return {"prior_role": _ref(request, prior), "implies": [_ref(request, i) for i in implied]}
+async def _inference(request: Request, prior: Obj, implied: list[Obj] | Obj) -> Obj:
+    """One rule (``implies`` an object) or a role's rules (``implies`` a list)."""
+    return {"prior_role": _ref(request, prior), "implies": (
+        [_ref(request, i) for i in implied] if isinstance(implied, list)
+        else _ref(request, implied))}
 
 
 async def implied_role(request: Request) -> Response:
@@ -57,13 +60,15 @@ async def implied_role(request: Request) -> Response:
     if request.method == "PUT":
         if pid == iid:
             raise ApiError(400, "A role cannot imply itself.")
+        if implied["spec"].get("domainId") and not prior["spec"].get("domainId"):
+            raise ApiError(403, "A global role cannot imply a domain-specific role.")
         try:
             await rt.objects.create(m.obj(m.IMPLIED_ROLE, name, {
                 "priorRoleId": pid, "impliedRoleId": iid}, {"prior": pid, "implied": iid}))
         except store.AlreadyExists:
             pass
         rt.tokens.invalidate()
-        body = {"role_inference": await _inference(request, prior, [implied])}
+        body = {"role_inference": await _inference(request, prior, implied)}
         return JSONResponse(body, status_code=201)
     if (pid, iid) not in await _pairs(rt):
         raise ApiError(404, f"{pid} does not imply {iid}.")
@@ -75,7 +80,7 @@ async def implied_role(request: Request) -> Response:
         return Response(status_code=204)
     if request.method == "HEAD":
         return Response(status_code=204)
-    return JSONResponse({"role_inference": await _inference(request, prior, [implied])})
+    return JSONResponse({"role_inference": await _inference(request, prior, implied)})
 
 
 async def implies(request: Request) -> Response:

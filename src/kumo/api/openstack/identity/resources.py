@@ -101,6 +101,10 @@ def _rename(obj: Obj, name: str | None) -> str:
 async def _delete(rt: Runtime, obj: Obj, assignments: str | None = None) -> Response:
     """Delete (freeing the name); with ``assignments``, also the role assignments of it."""
     oid = obj["metadata"]["name"]
+    if obj["kind"] == m.DOMAIN:  # Keystone deletes a domain with everything in it
+        for kind in (m.PROJECT, m.USER, m.GROUP):
+            for o in (await rt.objects.list(kind, "", label_selector=f"domain={oid}")).items:
+                await _delete(rt, o, kind.lower())
     await delete_named(rt, obj)
     if obj["kind"] == m.USER:
         await lockout.clear(rt.objects, obj)
@@ -210,11 +214,25 @@ async def projects(request: Request) -> Response:
     p = b.parse(b.ProjectBody, await read_json(request), "project")
     if p.is_domain:
         raise ApiError(400, "Projects acting as domains are not supported.")
-    did = await _domain_id(rt, p.domain_id or p.parent_id)
+    did, parent = await _project_place(rt, p.domain_id, p.parent_id)
     obj = await create_named(rt, m.obj(m.PROJECT, m.new_id(), {
         "name": p.name, "domainId": did, "description": p.description or "",
-        "enabled": p.enabled, "tags": p.tags}, labels_for(p.name, did)), "project")
+        "enabled": p.enabled, "tags": p.tags, "parentId": parent}, labels_for(p.name, did)),
+        "project")
     return _created("project", project_view, request, obj)
+
+
+async def _project_place(rt: Runtime, domain_id: str | None, parent_id: str | None
+                         ) -> tuple[str, str | None]:
+    """(domain, parent project): a parent project fixes the domain; a parent that is no
+    project must be the domain itself."""
+    parent = await rt.objects.try_get(m.PROJECT, "", parent_id) if parent_id else None
+    if parent is None:
+        return await _domain_id(rt, domain_id or parent_id), None
+    did = parent["spec"]["domainId"]
+    if domain_id not in (None, did):
+        raise ApiError(400, "A project must be in the same domain as its parent.")
+    return did, parent_id
 
 
 async def project(request: Request) -> Response:
@@ -244,6 +262,7 @@ async def users(request: Request) -> Response:
             "description": u.description, "defaultProjectId": u.default_project_id}
     if u.password is not None:
         spec["passwordHash"] = await passwords.hash_async(u.password)
+    spec["extra"] = dict(u.model_extra or {})  # Keystone keeps unknown attributes
     obj = await create_named(rt, m.obj(m.USER, m.new_id(), spec, labels_for(u.name, did)),
                              "user")
     return _created("user", user_view, request, obj)
@@ -268,6 +287,7 @@ async def _user_patch(rt: Runtime, obj: Obj, u: Any) -> None:
     if u.password is not None:
         obj["spec"]["passwordHash"] = await passwords.hash_async(u.password)
         obj["spec"]["tokensValidAfter"] = time.time()
+    obj["spec"]["extra"] = {**obj["spec"].get("extra", {}), **(u.model_extra or {})}
     _revoke_on_disable(obj, u)
     if u.password is not None or u.enabled is True:
         await lockout.clear(rt.objects, obj)
