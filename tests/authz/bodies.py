@@ -68,6 +68,18 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         "POST /v3/users/{id}/password": {"user": {"password": "n3w-Passw0rd",
                                                   "original_password": "unknown"}},
         "POST /v3/services": {"service": {"type": "authz", "name": "authz"}},
+        "PUT /image/v2/metadefs/namespaces/{ns}": {"description": "d"},
+        "POST /image/v2/metadefs/namespaces/{ns}/objects": {"name": "o2"},
+        "PUT /image/v2/metadefs/namespaces/{ns}/objects/{name}": {"name": "o",
+                                                                 "description": "d"},
+        "POST /image/v2/metadefs/namespaces/{ns}/properties": {
+            "name": "p2", "title": "P", "type": "string"},
+        "PUT /image/v2/metadefs/namespaces/{ns}/properties/{name}": {
+            "name": "p", "title": "T", "type": "string"},
+        "POST /image/v2/metadefs/namespaces/{ns}/tags": {"tags": [{"name": "a"}]},
+        "PUT /image/v2/metadefs/namespaces/{ns}/tags/{name}": {"name": "t2"},
+        "POST /image/v2/metadefs/namespaces/{ns}/resource_types": {
+            "name": "OS::Nova::Server"},
         "PATCH /v3/services/{id}": {"service": {"description": "d"}},
         "PATCH /v3/endpoints/{id}": {"endpoint": {"url": "http://x/y"}},
         "POST /v3/regions": {"region": {"description": "r"}},
@@ -104,6 +116,8 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"security_group_rule": {"security_group_id": ids["secgroup"],
                                         "direction": "ingress", "protocol": "tcp",
                                         "port_range_min": p, "port_range_max": p}}
+    if key == "POST /image/v2/metadefs/namespaces":
+        return {"namespace": _u()}
     if key == "POST /image/v2/images/{image_id}/members":
         return {"member": (await s.cloud.project(_u()))}
     if key.startswith("POST /v3/") and template.count("/") == 2:

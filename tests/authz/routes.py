@@ -102,6 +102,8 @@ class Filler:
 
     async def _param(self, template: str, name: str, write: bool) -> str:  # noqa: C901, PLR0911, PLR0912
         s, ids = self.seed, self.seed.ids
+        if "/metadefs/" in template and name in ("ns", "name"):
+            return await self._metadef(template, name, write)
         if name == "server_id":
             return await s.server() if write else ids["server"]
         if name == "port_id" and "/os-interface/" in template:
@@ -164,6 +166,19 @@ class Filler:
             return uid
         assert name in simple, f"no value for path parameter {{{name}}} in {template}"
         return simple[name]
+
+    async def _metadef(self, template: str, name: str, write: bool) -> str:
+        s = self.seed
+        if name == "ns":
+            return await s.metadef() if write else s.ids["metadef"]
+        if "/schemas/" in template:
+            return "namespace"
+        part = template.split("/")[-2]
+        if part == "resource_types":
+            return "OS::Glance::Image"
+        if self._method == "POST":
+            return new_name()
+        return {"objects": "o", "properties": "p", "tags": "t"}[part]
 
     @property
     def _other_project(self) -> str:

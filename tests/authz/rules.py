@@ -156,6 +156,24 @@ RULES: dict[str, Outcome] = {
     "PUT /image/v2/images/{image_id}/members/{member_id}": ("401", "2xx", "403", "403", "2xx"),
     "DELETE /image/v2/images/{image_id}/members/{member_id}": IMAGE_OWNER,
     "POST /image/v2/images/{image_id}/actions/{action}": IMAGE_OWNER,  # Glance: member or admin
+    "GET /image/v2/images/": ("401", "404", "404", "404", "404"),  # empty id: Glance's 404
+    "PATCH /image/v2/images/": ("401", "404", "404", "404", "404"),
+    "DELETE /image/v2/images/": ("401", "404", "404", "404", "404"),
+    "GET /image/v2/schemas/metadefs/{name}": TOKEN,
+    # metadata definitions: admins write (Glance's default policy); the seeded namespace
+    # is public, so every token reads it
+    "GET /image/v2/metadefs/resource_types": TOKEN,
+    "GET /image/v2/metadefs/namespaces": TOKEN,
+    "POST /image/v2/metadefs/namespaces": ADMIN,
+    **{f"{m} /image/v2/metadefs/namespaces/{{ns}}{sub}": TOKEN if m == "GET" else ADMIN
+       for m, sub in (("GET", ""), ("PUT", ""), ("DELETE", ""),
+                      ("GET", "/resource_types"), ("POST", "/resource_types"),
+                      ("DELETE", "/resource_types/{name}"),
+                      *((m2, f"/{p}{one}") for p in ("objects", "properties", "tags")
+                        for m2, one in (("GET", ""), ("POST", ""), ("DELETE", ""),
+                                        ("GET", "/{name}"), ("PUT", "/{name}"),
+                                        ("DELETE", "/{name}"))),
+                      ("POST", "/tags/{name}"))},
     "GET /compute/": PUBLIC,
     "GET /compute/v2.1": PUBLIC,
     "GET /compute/v2.1/": PUBLIC,
@@ -285,6 +303,7 @@ NATIVE_KINDS: dict[str, str] = {
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",
+        "metadefnamespaces",
         "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations",
         "agentreports")},
     **{p: "keystone" for p in (

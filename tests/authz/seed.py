@@ -113,6 +113,20 @@ class Seed:
             "server_group": {"name": f"sg{next(_n)}", "policy": "affinity"}}))[
             "server_group"]["id"]
 
+    async def metadef(self) -> str:
+        """A fresh public metadefs namespace with object o, property p, tag t and the
+        OS::Glance::Image resource type."""
+        ns = f"ns{next(_n)}"
+        await self.glance("POST", "/v2/metadefs/namespaces", self.admin, json={
+            "namespace": ns, "visibility": "public",
+            "resource_type_associations": [{"name": "OS::Glance::Image"}]})
+        base = f"/v2/metadefs/namespaces/{ns}"
+        await self.glance("POST", base + "/objects", self.admin, json={"name": "o"})
+        await self.glance("POST", base + "/properties", self.admin, json={
+            "name": "p", "title": "P", "type": "string"})
+        await self.glance("POST", base + "/tags/t", self.admin)
+        return ns
+
     async def image(self, *, active: bool = False) -> str:
         img = await self.glance("POST", "/v2/images", self.owner, json={
             "name": f"i{next(_n)}", "disk_format": "qcow2", "container_format": "bare",
@@ -217,6 +231,7 @@ async def build(cloud: Cloud) -> Seed:
         listed = await seed.keystone("GET", f"/{coll}", seed.admin, 200)
         ids[coll] = listed[key][0]["id"]
     ids["credential"] = await seed.catalog_obj("credentials")
+    ids["metadef"] = await seed.metadef()
     hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
     ids["hypervisor"] = str(hv["hypervisors"][0]["id"])
     svc = await seed.nova("GET", "/v2.1/os-services", seed.admin, 200)

@@ -36,6 +36,7 @@ from ...runtime import Runtime, runtime
 from . import data as image_data
 from . import list as image_list
 from . import members as image_members
+from . import metadefs as md
 from . import patch as image_patch
 from .access import (
     CAS_ATTEMPTS,
@@ -99,6 +100,11 @@ async def schema(request: Request) -> Response:
     if make is None:
         raise ApiError(404, f"No schema named {request.path_params['name']}.", reason="NotFound")
     return JSONResponse(make())
+
+
+async def metadef_schema(request: Request) -> Response:
+    request.path_params["name"] = "metadefs/" + request.path_params["name"]
+    return await schema(request)
 
 
 async def info_import(request: Request) -> Response:
@@ -207,6 +213,7 @@ def build_app() -> Starlette:
         Route("/v2", versions_explicit),
         Route("/v2/", versions_explicit),
         Route("/v2/schemas/{name}", schema),
+        Route("/v2/schemas/metadefs/{name}", metadef_schema),
         Route("/v2/info/import", info_import),
         Route("/v2/info/stores", info_stores),
         Route("/v2/images", image_list.index, methods=["GET"]),
@@ -224,8 +231,35 @@ def build_app() -> Starlette:
         Route(v2 + "/members/{member_id}", image_members.update_member, methods=["PUT"]),
         Route(v2 + "/members/{member_id}", image_members.delete_member, methods=["DELETE"]),
         Route(v2 + "/actions/{action}", action, methods=["POST"]),
+        Route("/v2/images/", no_image_id, methods=["GET", "PATCH", "DELETE"]),
+        *metadef_routes(),
     ]
     return Starlette(routes=routes, exception_handlers=handlers(glance_body))
+
+
+async def no_image_id(request: Request) -> Response:
+    """``/v2/images/`` with an empty id: Glance answers 404 (not the list, not a 405)."""
+    await authenticate(request)
+    raise not_found("")
+
+
+def metadef_routes() -> list[Route]:
+    ns = "/v2/metadefs/namespaces/{ns}"
+    all_ = ["GET", "POST", "DELETE"]
+    one = ["GET", "PUT", "DELETE"]
+    return [
+        Route("/v2/metadefs/resource_types", md.resource_types),
+        Route("/v2/metadefs/namespaces", md.namespaces, methods=["GET", "POST"]),
+        Route(ns, md.namespace, methods=one),
+        Route(ns + "/resource_types", md.associations, methods=["GET", "POST"]),
+        Route(ns + "/resource_types/{name}", md.association, methods=["DELETE"]),
+        Route(ns + "/objects", md.collection("objects"), methods=all_),
+        Route(ns + "/objects/{name}", md.member("objects"), methods=one),
+        Route(ns + "/properties", md.collection("properties"), methods=all_),
+        Route(ns + "/properties/{name}", md.member("properties"), methods=one),
+        Route(ns + "/tags", md.collection("tags"), methods=all_),
+        Route(ns + "/tags/{name}", md.member("tags"), methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
 
 
 # ---- library use: bootstrap images, agents' fetch -------------------------
