@@ -69,6 +69,7 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
                                                   "original_password": "unknown"}},
         "POST /v3/services": {"service": {"type": "authz", "name": "authz"}},
         "PUT /image/v2/metadefs/namespaces/{ns}": {"description": "d"},
+        "POST /image/v2/images/{image_id}/import": {"method": {"name": "glance-direct"}},
         "POST /image/v2/metadefs/namespaces/{ns}/objects": {"name": "o2"},
         "PUT /image/v2/metadefs/namespaces/{ns}/objects/{name}": {"name": "o",
                                                                  "description": "d"},

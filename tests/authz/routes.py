@@ -86,7 +86,7 @@ class Filler:
         if method == "PATCH" and template.startswith("/image"):
             headers["Content-Type"] = "application/openstack-images-v2.1-json-patch"
             content, body = json.dumps(body).encode(), None
-        if method == "PUT" and template.endswith("/file"):
+        if method == "PUT" and template.endswith(("/file", "/stage")):
             headers["Content-Type"] = "application/octet-stream"
             content, body = b"x" * 512, None
         return Call(method, path, body, headers, content)

@@ -156,6 +156,8 @@ RULES: dict[str, Outcome] = {
     "PUT /image/v2/images/{image_id}/members/{member_id}": ("401", "2xx", "403", "403", "2xx"),
     "DELETE /image/v2/images/{image_id}/members/{member_id}": IMAGE_OWNER,
     "POST /image/v2/images/{image_id}/actions/{action}": IMAGE_OWNER,  # Glance: member or admin
+    "PUT /image/v2/images/{image_id}/stage": IMAGE_OWNER,
+    "POST /image/v2/images/{image_id}/import": ("401", "403", "403", "ok", "ok"),  # 409: unstaged
     "GET /image/v2/images/": ("401", "404", "404", "404", "404"),  # empty id: Glance's 404
     "PATCH /image/v2/images/": ("401", "404", "404", "404", "404"),
     "DELETE /image/v2/images/": ("401", "404", "404", "404", "404"),

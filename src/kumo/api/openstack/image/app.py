@@ -34,6 +34,7 @@ from ...common import read_json
 from ...errors import TITLES, ApiError, handlers
 from ...runtime import Runtime, runtime
 from . import data as image_data
+from . import imports
 from . import list as image_list
 from . import members as image_members
 from . import metadefs as md
@@ -105,12 +106,6 @@ async def schema(request: Request) -> Response:
 async def metadef_schema(request: Request) -> Response:
     request.path_params["name"] = "metadefs/" + request.path_params["name"]
     return await schema(request)
-
-
-async def info_import(request: Request) -> Response:
-    await authenticate(request)
-    return JSONResponse({"import-methods": {"description": "Import methods available.",
-                                            "type": "array", "value": []}})
 
 
 async def info_stores(request: Request) -> Response:
@@ -214,7 +209,7 @@ def build_app() -> Starlette:
         Route("/v2/", versions_explicit),
         Route("/v2/schemas/{name}", schema),
         Route("/v2/schemas/metadefs/{name}", metadef_schema),
-        Route("/v2/info/import", info_import),
+        Route("/v2/info/import", imports.info_import),
         Route("/v2/info/stores", info_stores),
         Route("/v2/images", image_list.index, methods=["GET"]),
         Route("/v2/images", create, methods=["POST"]),
@@ -222,6 +217,8 @@ def build_app() -> Starlette:
         Route(v2, update, methods=["PATCH"]),
         Route(v2, delete, methods=["DELETE"]),
         Route(v2 + "/file", image_data.upload, methods=["PUT"]),
+        Route(v2 + "/stage", image_data.upload, methods=["PUT"]),
+        Route(v2 + "/import", imports.import_image, methods=["POST"]),
         Route(v2 + "/file", image_data.download, methods=["GET", "HEAD"]),
         Route(v2 + "/tags/{tag}", image_members.add_tag, methods=["PUT"]),
         Route(v2 + "/tags/{tag}", image_members.delete_tag, methods=["DELETE"]),

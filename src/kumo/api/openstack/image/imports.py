@@ -1,0 +1,70 @@
+"""Glance's interoperable image import (``/v2/info/import``, ``POST /v2/images/{id}/import``).
+
+``glance-direct``: the data was staged with ``PUT /v2/images/{id}/stage`` (checksummed into
+the blob store as it arrived, the image ``uploading``); the import makes it ``active``.
+``web-download`` is listed because clients probe for it, but kumo reaches no outside
+network, so every URI is refused the way Glance refuses one its import filter rejects
+(400, synchronously) — the image stays ``queued``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...auth import authenticate
+from ...common import read_json
+from ...errors import ApiError
+from ...runtime import runtime
+from .access import load, mutate, require_write
+from .model import bad, state, touch
+
+METHODS = ("glance-direct", "web-download")
+STORES = ("local",)
+
+
+async def info_import(request: Request) -> Response:
+    await authenticate(request)
+    return JSONResponse({"import-methods": {"description": "Import methods available.",
+                                            "type": "array", "value": list(METHODS)}})
+
+
+def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    method = body.get("method")
+    if not isinstance(method, dict) or not isinstance(method.get("name"), str):
+        raise bad("Import request requires a 'method' with a 'name'.")
+    if method["name"] not in METHODS:
+        raise bad(f"Import method {method['name']} is not valid for this cloud. Valid "
+                  f"values are: {', '.join(METHODS)}")
+    stores = body.get("stores") or []
+    if not isinstance(stores, list) or any(s not in STORES for s in stores):
+        raise bad(f"Unknown store in {stores}; this cloud has: {', '.join(STORES)}.")
+    return method["name"], method
+
+
+async def import_image(request: Request) -> Response:
+    image_id = request.path_params["image_id"]
+    ctx, obj = await load(request, image_id)
+    require_write(ctx, obj, "import")
+    name, method = _method(await read_json(request))
+    if name == "web-download":
+        if state(obj) != "queued":
+            raise ApiError(409, f"Image status transition from '{state(obj)}' to "
+                                "'importing' is not allowed", reason="Conflict")
+        raise bad(f"URI for web-download does not pass filtering: {method.get('uri')} "
+                  "(this cloud reaches no outside network)")
+
+    def imported(o: dict[str, Any]) -> None:
+        if state(o) == "queued":
+            raise ApiError(409, "Image needs to be staged before 'glance-direct' method can "
+                                "be used", reason="Conflict")
+        if state(o) != "uploading":
+            raise ApiError(409, f"Image status transition from '{state(o)}' to 'importing' "
+                                "is not allowed", reason="Conflict")
+        o["status"]["state"] = "active"
+        touch(o)
+
+    await mutate(runtime(request).objects, image_id, imported)
+    return Response(status_code=202)
