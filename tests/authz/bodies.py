@@ -70,6 +70,9 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         "POST /v3/services": {"service": {"type": "authz", "name": "authz"}},
         "PUT /image/v2/metadefs/namespaces/{ns}": {"description": "d"},
         "POST /image/v2/images/{image_id}/import": {"method": {"name": "glance-direct"}},
+        "POST /image/v2/tasks": {"type": "import", "input": {
+            "import_from": "http://example.invalid/x.qcow2", "import_from_format": "qcow2",
+            "image_properties": {"disk_format": "qcow2", "container_format": "bare"}}},
         "POST /image/v2/metadefs/namespaces/{ns}/objects": {"name": "o2"},
         "PUT /image/v2/metadefs/namespaces/{ns}/objects/{name}": {"name": "o",
                                                                  "description": "d"},

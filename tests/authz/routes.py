@@ -148,7 +148,7 @@ class Filler:
         simple = {"key": "k", "tag": "t", "request_id": ids["request"],
                   "project_id": s.owner.project_id, "hypervisor_id": ids["hypervisor"],
                   "aggregate_id": ids["aggregate"], "agent_id": ids["agent"],
-                  "alias": "quotas", "name": "image", "action": "deactivate",
+                  "alias": "quotas", "name": "image", "task_id": "no-such-task", "action": "deactivate",
                   "member_id": self._other_project, "version": "latest",
                   "leaf": "meta_data.json", "rest:path": "meta-data/",
                   "collection": "networks", "scopes:str": "projects",

@@ -157,6 +157,9 @@ RULES: dict[str, Outcome] = {
     "DELETE /image/v2/images/{image_id}/members/{member_id}": IMAGE_OWNER,
     "POST /image/v2/images/{image_id}/actions/{action}": IMAGE_OWNER,  # Glance: member or admin
     "PUT /image/v2/images/{image_id}/stage": IMAGE_OWNER,
+    "GET /image/v2/tasks": ADMIN,
+    "POST /image/v2/tasks": ("401", "403", "403", "403", "400"),  # no outside network
+    "GET /image/v2/tasks/{task_id}": ("401", "403", "403", "403", "404"),  # none are kept
     "POST /image/v2/images/{image_id}/import": ("401", "403", "403", "ok", "ok"),  # 409: unstaged
     "GET /image/v2/images/": ("401", "404", "404", "404", "404"),  # empty id: Glance's 404
     "PATCH /image/v2/images/": ("401", "404", "404", "404", "404"),

@@ -48,3 +48,15 @@ async def test_web_download_and_unknown_methods_refused(glance: Glance, member) 
     r = await glance.request("POST", f"/v2/images/{iid}/import", tok,
                              json={"method": {"name": "copy-image"}})
     assert r.status_code == 400 and "not valid for this cloud" in r.text
+
+
+async def test_tasks_admin_only_and_import_from_refused(glance: Glance, member) -> None:
+    _, tok = member
+    admin = await glance.admin_token()
+    assert (await glance.request("GET", "/v2/tasks", tok)).status_code == 403
+    assert (await glance.request("GET", "/v2/tasks", admin)).json()["tasks"] == []
+    r = await glance.request("POST", "/v2/tasks", admin, json={"type": "import", "input": {
+        "import_from": "http://fake.example/x.qcow2", "import_from_format": "qcow2",
+        "image_properties": {"disk_format": "qcow2", "container_format": "bare"}}})
+    assert r.status_code == 400 and "does not pass filtering" in r.text
+    assert (await glance.request("GET", "/v2/tasks/abc", admin)).status_code == 404

@@ -228,6 +228,8 @@ def build_app() -> Starlette:
         Route(v2 + "/members/{member_id}", image_members.update_member, methods=["PUT"]),
         Route(v2 + "/members/{member_id}", image_members.delete_member, methods=["DELETE"]),
         Route(v2 + "/actions/{action}", action, methods=["POST"]),
+        Route("/v2/tasks", imports.tasks, methods=["GET", "POST"]),
+        Route("/v2/tasks/{task_id}", imports.task),
         Route("/v2/images/", no_image_id, methods=["GET", "PATCH", "DELETE"]),
         *metadef_routes(),
     ]

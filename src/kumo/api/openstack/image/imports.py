@@ -68,3 +68,33 @@ async def import_image(request: Request) -> Response:
 
     await mutate(runtime(request).objects, image_id, imported)
     return Response(status_code=202)
+
+
+# ---- tasks (the legacy import API, admin only as in Glance's default policy) ----------
+async def _task_admin(request: Request) -> None:
+    ctx = await authenticate(request)
+    if not ctx.is_admin:
+        raise ApiError(403, "You are not authorized to access the tasks API.",
+                       reason="Forbidden")
+
+
+async def tasks(request: Request) -> Response:
+    """GET lists no tasks (kumo never keeps one); POST refuses what it cannot run: an
+    ``import`` task fetches ``import_from`` over the network, which kumo does not reach."""
+    await _task_admin(request)
+    if request.method == "GET":
+        return JSONResponse({"tasks": [], "first": "/v2/tasks", "schema": "/v2/schemas/tasks"})
+    body = await read_json(request)
+    if body.get("type") != "import":
+        raise bad(f"Invalid type value: {body.get('type')}. Supported: import.")
+    task_input = body.get("input")
+    if not isinstance(task_input, dict) or not isinstance(task_input.get("import_from"), str):
+        raise bad("Input does not contain 'import_from' field")
+    raise bad(f"URI for import_from does not pass filtering: {task_input['import_from']} "
+              "(this cloud reaches no outside network)")
+
+
+async def task(request: Request) -> Response:
+    await _task_admin(request)
+    raise ApiError(404, f"Task with the given id {request.path_params['task_id']} not found",
+                   reason="NotFound")
