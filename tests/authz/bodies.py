@@ -68,6 +68,12 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         "POST /v3/users/{id}/password": {"user": {"password": "n3w-Passw0rd",
                                                   "original_password": "unknown"}},
         "POST /v3/services": {"service": {"type": "authz", "name": "authz"}},
+        "POST /v3/policies": {"policy": {"type": "t", "blob": "b"}},
+        "PATCH /v3/policies/{id}": {"policy": {"blob": "c"}},
+        "PUT /v3/domains/{id}/config": {"config": {"identity": {"driver": "ldap"}}},
+        "PATCH /v3/domains/{id}/config": {"config": {"identity": {"driver": "sql"}}},
+        "PATCH /v3/domains/{id}/config/{group}": {"config": {"identity": {"driver": "sql"}}},
+        "PATCH /v3/domains/{id}/config/{group}/{option}": {"config": {"driver": "sql"}},
         "PUT /image/v2/metadefs/namespaces/{ns}": {"description": "d"},
         "POST /image/v2/images/{image_id}/import": {"method": {"name": "glance-direct"}},
         "POST /image/v2/tasks": {"type": "import", "input": {
@@ -120,6 +126,10 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"security_group_rule": {"security_group_id": ids["secgroup"],
                                         "direction": "ingress", "protocol": "tcp",
                                         "port_range_min": p, "port_range_max": p}}
+    if key in ("POST /v3/OS-TRUST/trusts", "POST /v3/OS-TRUST/trusts/") and who:
+        return {"trust": {"trustor_user_id": who.user_id, "trustee_user_id": s.owner.user_id,
+                          "project_id": who.project_id, "impersonation": False,
+                          "roles": [{"name": "reader"}]}}
     if key == "POST /image/v2/metadefs/namespaces":
         return {"namespace": _u()}
     if key == "POST /image/v2/images/{image_id}/members":

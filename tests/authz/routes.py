@@ -148,7 +148,8 @@ class Filler:
         simple = {"key": "k", "tag": "t", "request_id": ids["request"],
                   "project_id": s.owner.project_id, "hypervisor_id": ids["hypervisor"],
                   "aggregate_id": ids["aggregate"], "agent_id": ids["agent"],
-                  "alias": "quotas", "name": "image", "task_id": "no-such-task", "action": "deactivate",
+                  "alias": "quotas", "name": "image", "task_id": "no-such-task",
+                  "group": "identity", "option": "driver", "action": "deactivate",
                   "member_id": self._other_project, "version": "latest",
                   "leaf": "meta_data.json", "rest:path": "meta-data/",
                   "collection": "networks", "scopes:str": "projects",
@@ -202,6 +203,10 @@ class Filler:
             return await s.catalog_obj(coll)
         if coll == "credentials":
             return ids["credential"]
+        if coll == "policies":
+            return await s.catalog_obj(coll) if write else ids["policy"]
+        if coll == "OS-TRUST":
+            return await s.trust() if write else ids["trust"]
         return {"domains": "default", "projects": s.owner.project_id, "groups": ids["groups"],
                 "roles": ids["role"], "services": ids["services"],
                 "endpoints": ids["endpoints"], "regions": ids["regions"]}[coll]

@@ -122,6 +122,27 @@ RULES: dict[str, Outcome] = {
     "GET /v3/roles/{prior}/implies/{implied}": TOKEN,
     "PUT /v3/roles/{prior}/implies/{implied}": ADMIN,
     "DELETE /v3/roles/{prior}/implies/{implied}": ADMIN_OK,  # built-in rules stay (403)
+    "GET /v3/domains/config/default": ADMIN,
+    "GET /v3/domains/config/{group}/default": ADMIN,
+    "GET /v3/domains/config/{group}/{option}/default": ADMIN,
+    "PUT /v3/domains/{id}/config": ADMIN,
+    **{f"{m} /v3/domains/{{id}}/config{sub}": ADMIN_OK  # 404: the domain has no config
+       for m in ("GET", "PATCH", "DELETE") for sub in ("", "/{group}", "/{group}/{option}")},
+    "PUT /v3/domains/{id}/config/{group}": ("401", "403", "403", "403", "405"),  # PATCH it
+    "PUT /v3/domains/{id}/config/{group}/{option}": ("401", "403", "403", "403", "405"),
+    "GET /v3/policies": ADMIN,
+    "POST /v3/policies": ADMIN,
+    "GET /v3/policies/{id}": ADMIN,
+    "PATCH /v3/policies/{id}": ADMIN,
+    "DELETE /v3/policies/{id}": ADMIN,
+    "GET /v3/OS-TRUST/trusts": ADMIN,  # others list with trustor/trustee_user_id = self
+    "GET /v3/OS-TRUST/trusts/": ADMIN,
+    "POST /v3/OS-TRUST/trusts": TOKEN,  # each caller its own roles
+    "POST /v3/OS-TRUST/trusts/": TOKEN,
+    "GET /v3/OS-TRUST/trusts/{id}": READ,  # trustor (owner), trustee (reader), admins
+    "DELETE /v3/OS-TRUST/trusts/{id}": WRITE,  # the trustee may not
+    "GET /v3/OS-TRUST/trusts/{id}/roles": READ,
+    "GET /v3/OS-TRUST/trusts/{id}/roles/{role}": READ,
     "GET /v3/system/{actors:str}/{actor}/roles": ADMIN,
     "PUT /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN,
     "GET /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN_OK,
@@ -313,7 +334,8 @@ NATIVE_KINDS: dict[str, str] = {
         "agentreports")},
     **{p: "keystone" for p in (
         "applicationcredentials", "credentials", "domains", "endpoints", "groupmemberships",
-        "groups", "impliedroles", "loginfailures", "nameclaims", "projects", "regions",
+        "groups", "impliedroles", "loginfailures", "nameclaims", "policyblobs", "projects",
+        "regions", "trusts",
         "roleassignments", "roles", "services", "tokenrevocations", "users")},
 }
 _NATIVE: dict[str, dict[str, Outcome]] = {

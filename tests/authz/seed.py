@@ -172,9 +172,19 @@ class Seed:
                                        "interface": "public", "url": f"http://x/{n}"}},
             "regions": {"region": {"description": "r"}},
             "credentials": {"credential": {"user_id": self.owner.user_id, "type": "cert",
-                                           "blob": f"b{n}"}}}[collection]
-        key = collection[:-1]
+                                           "blob": f"b{n}"}},
+            "policies": {"policy": {"type": "t", "blob": f"b{n}"}}}[collection]
+        key = "policy" if collection == "policies" else collection[:-1]
         return (await self.keystone("POST", f"/{collection}", self.admin, json=body))[key]["id"]
+
+    async def trust(self) -> str:
+        """A trust from the owner (member on its project) to the reader."""
+        reader = self.who["reader"]
+        assert reader is not None
+        return (await self.keystone("POST", "/OS-TRUST/trusts", self.owner, json={"trust": {
+            "trustor_user_id": self.owner.user_id, "trustee_user_id": reader.user_id,
+            "project_id": self.owner.project_id, "impersonation": False,
+            "roles": [{"name": "member"}]}}))["trust"]["id"]
 
     async def identity(self, collection: str) -> str:
         """A fresh project, user, group, domain (disabled, so deletable) or role."""
@@ -232,6 +242,8 @@ async def build(cloud: Cloud) -> Seed:
         ids[coll] = listed[key][0]["id"]
     ids["credential"] = await seed.catalog_obj("credentials")
     ids["metadef"] = await seed.metadef()
+    ids["policy"] = await seed.catalog_obj("policies")
+    ids["trust"] = await seed.trust()
     hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
     ids["hypervisor"] = str(hv["hypervisors"][0]["id"])
     svc = await seed.nova("GET", "/v2.1/os-services", seed.admin, 200)

@@ -58,6 +58,10 @@ class AuthContext:
     domain_name: str | None = None
     app_cred_id: str | None = None
     system: str | None = None  # "all" for a system-scoped token
+    trust_id: str | None = None
+    trust_impersonation: bool = False
+    trustor_user_id: str | None = None
+    trustee_user_id: str | None = None
     token: str = field(default="", repr=False)
 
     @property
@@ -106,13 +110,15 @@ class TokenManager:
     def issue(self, user_id: str, *, methods: list[str], project_id: str | None = None,
               domain_id: str | None = None, expires_at: float | None = None,
               app_cred_id: str | None = None, audit_id: str | None = None,
-              system: str | None = None) -> str:
+              system: str | None = None, trust_id: str | None = None) -> str:
         now = time.time()
         exp = now + self.ttl if expires_at is None else min(expires_at, now + self.ttl)
         payload = {"u": user_id, "p": project_id, "d": domain_id, "m": methods, "i": now,
                    "e": exp, "a": audit_id or secrets.token_urlsafe(16), "c": app_cred_id}
         if system:
             payload["s"] = system
+        if trust_id:
+            payload["t"] = trust_id
         metrics.TOKENS_ISSUED.labels(methods[0] if methods else "unknown").inc()
         return self.fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
@@ -173,8 +179,9 @@ class TokenManager:
                 raise AuthError("The project is disabled or gone.")
             _not_before(p, proj)
             pdom = await self.objects.try_get(m.DOMAIN, "", proj["spec"]["domainId"])
-            roles = await self.roles_for(user["metadata"]["name"], "project", p["p"])
-            ctx = {"project_id": p["p"], "project_name": proj["spec"]["name"],
+            trust = await self._trust(p, now) if p.get("t") else None
+            roles = await self._project_roles(user, p["p"], trust)
+            ctx = {**self._trust_ctx(trust), "project_id": p["p"], "project_name": proj["spec"]["name"],
                    "project_domain_id": proj["spec"]["domainId"],
                    "project_domain_name": pdom["spec"]["name"] if pdom else ""}
         elif p.get("d"):
@@ -199,6 +206,38 @@ class TokenManager:
             user_domain_id=user["spec"]["domainId"], user_domain_name=udom["spec"]["name"],
             roles=tuple(roles), methods=tuple(p["m"]), issued_at=p["i"], expires_at=p["e"],
             audit_id=p["a"], app_cred_id=p.get("c"), token=token, **ctx)
+
+    async def _project_roles(self, user: dict[str, Any], project_id: str,
+                             trust: dict[str, Any] | None) -> list[tuple[str, str]]:
+        """The token user's roles; for a trust, the trustor's that the trust delegates."""
+        if trust is None:
+            return await self.roles_for(user["metadata"]["name"], "project", project_id)
+        held = await self.roles_for(trust["spec"]["trustorUserId"], "project", project_id)
+        allowed = {r["id"] for r in trust["spec"].get("roles", [])}
+        return [r for r in held if r[0] in allowed]
+
+    async def _trust(self, p: dict[str, Any], now: float) -> dict[str, Any]:
+        """The trust of a trust-scoped token: gone, expired or not the token's user and
+        project, and the token is dead."""
+        trust = await self.objects.try_get(m.TRUST, "", p["t"])
+        if trust is None:
+            raise AuthError("The token has been revoked.")
+        s = trust["spec"]
+        exp = s.get("expiresAt")
+        if (exp is not None and now >= float(exp)) or s.get("projectId") != p.get("p") or (
+                p["u"] not in (s.get("trustorUserId"), s.get("trusteeUserId"))):
+            raise AuthError("The token has been revoked.")
+        return trust
+
+    @staticmethod
+    def _trust_ctx(trust: dict[str, Any] | None) -> dict[str, Any]:
+        if trust is None:
+            return {}
+        s = trust["spec"]
+        return {"trust_id": trust["metadata"]["name"],
+                "trust_impersonation": bool(s.get("impersonation")),
+                "trustor_user_id": s.get("trustorUserId"),
+                "trustee_user_id": s.get("trusteeUserId")}
 
     async def _app_cred(self, p: dict[str, Any], now: float) -> dict[str, Any]:
         """The credential a token was issued from: gone, expired, or not the token's user

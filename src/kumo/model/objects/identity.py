@@ -17,6 +17,7 @@ from kumo.model.names import NAME_CLAIM
 
 class DomainSpec(Named):
     enabled: bool = True
+    config: dict[str, dict[str, Any]] | None = None  # domain-specific configuration
     tokens_valid_after: float | None = None  # disabled at: older tokens stay revoked
 
 
@@ -176,6 +177,36 @@ class ImpliedRole(Resource):
 
     KIND = idm.IMPLIED_ROLE
     spec: ImpliedRoleSpec = Field(default_factory=ImpliedRoleSpec)
+
+
+class PolicySpec(Model):
+    type: str = ""
+    blob: str = ""
+
+
+class PolicyBlob(Resource):
+    """An opaque policy blob (Keystone's deprecated policy store)."""
+
+    KIND = idm.POLICY
+    spec: PolicySpec = Field(default_factory=PolicySpec)
+
+
+class TrustSpec(Model):
+    trustor_user_id: str = ""
+    trustee_user_id: str = ""
+    project_id: str | None = None
+    impersonation: bool = False
+    roles: list[dict[str, Any]] = Field(default_factory=list)
+    expires_at: float | None = None
+    remaining_uses: int | None = None
+    allow_redelegation: bool = False
+
+
+class Trust(Resource):
+    """A delegation of a trustor's roles on a project to a trustee (OS-TRUST)."""
+
+    KIND = idm.TRUST
+    spec: TrustSpec = Field(default_factory=TrustSpec)
 
 
 class TokenRevocationSpec(Model):

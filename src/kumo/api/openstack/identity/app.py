@@ -14,11 +14,14 @@ from ...runtime import runtime
 from . import assignments as a
 from . import catalog as c
 from . import credentials as cr
+from . import domain_config as dc
 from . import grants as g
 from . import implied as im
+from . import policies as po
 from . import resources as r
 from . import tags as tg
 from . import tokens as t
+from . import trusts as tr
 
 MEDIA = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
 
@@ -41,6 +44,7 @@ async def version(request: Request) -> Response:
 RW = ["GET", "POST"]
 ONE = ["GET", "PATCH", "DELETE"]
 GRANT = ["PUT", "GET", "HEAD", "DELETE"]
+CONFIG = ["GET", "PUT", "PATCH", "DELETE"]
 
 
 def build_app() -> Starlette:
@@ -60,6 +64,19 @@ def _routes() -> list[Route]:
         Route("/auth/system", t.auth_system),
         Route("/domains", r.domains, methods=RW),
         Route("/domains/{id}", r.domain, methods=ONE),
+        Route("/domains/config/default", dc.default_config),
+        Route("/domains/config/{group}/default", dc.default_config),
+        Route("/domains/config/{group}/{option}/default", dc.default_config),
+        Route("/domains/{id}/config", dc.domain_config, methods=CONFIG),
+        Route("/domains/{id}/config/{group}", dc.domain_config, methods=CONFIG),
+        Route("/domains/{id}/config/{group}/{option}", dc.domain_config, methods=CONFIG),
+        Route("/OS-TRUST/trusts", tr.trusts, methods=RW),
+        Route("/OS-TRUST/trusts/", tr.trusts, methods=RW),
+        Route("/OS-TRUST/trusts/{id}", tr.trust, methods=["GET", "DELETE"]),
+        Route("/OS-TRUST/trusts/{id}/roles", tr.trust_roles),
+        Route("/OS-TRUST/trusts/{id}/roles/{role}", tr.trust_roles),
+        Route("/policies", po.policies, methods=RW),
+        Route("/policies/{id}", po.policy, methods=ONE),
         Route("/projects", r.projects, methods=RW),
         Route("/projects/{id}", r.project, methods=ONE),
         Route("/projects/{id}/tags", tg.tags, methods=["GET", "PUT", "DELETE"]),

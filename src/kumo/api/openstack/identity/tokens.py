@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -49,6 +50,8 @@ async def _scope(rt: Runtime, scope: Any) -> Scope:
         raise ApiError(400, "Invalid input for field 'scope.project': id or name.")
     if "domain" in scope:
         return None, await _domain_ref(rt, scope["domain"]), None
+    if "OS-TRUST:trust" in scope:
+        return None, None, None  # the trust names its project (``_trust_login``)
     if "system" in scope:
         if not isinstance(scope["system"], dict) or scope["system"].get("all") is not True:
             raise ApiError(400, "Invalid input for field 'scope.system': {'all': true}.")
@@ -70,6 +73,8 @@ async def _rescoped(rt: Runtime, ident: dict[str, Any]) -> AuthContext:
 async def _token_scope(rt: Runtime, auth: dict[str, Any], old: AuthContext) -> Scope:
     """The scope a token login asks for. A token of an application credential keeps the
     credential's project: asking for another scope is refused, never widened."""
+    if old.trust_id is not None:
+        raise ApiError(403, "A trust-scoped token cannot be re-scoped.")
     scope = await _scope(rt, auth.get("scope"))
     if old.app_cred_id is None:
         return scope
@@ -108,13 +113,20 @@ async def issue(request: Request) -> Response:
         project_id, domain_id, system = cred["spec"]["projectId"], None, None
     else:
         raise ApiError(401, f"Unsupported authentication method: {method}.")
-    uid = user["metadata"]["name"]
+    uid, trust_id = user["metadata"]["name"], None
     if cred_id is None and "scope" not in auth and user["spec"].get("defaultProjectId"):
         dp = user["spec"]["defaultProjectId"]
         if await rt.tokens.roles_for(uid, "project", dp):
             project_id = dp
+    scope = auth.get("scope")
+    if isinstance(scope, dict) and "OS-TRUST:trust" in scope:
+        if cred_id is not None:
+            raise ApiError(403, "An application credential cannot use a trust.")
+        uid, project_id, trust_id, expires = await _trust_login(
+            rt, scope["OS-TRUST:trust"], uid, expires)
     token = rt.tokens.issue(uid, methods=methods, project_id=project_id, domain_id=domain_id,
-                            expires_at=expires, app_cred_id=cred_id, system=system)
+                            expires_at=expires, app_cred_id=cred_id, system=system,
+                            trust_id=trust_id)
     try:
         ctx = await rt.tokens.validate(token)
     except AuthError as exc:
@@ -122,6 +134,23 @@ async def issue(request: Request) -> Response:
     nocatalog = "nocatalog" in request.query_params
     return JSONResponse({"token": token_body(rt, ctx, not nocatalog)}, status_code=201,
                         headers={"X-Subject-Token": token})
+
+
+async def _trust_login(rt: Runtime, ref: Any, uid: str, expires: float | None
+                       ) -> tuple[str, str | None, str, float | None]:
+    """(token user, project, trust id, expiry) of a trust-scoped login by the trustee."""
+    tid = ref.get("id") if isinstance(ref, dict) else None
+    trust = await rt.objects.try_get(m.TRUST, "", tid) if isinstance(tid, str) else None
+    if trust is None or trust["spec"].get("trusteeUserId") != uid:
+        raise ApiError(401, "The trust is not valid for this user.")
+    s = trust["spec"]
+    exp = s.get("expiresAt")
+    if exp is not None and time.time() >= float(exp):
+        raise ApiError(401, "The trust has expired.")
+    if exp is not None:
+        expires = float(exp) if expires is None else min(expires, float(exp))
+    user = s["trustorUserId"] if s.get("impersonation") else uid
+    return user, s.get("projectId"), tid, expires
 
 
 def token_body(rt: Runtime, ctx: AuthContext, with_catalog: bool = True) -> dict[str, Any]:
@@ -147,6 +176,10 @@ def token_body(rt: Runtime, ctx: AuthContext, with_catalog: bool = True) -> dict
             body["catalog"] = catalog(rt)
     if ctx.app_cred_id:
         body["application_credential"] = {"id": ctx.app_cred_id, "restricted": True}
+    if ctx.trust_id:
+        body["OS-TRUST:trust"] = {"id": ctx.trust_id, "impersonation": ctx.trust_impersonation,
+                                  "trustor_user": {"id": ctx.trustor_user_id},
+                                  "trustee_user": {"id": ctx.trustee_user_id}}
     return body
 
 
