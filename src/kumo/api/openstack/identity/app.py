@@ -49,7 +49,21 @@ CONFIG = ["GET", "PUT", "PATCH", "DELETE"]
 
 def build_app() -> Starlette:
     """The /v3 sub-application; every error is Keystone's ``{"error": {...}}``."""
-    return Starlette(routes=_routes(), exception_handlers=handlers(keystone_body))
+    return Starlette(routes=_routes() + _more_routes(),
+                     exception_handlers=handlers(keystone_body))
+
+
+def _more_routes() -> list[Route]:
+    """Trusts and the policy store."""
+    return [
+        Route("/OS-TRUST/trusts", tr.trusts, methods=RW),
+        Route("/OS-TRUST/trusts/", tr.trusts, methods=RW),
+        Route("/OS-TRUST/trusts/{id}", tr.trust, methods=["GET", "DELETE"]),
+        Route("/OS-TRUST/trusts/{id}/roles", tr.trust_roles),
+        Route("/OS-TRUST/trusts/{id}/roles/{role}", tr.trust_roles),
+        Route("/policies", po.policies, methods=RW),
+        Route("/policies/{id}", po.policy, methods=ONE),
+    ]
 
 
 def _routes() -> list[Route]:
@@ -70,13 +84,6 @@ def _routes() -> list[Route]:
         Route("/domains/{id}/config", dc.domain_config, methods=CONFIG),
         Route("/domains/{id}/config/{group}", dc.domain_config, methods=CONFIG),
         Route("/domains/{id}/config/{group}/{option}", dc.domain_config, methods=CONFIG),
-        Route("/OS-TRUST/trusts", tr.trusts, methods=RW),
-        Route("/OS-TRUST/trusts/", tr.trusts, methods=RW),
-        Route("/OS-TRUST/trusts/{id}", tr.trust, methods=["GET", "DELETE"]),
-        Route("/OS-TRUST/trusts/{id}/roles", tr.trust_roles),
-        Route("/OS-TRUST/trusts/{id}/roles/{role}", tr.trust_roles),
-        Route("/policies", po.policies, methods=RW),
-        Route("/policies/{id}", po.policy, methods=ONE),
         Route("/projects", r.projects, methods=RW),
         Route("/projects/{id}", r.project, methods=ONE),
         Route("/projects/{id}/tags", tg.tags, methods=["GET", "PUT", "DELETE"]),
