@@ -97,3 +97,26 @@ async def test_policies_and_domain_config(keystone: Keystone) -> None:
     assert (await ks.get(f"/v3/domains/{did}/config/identity", headers=h)).status_code == 404
     d = (await ks.get("/v3/domains/config/identity/driver/default", headers=h)).json()
     assert d["config"] == {"driver": "sql"}
+
+
+async def test_password_history_on_self_service_change(keystone: Keystone) -> None:
+    ks = keystone
+    pid = await make_project(ks, "ph")
+    uid = await make_user(ks, "hana", "pw-one-1", {pid: ("member",)})
+    tok = {"X-Auth-Token": (await login(ks.client, "hana", "pw-one-1", pid)
+                            ).headers["X-Subject-Token"]}
+
+    async def change(old: str, new: str, headers: dict[str, str]) -> int:
+        r = await ks.client.post(f"/v3/users/{uid}/password", headers=headers, json={
+            "user": {"original_password": old, "password": new}})
+        return r.status_code
+
+    assert await change("pw-one-1", "pw-one-1", tok) == 400  # the current one
+    assert await change("pw-one-1", "pw-two-2", tok) == 204
+    assert (await ks.client.get("/v3/auth/projects", headers=tok)).status_code == 401
+    tok = {"X-Auth-Token": (await login(ks.client, "hana", "pw-two-2", pid)
+                            ).headers["X-Subject-Token"]}
+    assert await change("pw-two-2", "pw-one-1", tok) == 400  # the one before
+    r = await ks.client.patch(f"/v3/users/{uid}", headers=ks.headers,
+                              json={"user": {"password": "pw-two-2"}})
+    assert r.status_code == 200  # an admin reset is not checked

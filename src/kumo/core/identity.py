@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kumo import store
+from kumo.core import passwords
 from kumo.model import identity as idm
 from kumo.model.lockout import LOGIN_FAILURES
 from kumo.model.names import NAME_CLAIM
@@ -166,3 +167,24 @@ async def forget_inferences(objects: store.ObjectStore, role_id: str) -> None:
                 await objects.delete(idm.IMPLIED_ROLE, "", o["metadata"]["name"])
             except store.NotFound:
                 pass
+
+
+# ---- password history (Keystone's [security_compliance] unique_last_password_count) --
+async def reused_password(spec: Obj, password: str, count: int) -> bool:
+    """Is ``password`` one of the user's last ``count`` passwords (the current one too)?"""
+    if count <= 0:
+        return False
+    hashes = [spec.get("passwordHash"), *(spec.get("passwordHistory") or [])][:count]
+    for h in hashes:
+        if h and await passwords.verify_async(h, password):
+            return True
+    return False
+
+
+def set_password_hash(spec: Obj, new_hash: str, count: int) -> None:
+    """Replace the user's password hash, remembering the old one for the history check
+    (at most ``count - 1`` kept: with the current one they are the last ``count``)."""
+    old = spec.get("passwordHash")
+    history = [h for h in [old, *(spec.get("passwordHistory") or [])] if h]
+    spec["passwordHistory"] = history[:max(count - 1, 0)]
+    spec["passwordHash"] = new_hash

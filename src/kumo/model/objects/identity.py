@@ -47,6 +47,7 @@ class UserSpec(InDomain):
     email: str | None = None
     default_project_id: str | None = None
     password_hash: str | None = None
+    password_history: list[str] = Field(default_factory=list)  # earlier hashes, newest first
     tokens_valid_after: float | None = None
     extra: dict[str, Any] = Field(default_factory=dict)  # Keystone's unknown attributes
 

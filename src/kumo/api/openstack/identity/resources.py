@@ -284,8 +284,9 @@ async def user(request: Request) -> Response:
 async def _user_patch(rt: Runtime, obj: Obj, u: Any) -> None:
     """A new password, like disabling the user, ends every token issued before it; a new
     password or ``enabled: true`` from an admin also lifts a lockout (Keystone's unlock)."""
-    if u.password is not None:
-        obj["spec"]["passwordHash"] = await passwords.hash_async(u.password)
+    if u.password is not None:  # an admin reset: remembered, not checked (as Keystone)
+        identity.set_password_hash(obj["spec"], await passwords.hash_async(u.password),
+                                   rt.config.unique_last_password_count)
         obj["spec"]["tokensValidAfter"] = time.time()
     obj["spec"]["extra"] = {**obj["spec"].get("extra", {}), **(u.model_extra or {})}
     _revoke_on_disable(obj, u)
@@ -303,7 +304,12 @@ async def user_password(request: Request) -> Response:
     obj = await get_obj(request, m.USER, uid, "user")
     if not await passwords.verify_async(obj["spec"].get("passwordHash"), pc.original_password):
         raise ApiError(401, "The request you have made requires authentication.")
-    obj["spec"]["passwordHash"] = await passwords.hash_async(pc.password)
+    count = rt.config.unique_last_password_count
+    if await identity.reused_password(obj["spec"], pc.password, count):
+        raise ApiError(400, "Password validation error: The new password cannot be identical "
+                            f"to a previous password. The total number which includes the new "
+                            f"password that must be unique is {count}.")
+    identity.set_password_hash(obj["spec"], await passwords.hash_async(pc.password), count)
     obj["spec"]["tokensValidAfter"] = time.time()
     await save(rt, obj)
     rt.tokens.invalidate()
