@@ -69,6 +69,10 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
                                                   "original_password": "unknown"}},
         "POST /v3/services": {"service": {"type": "authz", "name": "authz"}},
         "POST /v3/policies": {"policy": {"type": "t", "blob": "b"}},
+        "POST /v3/OS-EP-FILTER/endpoint_groups": {"endpoint_group": {
+            "name": "g", "filters": {"interface": "public"}}},
+        "PATCH /v3/OS-EP-FILTER/endpoint_groups/{id}": {"endpoint_group": {
+            "description": "d"}},
         "PATCH /v3/policies/{id}": {"policy": {"blob": "c"}},
         "PUT /v3/domains/{id}/config": {"config": {"identity": {"driver": "ldap"}}},
         "PATCH /v3/domains/{id}/config": {"config": {"identity": {"driver": "sql"}}},

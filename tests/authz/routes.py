@@ -149,7 +149,7 @@ class Filler:
                   "project_id": s.owner.project_id, "hypervisor_id": ids["hypervisor"],
                   "aggregate_id": ids["aggregate"], "agent_id": ids["agent"],
                   "alias": "quotas", "name": "image", "task_id": "no-such-task",
-                  "group": "identity", "option": "driver", "action": "deactivate",
+                  "group": "identity", "option": "driver", "project": s.owner.project_id, "action": "deactivate",
                   "member_id": self._other_project, "version": "latest",
                   "leaf": "meta_data.json", "rest:path": "meta-data/",
                   "collection": "networks", "scopes:str": "projects",
@@ -205,6 +205,8 @@ class Filler:
             return ids["credential"]
         if coll == "policies":
             return await s.catalog_obj(coll) if write else ids["policy"]
+        if coll == "OS-EP-FILTER":
+            return await s.catalog_obj("endpoint_groups") if write else ids["endpoint_group"]
         if coll == "OS-TRUST":
             return await s.trust() if write else ids["trust"]
         return {"domains": "default", "projects": s.owner.project_id, "groups": ids["groups"],

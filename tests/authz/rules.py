@@ -130,6 +130,17 @@ RULES: dict[str, Outcome] = {
        for m in ("GET", "PATCH", "DELETE") for sub in ("", "/{group}", "/{group}/{option}")},
     "PUT /v3/domains/{id}/config/{group}": ("401", "403", "403", "403", "405"),  # PATCH it
     "PUT /v3/domains/{id}/config/{group}/{option}": ("401", "403", "403", "403", "405"),
+    "GET /v3/OS-EP-FILTER/endpoint_groups": ADMIN,
+    "POST /v3/OS-EP-FILTER/endpoint_groups": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}": ADMIN,
+    "PATCH /v3/OS-EP-FILTER/endpoint_groups/{id}": ADMIN,
+    "DELETE /v3/OS-EP-FILTER/endpoint_groups/{id}": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/endpoints": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/projects": ADMIN,
+    "PUT /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project}": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project}": ADMIN_OK,  # 404: none
+    "DELETE /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project}": ADMIN_OK,
+    "GET /v3/OS-EP-FILTER/projects/{project}/endpoint_groups": ADMIN,
     "GET /v3/policies": ADMIN,
     "POST /v3/policies": ADMIN,
     "GET /v3/policies/{id}": ADMIN,
@@ -335,7 +346,7 @@ NATIVE_KINDS: dict[str, str] = {
     **{p: "keystone" for p in (
         "applicationcredentials", "credentials", "domains", "endpoints", "groupmemberships",
         "groups", "impliedroles", "loginfailures", "nameclaims", "policyblobs", "projects",
-        "regions", "trusts",
+        "regions", "trusts", "endpointgroups",
         "roleassignments", "roles", "services", "tokenrevocations", "users")},
 }
 _NATIVE: dict[str, dict[str, Outcome]] = {

@@ -173,9 +173,14 @@ class Seed:
             "regions": {"region": {"description": "r"}},
             "credentials": {"credential": {"user_id": self.owner.user_id, "type": "cert",
                                            "blob": f"b{n}"}},
-            "policies": {"policy": {"type": "t", "blob": f"b{n}"}}}[collection]
-        key = "policy" if collection == "policies" else collection[:-1]
-        return (await self.keystone("POST", f"/{collection}", self.admin, json=body))[key]["id"]
+            "policies": {"policy": {"type": "t", "blob": f"b{n}"}},
+            "endpoint_groups": {"endpoint_group": {"name": f"g{n}",
+                                                   "filters": {"interface": "public"}}},
+        }[collection]
+        key = {"policies": "policy"}.get(collection, collection[:-1])
+        path = {"endpoint_groups": "/OS-EP-FILTER/endpoint_groups"}.get(collection,
+                                                                        f"/{collection}")
+        return (await self.keystone("POST", path, self.admin, json=body))[key]["id"]
 
     async def trust(self) -> str:
         """A trust from the owner (member on its project) to the reader."""
@@ -244,6 +249,7 @@ async def build(cloud: Cloud) -> Seed:
     ids["metadef"] = await seed.metadef()
     ids["policy"] = await seed.catalog_obj("policies")
     ids["trust"] = await seed.trust()
+    ids["endpoint_group"] = await seed.catalog_obj("endpoint_groups")
     hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
     ids["hypervisor"] = str(hv["hypervisors"][0]["id"])
     svc = await seed.nova("GET", "/v2.1/os-services", seed.admin, 200)

@@ -79,3 +79,30 @@ async def test_project_tags(keystone: Keystone) -> None:
             ).status_code == 400
     assert (await ks.delete(f"/v3/projects/{pid}/tags", headers=h)).status_code == 204
     assert (await ks.get(f"/v3/projects/{pid}/tags", headers=h)).json()["tags"] == []
+
+
+async def test_endpoint_groups_narrow_a_projects_catalog(keystone: Keystone) -> None:
+    ks, h = keystone.client, keystone.headers
+    pid = await make_project(keystone, "narrow")
+    await make_user(keystone, "nina", "pw-nina", {pid: ("member",)})
+    r = await ks.post("/v3/services", headers=h, json={"service": {"type": "extra"}})
+    sid = r.json()["service"]["id"]
+    await ks.post("/v3/endpoints", headers=h, json={"endpoint": {
+        "service_id": sid, "interface": "public", "url": "http://extra/"}})
+    full = (await login(ks, "nina", "pw-nina", pid)).json()["token"]["catalog"]
+    assert "extra" in {s["type"] for s in full} and "identity" in {s["type"] for s in full}
+    r = await ks.post("/v3/OS-EP-FILTER/endpoint_groups", headers=h, json={"endpoint_group": {
+        "name": "only-extra", "filters": {"service_id": sid}}})
+    assert r.status_code == 201, r.text
+    gid = r.json()["endpoint_group"]["id"]
+    eps = (await ks.get(f"/v3/OS-EP-FILTER/endpoint_groups/{gid}/endpoints", headers=h)
+           ).json()["endpoints"]
+    assert [e["url"] for e in eps] == ["http://extra/"]
+    assert (await ks.put(f"/v3/OS-EP-FILTER/endpoint_groups/{gid}/projects/{pid}",
+                         headers=h)).status_code == 204
+    narrow = (await login(ks, "nina", "pw-nina", pid)).json()["token"]["catalog"]
+    assert [s["type"] for s in narrow] == ["extra"]
+    assert (await ks.delete(f"/v3/OS-EP-FILTER/endpoint_groups/{gid}", headers=h)
+            ).status_code == 204
+    again = (await login(ks, "nina", "pw-nina", pid)).json()["token"]["catalog"]
+    assert len(again) == len(full)

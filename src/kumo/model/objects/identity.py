@@ -210,6 +210,20 @@ class Trust(Resource):
     spec: TrustSpec = Field(default_factory=TrustSpec)
 
 
+class EndpointGroupSpec(Model):
+    name: str = ""
+    description: str | None = None
+    filters: dict[str, str] = Field(default_factory=dict)
+    projects: list[str] = Field(default_factory=list)  # associated project ids
+
+
+class EndpointGroup(Resource):
+    """A filter over the catalog, narrowing associated projects' tokens (OS-EP-FILTER)."""
+
+    KIND = idm.ENDPOINT_GROUP
+    spec: EndpointGroupSpec = Field(default_factory=EndpointGroupSpec)
+
+
 class TokenRevocationSpec(Model):
     expires_at: float | str | None = None
 

@@ -15,6 +15,7 @@ from . import assignments as a
 from . import catalog as c
 from . import credentials as cr
 from . import domain_config as dc
+from . import endpoint_groups as ep
 from . import grants as g
 from . import implied as im
 from . import policies as po
@@ -45,6 +46,7 @@ RW = ["GET", "POST"]
 ONE = ["GET", "PATCH", "DELETE"]
 GRANT = ["PUT", "GET", "HEAD", "DELETE"]
 CONFIG = ["GET", "PUT", "PATCH", "DELETE"]
+EPF = "/OS-EP-FILTER"
 
 
 def build_app() -> Starlette:
@@ -61,6 +63,14 @@ def _more_routes() -> list[Route]:
         Route("/OS-TRUST/trusts/{id}", tr.trust, methods=["GET", "DELETE"]),
         Route("/OS-TRUST/trusts/{id}/roles", tr.trust_roles),
         Route("/OS-TRUST/trusts/{id}/roles/{role}", tr.trust_roles),
+        Route(EPF + "/endpoint_groups", ep.endpoint_groups, methods=RW),
+        Route(EPF + "/endpoint_groups/{id}", ep.endpoint_group,
+              methods=["GET", "HEAD", "PATCH", "DELETE"]),
+        Route(EPF + "/endpoint_groups/{id}/endpoints", ep.group_endpoints),
+        Route(EPF + "/endpoint_groups/{id}/projects", ep.group_projects),
+        Route(EPF + "/endpoint_groups/{id}/projects/{project}", ep.group_projects,
+              methods=GRANT),
+        Route(EPF + "/projects/{project}/endpoint_groups", ep.project_groups),
         Route("/policies", po.policies, methods=RW),
         Route("/policies/{id}", po.policy, methods=ONE),
     ]

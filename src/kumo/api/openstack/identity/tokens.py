@@ -16,8 +16,9 @@ from ...common import read_json
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
 from . import login
+from .endpoint_groups import token_catalog
 from .login import fail as _fail
-from .views import catalog, domain_view, find_by_name, iso, project_view
+from .views import domain_view, find_by_name, iso, project_view
 
 
 async def _domain_ref(rt: Runtime, ref: Any) -> str:
@@ -132,7 +133,7 @@ async def issue(request: Request) -> Response:
     except AuthError as exc:
         raise ApiError(401, str(exc)) from exc
     nocatalog = "nocatalog" in request.query_params
-    return JSONResponse({"token": token_body(rt, ctx, not nocatalog)}, status_code=201,
+    return JSONResponse({"token": await token_body(rt, ctx, not nocatalog)}, status_code=201,
                         headers={"X-Subject-Token": token})
 
 
@@ -153,7 +154,8 @@ async def _trust_login(rt: Runtime, ref: Any, uid: str, expires: float | None
     return user, s.get("projectId"), tid, expires
 
 
-def token_body(rt: Runtime, ctx: AuthContext, with_catalog: bool = True) -> dict[str, Any]:
+async def token_body(rt: Runtime, ctx: AuthContext, with_catalog: bool = True
+                     ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "methods": list(ctx.methods),
         "user": {"id": ctx.user_id, "name": ctx.user_name, "password_expires_at": None,
@@ -173,7 +175,7 @@ def token_body(rt: Runtime, ctx: AuthContext, with_catalog: bool = True) -> dict
     if ctx.project_id or ctx.domain_id or ctx.system:
         body["roles"] = [{"id": rid, "name": name} for rid, name in ctx.roles]
         if with_catalog:
-            body["catalog"] = catalog(rt)
+            body["catalog"] = await token_catalog(rt, ctx.project_id)
     if ctx.app_cred_id:
         body["application_credential"] = {"id": ctx.app_cred_id, "restricted": True}
     if ctx.trust_id:
@@ -204,7 +206,7 @@ async def validate(request: Request) -> Response:
     if request.method == "HEAD":
         return Response(status_code=200, headers={"X-Subject-Token": ctx.token})
     nocat = "nocatalog" in request.query_params
-    return JSONResponse({"token": token_body(runtime(request), ctx, not nocat)},
+    return JSONResponse({"token": await token_body(runtime(request), ctx, not nocat)},
                         headers={"X-Subject-Token": ctx.token})
 
 
@@ -247,8 +249,9 @@ async def auth_domains(request: Request) -> Response:
 
 
 async def auth_catalog(request: Request) -> Response:
-    await authenticate(request)
-    return JSONResponse({"catalog": catalog(runtime(request)), "links": {
+    ctx = await authenticate(request)
+    return JSONResponse({"catalog": await token_catalog(runtime(request), ctx.project_id),
+                         "links": {
         "self": str(request.url)}})
 
 
