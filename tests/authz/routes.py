@@ -142,6 +142,8 @@ class Filler:
             if self._method == "DELETE":
                 await s.keystone("PUT", f"/roles/{ids['role']}/implies/{rid}", s.admin, 201)
             return rid
+        if name == "rule":
+            return await s.access_rule() if write else ids["access_rule"]
         if name in ("prior", "implied", "user", "access"):
             return {"prior": ids["role"], "implied": ids["reader_role"],
                     "user": s.owner.user_id, "access": "unknown"}[name]
@@ -191,7 +193,8 @@ class Filler:
         s, ids = self.seed, self.seed.ids
         coll = template.split("/")[2]
         if coll == "users" and ("/password" in template or "/application_credentials" in template
-                                or "/OS-EC2" in template or not write):
+                                or "/OS-EC2" in template or "/access_rules" in template
+                                or not write):
             return s.owner.user_id
         if coll in ("users", "projects", "groups", "domains", "roles") and write:
             return await s.identity(coll)

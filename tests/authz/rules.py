@@ -108,6 +108,9 @@ RULES: dict[str, Outcome] = {
     "POST /v3/users/{id}/credentials/OS-EC2": SELF,
     "GET /v3/users/{id}/credentials/OS-EC2/{access}": ("401", "403", "403", "ok", "ok"),
     "DELETE /v3/users/{id}/credentials/OS-EC2/{access}": ("401", "403", "403", "ok", "ok"),
+    "GET /v3/users/{id}/access_rules": OWN_CREDS,
+    "GET /v3/users/{id}/access_rules/{rule}": OWN_CREDS,
+    "DELETE /v3/users/{id}/access_rules/{rule}": OWN_CREDS,
     "GET /v3/credentials": TOKEN,  # one's own (admins: all)
     "POST /v3/credentials": SELF,
     "GET /v3/credentials/{id}": OWN_CREDS,
@@ -346,7 +349,7 @@ NATIVE_KINDS: dict[str, str] = {
     **{p: "keystone" for p in (
         "applicationcredentials", "credentials", "domains", "endpoints", "groupmemberships",
         "groups", "impliedroles", "loginfailures", "nameclaims", "policyblobs", "projects",
-        "regions", "trusts", "endpointgroups",
+        "regions", "trusts", "endpointgroups", "accessrules",
         "roleassignments", "roles", "services", "tokenrevocations", "users")},
 }
 _NATIVE: dict[str, dict[str, Outcome]] = {

@@ -182,6 +182,19 @@ class Seed:
                                                                         f"/{collection}")
         return (await self.keystone("POST", path, self.admin, json=body))[key]["id"]
 
+    async def access_rule(self) -> str:
+        """A rule of the owner's that no credential uses any more."""
+        uid, n = self.owner.user_id, next(_n)
+        cred = (await self.keystone("POST", f"/users/{uid}/application_credentials",
+                                    self.owner, json={"application_credential": {
+                                        "name": f"ar{n}", "access_rules": [{
+                                            "service": "compute", "method": "GET",
+                                            "path": f"/v2.1/servers/{n}"}]}}))
+        cred = cred["application_credential"]
+        await self.keystone("DELETE", f"/users/{uid}/application_credentials/{cred['id']}",
+                            self.owner, 204)
+        return str(cred["access_rules"][0]["id"])
+
     async def trust(self) -> str:
         """A trust from the owner (member on its project) to the reader."""
         reader = self.who["reader"]
@@ -249,6 +262,7 @@ async def build(cloud: Cloud) -> Seed:
     ids["metadef"] = await seed.metadef()
     ids["policy"] = await seed.catalog_obj("policies")
     ids["trust"] = await seed.trust()
+    ids["access_rule"] = await seed.access_rule()
     ids["endpoint_group"] = await seed.catalog_obj("endpoint_groups")
     hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
     ids["hypervisor"] = str(hv["hypervisors"][0]["id"])

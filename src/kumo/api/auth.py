@@ -62,6 +62,7 @@ class AuthContext:
     trust_impersonation: bool = False
     trustor_user_id: str | None = None
     trustee_user_id: str | None = None
+    access_rules: tuple[dict[str, Any], ...] = ()  # of the application credential
     token: str = field(default="", repr=False)
 
     @property
@@ -181,7 +182,8 @@ class TokenManager:
             pdom = await self.objects.try_get(m.DOMAIN, "", proj["spec"]["domainId"])
             trust = await self._trust(p, now) if p.get("t") else None
             roles = await self._project_roles(user, p["p"], trust)
-            ctx = {**self._trust_ctx(trust), "project_id": p["p"], "project_name": proj["spec"]["name"],
+            ctx = {**self._trust_ctx(trust), "project_id": p["p"],
+                   "project_name": proj["spec"]["name"],
                    "project_domain_id": proj["spec"]["domainId"],
                    "project_domain_name": pdom["spec"]["name"] if pdom else ""}
         elif p.get("d"):
@@ -199,6 +201,7 @@ class TokenManager:
         if cred is not None:
             allowed = {r["id"] for r in cred["spec"].get("roles", [])}
             roles = [r for r in roles if r[0] in allowed]
+            ctx["access_rules"] = tuple(cred["spec"].get("accessRules") or ())
         if (p.get("p") or p.get("d") or p.get("s")) and not roles:
             raise AuthError("The user has no role on the token's scope.")
         return AuthContext(
@@ -297,5 +300,21 @@ async def authenticate(request: Request) -> AuthContext:
         ctx = await tokens.validate(tok)
     except AuthError as exc:
         raise ApiError(401, str(exc), reason="Unauthorized") from exc
+    if ctx.access_rules and not _within_rules(request, ctx):
+        raise ApiError(401, "The application credential's access rules do not allow this "
+                            "request.", reason="Unauthorized")
     request.scope["kumo.auth"] = ctx
     return ctx
+
+
+def _within_rules(request: Request, ctx: AuthContext) -> bool:
+    """Match the request against the credential's access rules by the service type of
+    the face it reached and its path inside that service (Keystone's: identity paths keep
+    their ``/v3``; others lose their mount, so compute's are ``/v2.1/...``)."""
+    path = request.url.path
+    for svc in runtime(request).catalog:
+        mount = "/" + svc.path.strip("/").split("/")[0]
+        if path == mount or path.startswith(mount + "/"):
+            inner = path if svc.type == "identity" else path[len(mount):] or "/"
+            return identity.access_allowed(ctx.access_rules, svc.type, inner, request.method)
+    return False

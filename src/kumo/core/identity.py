@@ -188,3 +188,27 @@ def set_password_hash(spec: Obj, new_hash: str, count: int) -> None:
     history = [h for h in [old, *(spec.get("passwordHistory") or [])] if h]
     spec["passwordHistory"] = history[:max(count - 1, 0)]
     spec["passwordHash"] = new_hash
+
+
+# ---- access rules of application credentials ----------------------------------------
+def _path_matches(pattern: str, path: str) -> bool:
+    """Keystone's rule paths: ``*`` is one path segment, ``**`` any number of them."""
+    pat, got = pattern.strip("/").split("/"), path.strip("/").split("/")
+    if "**" in pat:
+        i = pat.index("**")
+        head, tail = pat[:i], pat[i + 1:]
+        return (len(got) >= len(head) + len(tail)
+                and _path_matches("/".join(head), "/".join(got[:len(head)]))
+                and _path_matches("/".join(tail), "/".join(got[len(got) - len(tail):])))
+    return len(pat) == len(got) and all(p in ("*", g) for p, g in zip(pat, got, strict=True))
+
+
+def access_allowed(rules: list[Obj] | tuple[Obj, ...], service: str | None, path: str,
+                   method: str) -> bool:
+    """May a request (service type, path within the service, method) go ahead under a
+    credential's access rules? No rules: anything; rules: one must match."""
+    if not rules:
+        return True
+    methods = {method, "GET"} if method == "HEAD" else {method}
+    return any(r.get("service") == service and r.get("method") in methods
+               and _path_matches(str(r.get("path", "")), path) for r in rules)

@@ -26,10 +26,12 @@ IMPLIED_ROLE = "ImpliedRole"
 POLICY = "PolicyBlob"  # Keystone's /v3/policies (plural "policyblobs")
 TRUST = "Trust"
 ENDPOINT_GROUP = "EndpointGroup"
+ACCESS_RULE = "AccessRule"
 
 IDENTITY_KINDS = (DOMAIN, PROJECT, USER, ROLE, ROLE_ASSIGNMENT, APP_CREDENTIAL,
                   TOKEN_REVOCATION, GROUP, GROUP_MEMBERSHIP, CREDENTIAL, SERVICE, ENDPOINT,
-                  REGION, IMPLIED_ROLE, POLICY, TRUST, ENDPOINT_GROUP)
+                  REGION, IMPLIED_ROLE, POLICY, TRUST, ENDPOINT_GROUP,
+                  ACCESS_RULE)
 SYSTEM_ALL = "all"  # the only system scope Keystone has
 
 # Where a kind's names must be unique (Keystone's rules): per domain, per user, or

@@ -224,6 +224,20 @@ class EndpointGroup(Resource):
     spec: EndpointGroupSpec = Field(default_factory=EndpointGroupSpec)
 
 
+class AccessRuleSpec(Model):
+    user_id: str = ""
+    service: str = ""
+    path: str = ""
+    method: str = ""
+
+
+class AccessRule(Resource):
+    """What a user's application credentials may call (service type, path, method)."""
+
+    KIND = idm.ACCESS_RULE
+    spec: AccessRuleSpec = Field(default_factory=AccessRuleSpec)
+
+
 class TokenRevocationSpec(Model):
     expires_at: float | str | None = None
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ...errors import handlers, keystone_body
 from ...runtime import runtime
+from . import access_rules as ar
 from . import assignments as a
 from . import catalog as c
 from . import credentials as cr
@@ -106,6 +107,8 @@ def _routes() -> list[Route]:
         Route("/users/{id}/application_credentials", g.app_creds, methods=RW),
         Route("/users/{id}/application_credentials/{cred}", g.app_cred,
               methods=["GET", "DELETE"]),
+        Route("/users/{id}/access_rules", ar.access_rules),
+        Route("/users/{id}/access_rules/{rule}", ar.access_rule, methods=["GET", "DELETE"]),
         Route("/users/{id}/credentials/OS-EC2", cr.ec2_credentials, methods=RW),
         Route("/users/{id}/credentials/OS-EC2/{access}", cr.ec2_credential,
               methods=["GET", "DELETE"]),

@@ -98,6 +98,7 @@ class AppCredBody(Loose):
     expires_at: StrictStr | None = None
     unrestricted: StrictBool = False
     roles: list[dict[str, Any]] | None = None
+    access_rules: list[dict[str, Any]] | None = None
 
 
 def parse(model: type[BaseModel], body: dict[str, Any], key: str) -> Any:

@@ -16,6 +16,7 @@ from ...auth import authenticate
 from ...common import read_json
 from ...errors import ApiError
 from ...runtime import runtime
+from . import access_rules as ar
 from . import body as b
 from .unique import create_named, delete_named
 from .views import labels_for
@@ -35,7 +36,7 @@ def _cred_view(request: Request, c: dict[str, Any], secret: str | None = None
     out = {"id": c["metadata"]["name"], "name": s["name"], "description": s.get("description"),
            "user_id": s["userId"], "project_id": s["projectId"], "roles": s["roles"],
            "expires_at": _naive_iso(s.get("expiresAt")), "unrestricted": s.get("unrestricted", False),
-           "access_rules": [], "links": {"self": f"{runtime(request).config.base_url}/v3/users/"
+           "access_rules": [ar.view(r) for r in s.get("accessRules") or []], "links": {"self": f"{runtime(request).config.base_url}/v3/users/"
                                                  f"{s['userId']}/application_credentials/"
                                                  f"{c['metadata']['name']}"}}
     if secret is not None:
@@ -81,7 +82,9 @@ async def app_creds(request: Request) -> Response:
             except ValueError as exc:
                 raise ApiError(400, "Invalid input for field 'expires_at'.") from exc
         secret = c.secret or secrets.token_urlsafe(48)
+        rules = await ar.resolve(rt, uid, c.access_rules)
         obj = await create_named(rt, m.obj(m.APP_CREDENTIAL, m.new_id(), {
+            "accessRules": rules,
             "name": c.name, "userId": uid, "projectId": ctx.project_id,
             "secretHash": await passwords.hash_async(secret), "roles": wanted, "expiresAt": exp,
             "unrestricted": c.unrestricted, "description": c.description},
