@@ -67,8 +67,8 @@ async def _rescoped(rt: Runtime, ident: dict[str, Any]) -> AuthContext:
         raise ApiError(400, "Invalid input for field 'identity.token.id'.")
     try:
         return await rt.tokens.validate(tok)
-    except AuthError as exc:
-        raise _fail() from exc
+    except AuthError as exc:  # Keystone: TokenNotFound, whether revoked, expired or forged
+        raise ApiError(404, "Could not find token.") from exc
 
 
 async def _token_scope(rt: Runtime, auth: dict[str, Any], old: AuthContext) -> Scope:
