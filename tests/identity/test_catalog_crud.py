@@ -106,3 +106,25 @@ async def test_endpoint_groups_narrow_a_projects_catalog(keystone: Keystone) -> 
             ).status_code == 204
     again = (await login(ks, "nina", "pw-nina", pid)).json()["token"]["catalog"]
     assert len(again) == len(full)
+
+
+async def test_project_acting_as_domain(keystone: Keystone) -> None:
+    ks, h = keystone.client, keystone.headers
+    r = await ks.post("/v3/projects", headers=h, json={"project": {
+        "name": "acme", "is_domain": True}})
+    assert r.status_code == 201, r.text
+    did = r.json()["project"]["id"]
+    assert r.json()["project"]["is_domain"] is True
+    assert did in [d["id"] for d in (await ks.get("/v3/domains", headers=h)).json()["domains"]]
+    listed = (await ks.get("/v3/projects", headers=h, params={"is_domain": "true"})).json()
+    assert did in [p["id"] for p in listed["projects"]]
+    plain = (await ks.get("/v3/projects", headers=h)).json()["projects"]
+    assert did not in [p["id"] for p in plain]
+    r = await ks.post("/v3/projects", headers=h, json={"project": {
+        "name": "in-acme", "domain_id": did}})
+    assert r.status_code == 201 and r.json()["project"]["domain_id"] == did
+    assert (await ks.delete(f"/v3/projects/{did}", headers=h)).status_code == 403  # enabled
+    r = await ks.patch(f"/v3/projects/{did}", headers=h, json={"project": {"enabled": False}})
+    assert r.status_code == 200 and r.json()["project"]["enabled"] is False
+    assert (await ks.delete(f"/v3/projects/{did}", headers=h)).status_code == 204
+    assert (await ks.get(f"/v3/domains/{did}", headers=h)).status_code == 404

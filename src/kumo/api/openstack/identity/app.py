@@ -21,6 +21,7 @@ from . import grants as g
 from . import implied as im
 from . import policies as po
 from . import resources as r
+from . import self_service as ss
 from . import tags as tg
 from . import tokens as t
 from . import trusts as tr
@@ -101,8 +102,8 @@ def _routes() -> list[Route]:
         Route("/projects/{id}/tags/{tag}", tg.tag, methods=["GET", "PUT", "DELETE"]),
         Route("/users", r.users, methods=RW),
         Route("/users/{id}", r.user, methods=ONE),
-        Route("/users/{id}/password", r.user_password, methods=["POST"]),
-        Route("/users/{id}/projects", r.user_projects),
+        Route("/users/{id}/password", ss.user_password, methods=["POST"]),
+        Route("/users/{id}/projects", ss.user_projects),
         Route("/users/{id}/groups", a.user_groups),
         Route("/users/{id}/application_credentials", g.app_creds, methods=RW),
         Route("/users/{id}/application_credentials/{cred}", g.app_cred,

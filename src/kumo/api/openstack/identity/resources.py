@@ -20,6 +20,7 @@ from ...runtime import Runtime, runtime
 from . import body as b
 from .unique import create_named, delete_named, save_named
 from .views import (
+    domain_project_view,
     domain_view,
     get_obj,
     group_view,
@@ -27,7 +28,6 @@ from .views import (
     list_kind,
     project_view,
     role_view,
-    save,
     user_view,
 )
 
@@ -206,14 +206,23 @@ def _disabled(obj: Obj) -> None:
 
 # ---- projects -----------------------------------------------------------------
 async def projects(request: Request) -> Response:
+    """Projects; with ``is_domain``, domains seen as the projects Keystone keeps them as."""
     await admin(request)
     if request.method != "POST":
+        if request.query_params.get("is_domain", "").lower() == "true":
+            return await _listing(request, m.DOMAIN, "projects", domain_project_view,
+                                  ("name", "enabled"))
         return await _listing(request, m.PROJECT, "projects", project_view,
                               ("name", "domain_id", "enabled", "parent_id"))
     rt = runtime(request)
     p = b.parse(b.ProjectBody, await read_json(request), "project")
     if p.is_domain:
-        raise ApiError(400, "Projects acting as domains are not supported.")
+        if p.domain_id or p.parent_id:
+            raise ApiError(400, "A project acting as a domain has no domain or parent.")
+        obj = await create_named(rt, m.obj(m.DOMAIN, m.new_id(), {
+            "name": p.name, "description": p.description or "", "enabled": p.enabled},
+            labels_for(p.name)), "domain")
+        return _created("project", domain_project_view, request, obj)
     did, parent = await _project_place(rt, p.domain_id, p.parent_id)
     obj = await create_named(rt, m.obj(m.PROJECT, m.new_id(), {
         "name": p.name, "domainId": did, "description": p.description or "",
@@ -236,6 +245,11 @@ async def _project_place(rt: Runtime, domain_id: str | None, parent_id: str | No
 
 
 async def project(request: Request) -> Response:
+    rt = runtime(request)
+    pid = request.path_params["id"]
+    if await rt.objects.try_get(m.PROJECT, "", pid) is None and \
+            await rt.objects.try_get(m.DOMAIN, "", pid) is not None:
+        return await _domain_as_project(request)
     obj = await _one(request, m.PROJECT, "project", project_view,
                      lambda ctx, pid: pid == ctx.project_id, assignments="project")
     if isinstance(obj, Response):
@@ -243,6 +257,18 @@ async def project(request: Request) -> Response:
     return await _patch(request, obj, b.ProjectPatch, "project", project_view,
                         {"description": "description", "enabled": "enabled", "tags": "tags"},
                         check=_revoke_on_disable)
+
+
+async def _domain_as_project(request: Request) -> Response:
+    """/projects/{id} of a domain: Keystone's project acting as that domain."""
+    obj = await _one(request, m.DOMAIN, "project", domain_project_view,
+                     lambda ctx, did: did in (ctx.user_domain_id, ctx.project_domain_id),
+                     deletable=_disabled)
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.ProjectPatch, "project", domain_project_view,
+                        {"description": "description", "enabled": "enabled"},
+                        check=_default_stays_enabled)
 
 
 # ---- users --------------------------------------------------------------------
@@ -292,41 +318,6 @@ async def _user_patch(rt: Runtime, obj: Obj, u: Any) -> None:
     _revoke_on_disable(obj, u)
     if u.password is not None or u.enabled is True:
         await lockout.clear(rt.objects, obj)
-
-
-async def user_password(request: Request) -> Response:
-    rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
-    pc = b.parse(b.PasswordChange, await read_json(request), "user")
-    obj = await get_obj(request, m.USER, uid, "user")
-    if not await passwords.verify_async(obj["spec"].get("passwordHash"), pc.original_password):
-        raise ApiError(401, "The request you have made requires authentication.")
-    count = rt.config.unique_last_password_count
-    if await identity.reused_password(obj["spec"], pc.password, count):
-        raise ApiError(400, "Password validation error: The new password cannot be identical "
-                            f"to a previous password. The total number which includes the new "
-                            f"password that must be unique is {count}.")
-    identity.set_password_hash(obj["spec"], await passwords.hash_async(pc.password), count)
-    obj["spec"]["tokensValidAfter"] = time.time()
-    await save(rt, obj)
-    rt.tokens.invalidate()
-    return Response(status_code=204)
-
-
-async def user_projects(request: Request) -> Response:
-    rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
-    pids = {a["spec"].get("projectId") for a in (await rt.objects.list(
-        m.ROLE_ASSIGNMENT, "", label_selector=f"user={uid}")).items}
-    out = [project_view(request, p) for p in await list_kind(rt, m.PROJECT)
-           if p["metadata"]["name"] in pids]
-    return _collection(request, "projects", out)
 
 
 # ---- groups and roles ------------------------------------------------------------
