@@ -33,6 +33,9 @@ class Config:
     login_failures_per_source: int = 30
     login_failures_per_user_source: int = 10
     login_failure_window: float = 60.0
+    # Keystone's [security_compliance] unique_last_password_count: a user's own password
+    # change must differ from this many last passwords, the current one included (0: off)
+    unique_last_password_count: int = 2
     # Every refused login answers this long after it arrived (pam_faildelay's idea): a
     # wrong password for a real user and for an unknown name take the same time.
     login_failure_delay: float = 0.2

@@ -68,6 +68,43 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         "POST /v3/users/{id}/password": {"user": {"password": "n3w-Passw0rd",
                                                   "original_password": "unknown"}},
         "POST /v3/services": {"service": {"type": "authz", "name": "authz"}},
+        "POST /v3/policies": {"policy": {"type": "t", "blob": "b"}},
+        "POST /v3/OS-EP-FILTER/endpoint_groups": {"endpoint_group": {
+            "name": "g", "filters": {"interface": "public"}}},
+        "PATCH /v3/OS-EP-FILTER/endpoint_groups/{id}": {"endpoint_group": {
+            "description": "d"}},
+        "PATCH /v3/policies/{id}": {"policy": {"blob": "c"}},
+        "PUT /v3/domains/{id}/config": {"config": {"identity": {"driver": "ldap"}}},
+        "PATCH /v3/domains/{id}/config": {"config": {"identity": {"driver": "sql"}}},
+        "PATCH /v3/domains/{id}/config/{group}": {"config": {"identity": {"driver": "sql"}}},
+        "PATCH /v3/domains/{id}/config/{group}/{option}": {"config": {"driver": "sql"}},
+        "PUT /image/v2/metadefs/namespaces/{ns}": {"description": "d"},
+        "POST /image/v2/images/{image_id}/import": {"method": {"name": "glance-direct"}},
+        "POST /image/v2/tasks": {"type": "import", "input": {
+            "import_from": "http://example.invalid/x.qcow2", "import_from_format": "qcow2",
+            "image_properties": {"disk_format": "qcow2", "container_format": "bare"}}},
+        "POST /image/v2/metadefs/namespaces/{ns}/objects": {"name": "o2"},
+        "PUT /image/v2/metadefs/namespaces/{ns}/objects/{name}": {"name": "o",
+                                                                 "description": "d"},
+        "POST /image/v2/metadefs/namespaces/{ns}/properties": {
+            "name": "p2", "title": "P", "type": "string"},
+        "PUT /image/v2/metadefs/namespaces/{ns}/properties/{name}": {
+            "name": "p", "title": "T", "type": "string"},
+        "POST /image/v2/metadefs/namespaces/{ns}/tags": {"tags": [{"name": "a"}]},
+        "PUT /image/v2/metadefs/namespaces/{ns}/tags/{name}": {"name": "t2"},
+        "POST /image/v2/metadefs/namespaces/{ns}/resource_types": {
+            "name": "OS::Nova::Server"},
+        "PATCH /v3/services/{id}": {"service": {"description": "d"}},
+        "PATCH /v3/endpoints/{id}": {"endpoint": {"url": "http://x/y"}},
+        "POST /v3/regions": {"region": {"description": "r"}},
+        "PUT /v3/regions/{id}": {"region": {"description": "r"}},
+        "PATCH /v3/regions/{id}": {"region": {"description": "d"}},
+        "PATCH /v3/groups/{id}": {"group": {"description": "d"}},
+        "PATCH /v3/credentials/{id}": {"credential": {"blob": "c"}},
+        "PUT /v3/projects/{id}/tags": {"tags": ["a", "b"]},
+        "POST /v3/credentials": {"credential": {"user_id": s.owner.user_id, "type": "cert",
+                                                "blob": "b"}},
+        "POST /v3/users/{id}/credentials/OS-EC2": {"tenant_id": s.owner.project_id},
         "POST /v3/endpoints": {"endpoint": {"service_id": ids["services"],
                                             "interface": "public",
                                             "url": "http://localhost/authz"}},
@@ -105,6 +142,12 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"security_group_rule": {"security_group_id": ids["secgroup"],
                                         "direction": "ingress", "protocol": "tcp",
                                         "port_range_min": p, "port_range_max": p}}
+    if key in ("POST /v3/OS-TRUST/trusts", "POST /v3/OS-TRUST/trusts/") and who:
+        return {"trust": {"trustor_user_id": who.user_id, "trustee_user_id": s.owner.user_id,
+                          "project_id": who.project_id, "impersonation": False,
+                          "roles": [{"name": "reader"}]}}
+    if key == "POST /image/v2/metadefs/namespaces":
+        return {"namespace": _u()}
     if key == "POST /image/v2/images/{image_id}/members":
         return {"member": (await s.cloud.project(_u()))}
     if key.startswith("POST /v3/") and template.count("/") == 2:

@@ -86,7 +86,7 @@ class Filler:
         if method == "PATCH" and template.startswith("/image"):
             headers["Content-Type"] = "application/openstack-images-v2.1-json-patch"
             content, body = json.dumps(body).encode(), None
-        if method == "PUT" and template.endswith("/file"):
+        if method == "PUT" and template.endswith(("/file", "/stage")):
             headers["Content-Type"] = "application/octet-stream"
             content, body = b"x" * 512, None
         return Call(method, path, body, headers, content)
@@ -102,6 +102,8 @@ class Filler:
 
     async def _param(self, template: str, name: str, write: bool) -> str:  # noqa: C901, PLR0911, PLR0912
         s, ids = self.seed, self.seed.ids
+        if "/metadefs/" in template and name in ("ns", "name"):
+            return await self._metadef(template, name, write)
         if name == "server_id":
             return await s.server() if write else ids["server"]
         if name == "port_id" and "/os-interface/" in template:
@@ -141,10 +143,21 @@ class Filler:
             return await s.app_cred() if write else ids["app_cred"]
         if name == "id":
             return await self._identity_id(template, write)
+        if name == "implied" and write:  # a fresh role; a rule to remove for DELETE
+            rid = await s.identity("roles")
+            if self._method == "DELETE":
+                await s.keystone("PUT", f"/roles/{ids['role']}/implies/{rid}", s.admin, 201)
+            return rid
+        if name == "rule":
+            return await s.access_rule() if write else ids["access_rule"]
+        if name in ("prior", "implied", "user", "access"):
+            return {"prior": ids["role"], "implied": ids["reader_role"],
+                    "user": s.owner.user_id, "access": "unknown"}[name]
         simple = {"key": "k", "tag": "t", "request_id": ids["request"],
                   "project_id": s.owner.project_id, "hypervisor_id": ids["hypervisor"],
                   "aggregate_id": ids["aggregate"], "agent_id": ids["agent"],
-                  "alias": "quotas", "name": "image", "action": "deactivate",
+                  "alias": "quotas", "name": "image", "task_id": "no-such-task",
+                  "group": "identity", "option": "driver", "project": s.owner.project_id, "action": "deactivate",
                   "member_id": self._other_project, "version": "latest",
                   "leaf": "meta_data.json", "rest:path": "meta-data/",
                   "collection": "networks", "scopes:str": "projects",
@@ -163,6 +176,19 @@ class Filler:
         assert name in simple, f"no value for path parameter {{{name}}} in {template}"
         return simple[name]
 
+    async def _metadef(self, template: str, name: str, write: bool) -> str:
+        s = self.seed
+        if name == "ns":
+            return await s.metadef() if write else s.ids["metadef"]
+        if "/schemas/" in template:
+            return "namespace"
+        part = template.split("/")[-2]
+        if part == "resource_types":
+            return "OS::Glance::Image"
+        if self._method == "POST":
+            return new_name()
+        return {"objects": "o", "properties": "p", "tags": "t"}[part]
+
     @property
     def _other_project(self) -> str:
         other = self.seed.who["other_member"]
@@ -173,10 +199,25 @@ class Filler:
         s, ids = self.seed, self.seed.ids
         coll = template.split("/")[2]
         if coll == "users" and ("/password" in template or "/application_credentials" in template
+                                or "/OS-EC2" in template or "/access_rules" in template
                                 or not write):
             return s.owner.user_id
         if coll in ("users", "projects", "groups", "domains", "roles") and write:
             return await s.identity(coll)
+        if coll == "projects" and "/tags" in template:
+            return await s.identity(coll)
+        if coll == "regions" and self._method == "PUT":
+            return new_name()
+        if coll in ("services", "endpoints", "regions", "credentials") and write:
+            return await s.catalog_obj(coll)
+        if coll == "credentials":
+            return ids["credential"]
+        if coll == "policies":
+            return await s.catalog_obj(coll) if write else ids["policy"]
+        if coll == "OS-EP-FILTER":
+            return await s.catalog_obj("endpoint_groups") if write else ids["endpoint_group"]
+        if coll == "OS-TRUST":
+            return await s.trust() if write else ids["trust"]
         return {"domains": "default", "projects": s.owner.project_id, "groups": ids["groups"],
                 "roles": ids["role"], "services": ids["services"],
                 "endpoints": ids["endpoints"], "regions": ids["regions"]}[coll]

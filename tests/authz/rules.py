@@ -40,7 +40,7 @@ RULES: dict[str, Outcome] = {
     "GET /v3/": PUBLIC,
     "DELETE /v3/auth/tokens": TOKEN,
     "GET /v3/auth/tokens": TOKEN,
-    "POST /v3/auth/tokens": TOKEN,
+    "POST /v3/auth/tokens": ("404", "2xx", "2xx", "2xx", "2xx"),  # a forged token: not found
     "GET /v3/auth/projects": TOKEN,
     "GET /v3/auth/domains": TOKEN,
     "GET /v3/auth/catalog": TOKEN,
@@ -83,13 +83,92 @@ RULES: dict[str, Outcome] = {
     "PUT /v3/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}": ADMIN,
     "GET /v3/role_assignments": ADMIN,
     "GET /v3/services": TOKEN,
-    "POST /v3/services": ("401", "403", "403", "403", "403"),  # built in
+    "POST /v3/services": ADMIN,  # kumo's own are read-only; others stored
     "GET /v3/services/{id}": TOKEN,
+    "PATCH /v3/services/{id}": ADMIN,
+    "DELETE /v3/services/{id}": ADMIN,
     "GET /v3/endpoints": TOKEN,
-    "POST /v3/endpoints": ("401", "403", "403", "403", "403"),  # built in
+    "POST /v3/endpoints": ADMIN,
     "GET /v3/endpoints/{id}": TOKEN,
+    "PATCH /v3/endpoints/{id}": ADMIN,
+    "DELETE /v3/endpoints/{id}": ADMIN,
     "GET /v3/regions": TOKEN,
+    "POST /v3/regions": ADMIN,
     "GET /v3/regions/{id}": TOKEN,
+    "PUT /v3/regions/{id}": ADMIN,
+    "PATCH /v3/regions/{id}": ADMIN,
+    "DELETE /v3/regions/{id}": ADMIN,
+    "GET /v3/projects/{id}/tags": ADMIN,
+    "PUT /v3/projects/{id}/tags": ADMIN,
+    "DELETE /v3/projects/{id}/tags": ADMIN,
+    "GET /v3/projects/{id}/tags/{tag}": ADMIN_OK,  # 404 when the project lacks it
+    "PUT /v3/projects/{id}/tags/{tag}": ADMIN,
+    "DELETE /v3/projects/{id}/tags/{tag}": ADMIN_OK,
+    "GET /v3/users/{id}/credentials/OS-EC2": SELF,
+    "POST /v3/users/{id}/credentials/OS-EC2": SELF,
+    "GET /v3/users/{id}/credentials/OS-EC2/{access}": ("401", "403", "403", "ok", "ok"),
+    "DELETE /v3/users/{id}/credentials/OS-EC2/{access}": ("401", "403", "403", "ok", "ok"),
+    "GET /v3/users/{id}/access_rules": OWN_CREDS,
+    "GET /v3/users/{id}/access_rules/{rule}": OWN_CREDS,
+    "DELETE /v3/users/{id}/access_rules/{rule}": OWN_CREDS,
+    "GET /v3/credentials": TOKEN,  # one's own (admins: all)
+    "POST /v3/credentials": SELF,
+    "GET /v3/credentials/{id}": OWN_CREDS,
+    "PATCH /v3/credentials/{id}": OWN_CREDS,
+    "DELETE /v3/credentials/{id}": OWN_CREDS,
+    "PATCH /v3/groups/{id}": ADMIN,
+    "GET /v3/groups/{id}/users": ADMIN,
+    "PUT /v3/groups/{id}/users/{user}": ADMIN,
+    "GET /v3/groups/{id}/users/{user}": ADMIN_OK,  # 404 when not a member
+    "DELETE /v3/groups/{id}/users/{user}": ADMIN_OK,
+    "GET /v3/roles/{prior}/implies": TOKEN,
+    "GET /v3/roles/{prior}/implies/{implied}": TOKEN,
+    "PUT /v3/roles/{prior}/implies/{implied}": ADMIN,
+    "DELETE /v3/roles/{prior}/implies/{implied}": ADMIN_OK,  # built-in rules stay (403)
+    "GET /v3/domains/config/default": ADMIN,
+    "GET /v3/domains/config/{group}/default": ADMIN,
+    "GET /v3/domains/config/{group}/{option}/default": ADMIN,
+    "PUT /v3/domains/{id}/config": ADMIN,
+    **{f"{m} /v3/domains/{{id}}/config{sub}": ADMIN_OK  # 404: the domain has no config
+       for m in ("GET", "PATCH", "DELETE") for sub in ("", "/{group}", "/{group}/{option}")},
+    "PUT /v3/domains/{id}/config/{group}": ("401", "403", "403", "403", "405"),  # PATCH it
+    "PUT /v3/domains/{id}/config/{group}/{option}": ("401", "403", "403", "403", "405"),
+    "GET /v3/OS-EP-FILTER/endpoint_groups": ADMIN,
+    "POST /v3/OS-EP-FILTER/endpoint_groups": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}": ADMIN,
+    "PATCH /v3/OS-EP-FILTER/endpoint_groups/{id}": ADMIN,
+    "DELETE /v3/OS-EP-FILTER/endpoint_groups/{id}": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/endpoints": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/projects": ADMIN,
+    "PUT /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project}": ADMIN,
+    "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project}": ADMIN_OK,  # 404: none
+    "DELETE /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project}": ADMIN_OK,
+    "GET /v3/OS-EP-FILTER/projects/{project}/endpoint_groups": ADMIN,
+    "GET /v3/policies": ADMIN,
+    "POST /v3/policies": ADMIN,
+    "GET /v3/policies/{id}": ADMIN,
+    "PATCH /v3/policies/{id}": ADMIN,
+    "DELETE /v3/policies/{id}": ADMIN,
+    "GET /v3/OS-TRUST/trusts": ADMIN,  # others list with trustor/trustee_user_id = self
+    "GET /v3/OS-TRUST/trusts/": ADMIN,
+    "POST /v3/OS-TRUST/trusts": TOKEN,  # each caller its own roles
+    "POST /v3/OS-TRUST/trusts/": TOKEN,
+    "GET /v3/OS-TRUST/trusts/{id}": READ,  # trustor (owner), trustee (reader), admins
+    "DELETE /v3/OS-TRUST/trusts/{id}": WRITE,  # the trustee may not
+    "GET /v3/OS-TRUST/trusts/{id}/roles": READ,
+    "GET /v3/OS-TRUST/trusts/{id}/roles/{role}": READ,
+    "GET /v3/system/{actors:str}/{actor}/roles": ADMIN,
+    "PUT /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN,
+    "GET /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN_OK,
+    "DELETE /v3/system/{actors:str}/{actor}/roles/{role}": ADMIN_OK,
+    "GET /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/inherited_to_projects":
+        ADMIN,
+    "PUT /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}/"
+    "inherited_to_projects": ADMIN,
+    "GET /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}/"
+    "inherited_to_projects": ADMIN_OK,
+    "DELETE /v3/OS-INHERIT/{scopes:str}/{scope}/{actors:str}/{actor}/roles/{role}/"
+    "inherited_to_projects": ADMIN_OK,
     "GET /image/": ("3xx",) * 5,
     "GET /image/versions": PUBLIC,
     "GET /image/v2": PUBLIC,
@@ -112,6 +191,29 @@ RULES: dict[str, Outcome] = {
     "PUT /image/v2/images/{image_id}/members/{member_id}": ("401", "2xx", "403", "403", "2xx"),
     "DELETE /image/v2/images/{image_id}/members/{member_id}": IMAGE_OWNER,
     "POST /image/v2/images/{image_id}/actions/{action}": IMAGE_OWNER,  # Glance: member or admin
+    "PUT /image/v2/images/{image_id}/stage": IMAGE_OWNER,
+    "GET /image/v2/tasks": ADMIN,
+    "POST /image/v2/tasks": ("401", "403", "403", "403", "400"),  # no outside network
+    "GET /image/v2/tasks/{task_id}": ("401", "403", "403", "403", "404"),  # none are kept
+    "POST /image/v2/images/{image_id}/import": ("401", "403", "403", "ok", "ok"),  # 409: unstaged
+    "GET /image/v2/images/": ("401", "404", "404", "404", "404"),  # empty id: Glance's 404
+    "PATCH /image/v2/images/": ("401", "404", "404", "404", "404"),
+    "DELETE /image/v2/images/": ("401", "404", "404", "404", "404"),
+    "GET /image/v2/schemas/metadefs/{name}": TOKEN,
+    # metadata definitions: admins write (Glance's default policy); the seeded namespace
+    # is public, so every token reads it
+    "GET /image/v2/metadefs/resource_types": TOKEN,
+    "GET /image/v2/metadefs/namespaces": TOKEN,
+    "POST /image/v2/metadefs/namespaces": ADMIN,
+    **{f"{m} /image/v2/metadefs/namespaces/{{ns}}{sub}": TOKEN if m == "GET" else ADMIN
+       for m, sub in (("GET", ""), ("PUT", ""), ("DELETE", ""),
+                      ("GET", "/resource_types"), ("POST", "/resource_types"),
+                      ("DELETE", "/resource_types/{name}"),
+                      *((m2, f"/{p}{one}") for p in ("objects", "properties", "tags")
+                        for m2, one in (("GET", ""), ("POST", ""), ("DELETE", ""),
+                                        ("GET", "/{name}"), ("PUT", "/{name}"),
+                                        ("DELETE", "/{name}"))),
+                      ("POST", "/tags/{name}"))},
     "GET /compute/": PUBLIC,
     "GET /compute/v2.1": PUBLIC,
     "GET /compute/v2.1/": PUBLIC,
@@ -256,11 +358,14 @@ NATIVE_KINDS: dict[str, str] = {
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",
+        "metadefnamespaces",
         "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations",
         "agentreports")},
     **{p: "keystone" for p in (
-        "applicationcredentials", "domains", "groups", "loginfailures", "nameclaims",
-        "projects", "roleassignments", "roles", "tokenrevocations", "users")},
+        "applicationcredentials", "credentials", "domains", "endpoints", "groupmemberships",
+        "groups", "impliedroles", "loginfailures", "nameclaims", "policyblobs", "projects",
+        "regions", "trusts", "endpointgroups", "accessrules",
+        "roleassignments", "roles", "services", "tokenrevocations", "users")},
 }
 _NATIVE: dict[str, dict[str, Outcome]] = {
     "admin": {"read": ADMIN, "write": ADMIN, "status-delete": ("401", "403", "403", "403",

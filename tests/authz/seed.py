@@ -139,6 +139,20 @@ class Seed:
             "server_group": {"name": f"sg{next(_n)}", "policy": "affinity"}}))[
             "server_group"]["id"]
 
+    async def metadef(self) -> str:
+        """A fresh public metadefs namespace with object o, property p, tag t and the
+        OS::Glance::Image resource type."""
+        ns = f"ns{next(_n)}"
+        await self.glance("POST", "/v2/metadefs/namespaces", self.admin, json={
+            "namespace": ns, "visibility": "public",
+            "resource_type_associations": [{"name": "OS::Glance::Image"}]})
+        base = f"/v2/metadefs/namespaces/{ns}"
+        await self.glance("POST", base + "/objects", self.admin, json={"name": "o"})
+        await self.glance("POST", base + "/properties", self.admin, json={
+            "name": "p", "title": "P", "type": "string"})
+        await self.glance("POST", base + "/tags/t", self.admin)
+        return ns
+
     async def image(self, *, active: bool = False) -> str:
         img = await self.glance("POST", "/v2/images", self.owner, json={
             "name": f"i{next(_n)}", "disk_format": "qcow2", "container_format": "bare",
@@ -174,6 +188,47 @@ class Seed:
                                     self.owner, json={"application_credential": {
                                         "name": f"c{next(_n)}"}}))["application_credential"][
             "id"]
+
+    async def catalog_obj(self, collection: str) -> str:
+        """A fresh stored service, endpoint, region or credential (of the owner)."""
+        n = next(_n)
+        body: dict[str, Any] = {
+            "services": {"service": {"type": f"t{n}"}},
+            "endpoints": {"endpoint": {"service_id": self.ids["services"],
+                                       "interface": "public", "url": f"http://x/{n}"}},
+            "regions": {"region": {"description": "r"}},
+            "credentials": {"credential": {"user_id": self.owner.user_id, "type": "cert",
+                                           "blob": f"b{n}"}},
+            "policies": {"policy": {"type": "t", "blob": f"b{n}"}},
+            "endpoint_groups": {"endpoint_group": {"name": f"g{n}",
+                                                   "filters": {"interface": "public"}}},
+        }[collection]
+        key = {"policies": "policy"}.get(collection, collection[:-1])
+        path = {"endpoint_groups": "/OS-EP-FILTER/endpoint_groups"}.get(collection,
+                                                                        f"/{collection}")
+        return (await self.keystone("POST", path, self.admin, json=body))[key]["id"]
+
+    async def access_rule(self) -> str:
+        """A rule of the owner's that no credential uses any more."""
+        uid, n = self.owner.user_id, next(_n)
+        cred = (await self.keystone("POST", f"/users/{uid}/application_credentials",
+                                    self.owner, json={"application_credential": {
+                                        "name": f"ar{n}", "access_rules": [{
+                                            "service": "compute", "method": "GET",
+                                            "path": f"/v2.1/servers/{n}"}]}}))
+        cred = cred["application_credential"]
+        await self.keystone("DELETE", f"/users/{uid}/application_credentials/{cred['id']}",
+                            self.owner, 204)
+        return str(cred["access_rules"][0]["id"])
+
+    async def trust(self) -> str:
+        """A trust from the owner (member on its project) to the reader."""
+        reader = self.who["reader"]
+        assert reader is not None
+        return (await self.keystone("POST", "/OS-TRUST/trusts", self.owner, json={"trust": {
+            "trustor_user_id": self.owner.user_id, "trustee_user_id": reader.user_id,
+            "project_id": self.owner.project_id, "impersonation": False,
+            "roles": [{"name": "member"}]}}))["trust"]["id"]
 
     async def identity(self, collection: str) -> str:
         """A fresh project, user, group, domain (disabled, so deletable) or role."""
@@ -226,10 +281,18 @@ async def build(cloud: Cloud) -> Seed:
         ids[coll] = await seed.identity(coll)
     roles = await cloud.objects.list(m.ROLE, "", label_selector="name=member")
     ids["role"] = roles.items[0]["metadata"]["name"]
+    roles = await cloud.objects.list(m.ROLE, "", label_selector="name=reader")
+    ids["reader_role"] = roles.items[0]["metadata"]["name"]
     for coll, key in (("services", "services"), ("endpoints", "endpoints"),
                       ("regions", "regions")):
         listed = await seed.keystone("GET", f"/{coll}", seed.admin, 200)
         ids[coll] = listed[key][0]["id"]
+    ids["credential"] = await seed.catalog_obj("credentials")
+    ids["metadef"] = await seed.metadef()
+    ids["policy"] = await seed.catalog_obj("policies")
+    ids["trust"] = await seed.trust()
+    ids["access_rule"] = await seed.access_rule()
+    ids["endpoint_group"] = await seed.catalog_obj("endpoint_groups")
     hv = await seed.nova("GET", "/v2.1/os-hypervisors", seed.admin, 200)
     ids["hypervisor"] = str(hv["hypervisors"][0]["id"])
     svc = await seed.nova("GET", "/v2.1/os-services", seed.admin, 200)

@@ -181,7 +181,7 @@ async def test_schemas_and_info(glance: Glance, member) -> None:
     assert members["properties"]["members"]["items"]["name"] == "member"
     assert (await glance.request("GET", "/v2/schemas/nope", tok)).status_code == 404
     r = await glance.request("GET", "/v2/info/import", tok)
-    assert r.json()["import-methods"]["value"] == []
+    assert r.json()["import-methods"]["value"] == ["glance-direct", "web-download"]
     r = await glance.request("GET", "/v2/info/stores", tok)
     assert r.json()["stores"][0]["default"] is True
 

@@ -9,7 +9,9 @@
 #
 # Results: $WORK/<svc>.subunit (raw), <svc>.csv, ws-<svc>/logs/tempest.log (HTTP log).
 #
-# Env knobs: KUMO (kumo binary), PORT, DRIVER (fake|qemu), VENV, WORK, TIMEOUT_<SVC>.
+# Env knobs: KUMO (kumo binary), PORT, DRIVER (fake|qemu), VENV, WORK, TIMEOUT_<SVC>,
+# KUMO_SETTINGS (`kumo up --set` NAME=VALUE pairs; the default gives Keystone's lockout
+# the short figures tempest.conf's [identity] user_lockout_* describe).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +32,7 @@ TIMEOUT_compute="${TIMEOUT_compute:-1200}"
 TIMEOUT_compute_subset="${TIMEOUT_compute_subset:-900}"
 TIMEOUT_network="${TIMEOUT_network:-1200}"
 PARALLEL="${PARALLEL:-0}"
+KUMO_SETTINGS="${KUMO_SETTINGS:-lockout_failure_attempts=2 lockout_duration=10}"
 
 mkdir -p "$WORK"
 
@@ -42,7 +45,10 @@ fi
 
 # 2. kumo on loopback
 rm -rf "$DATA"
-"$KUMO" up --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver "$DRIVER" >"$WORK/kumo.log" 2>&1 &
+SET_ARGS=()
+for kv in $KUMO_SETTINGS; do SET_ARGS+=(--set "$kv"); done
+"$KUMO" up --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver "$DRIVER" "${SET_ARGS[@]}" \
+    >"$WORK/kumo.log" 2>&1 &
 KUMO_PID=$!
 cleanup() { kill "$KUMO_PID" 2>/dev/null || true; wait "$KUMO_PID" 2>/dev/null || true; }
 trap cleanup EXIT

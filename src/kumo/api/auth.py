@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from starlette.requests import Request
 
 from kumo import store
+from kumo.core import identity
 from kumo.core.passwords import hash_secret, verify_secret
 from kumo.model import identity as m
 from kumo.observe import metrics
@@ -56,6 +57,12 @@ class AuthContext:
     domain_id: str | None = None
     domain_name: str | None = None
     app_cred_id: str | None = None
+    system: str | None = None  # "all" for a system-scoped token
+    trust_id: str | None = None
+    trust_impersonation: bool = False
+    trustor_user_id: str | None = None
+    trustee_user_id: str | None = None
+    access_rules: tuple[dict[str, Any], ...] = ()  # of the application credential
     token: str = field(default="", repr=False)
 
     @property
@@ -103,11 +110,16 @@ class TokenManager:
     # ---- issue -----------------------------------------------------------
     def issue(self, user_id: str, *, methods: list[str], project_id: str | None = None,
               domain_id: str | None = None, expires_at: float | None = None,
-              app_cred_id: str | None = None, audit_id: str | None = None) -> str:
+              app_cred_id: str | None = None, audit_id: str | None = None,
+              system: str | None = None, trust_id: str | None = None) -> str:
         now = time.time()
         exp = now + self.ttl if expires_at is None else min(expires_at, now + self.ttl)
         payload = {"u": user_id, "p": project_id, "d": domain_id, "m": methods, "i": now,
                    "e": exp, "a": audit_id or secrets.token_urlsafe(16), "c": app_cred_id}
+        if system:
+            payload["s"] = system
+        if trust_id:
+            payload["t"] = trust_id
         metrics.TOKENS_ISSUED.labels(methods[0] if methods else "unknown").inc()
         return self.fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
@@ -168,8 +180,10 @@ class TokenManager:
                 raise AuthError("The project is disabled or gone.")
             _not_before(p, proj)
             pdom = await self.objects.try_get(m.DOMAIN, "", proj["spec"]["domainId"])
-            roles = await self.roles_for(user["metadata"]["name"], "project", p["p"])
-            ctx = {"project_id": p["p"], "project_name": proj["spec"]["name"],
+            trust = await self._trust(p, now) if p.get("t") else None
+            roles = await self._project_roles(user, p["p"], trust)
+            ctx = {**self._trust_ctx(trust), "project_id": p["p"],
+                   "project_name": proj["spec"]["name"],
                    "project_domain_id": proj["spec"]["domainId"],
                    "project_domain_name": pdom["spec"]["name"] if pdom else ""}
         elif p.get("d"):
@@ -179,18 +193,54 @@ class TokenManager:
             _not_before(p, dom)
             roles = await self.roles_for(user["metadata"]["name"], "domain", p["d"])
             ctx = {"domain_id": p["d"], "domain_name": dom["spec"]["name"]}
+        elif p.get("s"):
+            roles = await self.roles_for(user["metadata"]["name"], "system", p["s"])
+            ctx = {"system": p["s"]}
         else:
             roles = []
         if cred is not None:
             allowed = {r["id"] for r in cred["spec"].get("roles", [])}
             roles = [r for r in roles if r[0] in allowed]
-        if (p.get("p") or p.get("d")) and not roles:
+            ctx["access_rules"] = tuple(cred["spec"].get("accessRules") or ())
+        if (p.get("p") or p.get("d") or p.get("s")) and not roles:
             raise AuthError("The user has no role on the token's scope.")
         return AuthContext(
             user_id=p["u"], user_name=user["spec"]["name"],
             user_domain_id=user["spec"]["domainId"], user_domain_name=udom["spec"]["name"],
             roles=tuple(roles), methods=tuple(p["m"]), issued_at=p["i"], expires_at=p["e"],
             audit_id=p["a"], app_cred_id=p.get("c"), token=token, **ctx)
+
+    async def _project_roles(self, user: dict[str, Any], project_id: str,
+                             trust: dict[str, Any] | None) -> list[tuple[str, str]]:
+        """The token user's roles; for a trust, the trustor's that the trust delegates."""
+        if trust is None:
+            return await self.roles_for(user["metadata"]["name"], "project", project_id)
+        held = await self.roles_for(trust["spec"]["trustorUserId"], "project", project_id)
+        allowed = {r["id"] for r in trust["spec"].get("roles", [])}
+        return [r for r in held if r[0] in allowed]
+
+    async def _trust(self, p: dict[str, Any], now: float) -> dict[str, Any]:
+        """The trust of a trust-scoped token: gone, expired or not the token's user and
+        project, and the token is dead."""
+        trust = await self.objects.try_get(m.TRUST, "", p["t"])
+        if trust is None:
+            raise AuthError("The token has been revoked.")
+        s = trust["spec"]
+        exp = s.get("expiresAt")
+        if (exp is not None and now >= float(exp)) or s.get("projectId") != p.get("p") or (
+                p["u"] not in (s.get("trustorUserId"), s.get("trusteeUserId"))):
+            raise AuthError("The token has been revoked.")
+        return trust
+
+    @staticmethod
+    def _trust_ctx(trust: dict[str, Any] | None) -> dict[str, Any]:
+        if trust is None:
+            return {}
+        s = trust["spec"]
+        return {"trust_id": trust["metadata"]["name"],
+                "trust_impersonation": bool(s.get("impersonation")),
+                "trustor_user_id": s.get("trustorUserId"),
+                "trustee_user_id": s.get("trusteeUserId")}
 
     async def _app_cred(self, p: dict[str, Any], now: float) -> dict[str, Any]:
         """The credential a token was issued from: gone, expired, or not the token's user
@@ -206,21 +256,9 @@ class TokenManager:
         return cred
 
     async def roles_for(self, user_id: str, scope_type: str, scope_id: str) -> list[tuple[str, str]]:
-        """Effective roles of a user on a scope, implied roles included."""
-        selector = f"user={user_id},{scope_type}={scope_id}"
-        assigned = await self.objects.list(m.ROLE_ASSIGNMENT, "", label_selector=selector)
-        by_name: dict[str, str] = {}
-        for a in assigned.items:
-            role = await self.objects.try_get(m.ROLE, "", a["spec"]["roleId"])
-            if role is not None:
-                by_name[role["spec"]["name"]] = role["metadata"]["name"]
-        for name in list(by_name):
-            for implied in m.IMPLIED_ROLES.get(name, ()):
-                if implied not in by_name:
-                    found = await self.objects.list(m.ROLE, "", label_selector=f"name={implied}")
-                    if found.items:
-                        by_name[implied] = found.items[0]["metadata"]["name"]
-        return sorted((rid, name) for name, rid in by_name.items())
+        """Effective roles of a user on a scope: direct, through groups, inherited, and
+        implied (``kumo.core.identity.effective_roles``)."""
+        return await identity.effective_roles(self.objects, user_id, scope_type, scope_id)
 
     async def revoke(self, token: str) -> None:
         p = self.payload(token)
@@ -262,5 +300,21 @@ async def authenticate(request: Request) -> AuthContext:
         ctx = await tokens.validate(tok)
     except AuthError as exc:
         raise ApiError(401, str(exc), reason="Unauthorized") from exc
+    if ctx.access_rules and not _within_rules(request, ctx):
+        raise ApiError(401, "The application credential's access rules do not allow this "
+                            "request.", reason="Unauthorized")
     request.scope["kumo.auth"] = ctx
     return ctx
+
+
+def _within_rules(request: Request, ctx: AuthContext) -> bool:
+    """Match the request against the credential's access rules by the service type of
+    the face it reached and its path inside that service (Keystone's: identity paths keep
+    their ``/v3``; others lose their mount, so compute's are ``/v2.1/...``)."""
+    path = request.url.path
+    for svc in runtime(request).catalog:
+        mount = "/" + svc.path.strip("/").split("/")[0]
+        if path == mount or path.startswith(mount + "/"):
+            inner = path if svc.type == "identity" else path[len(mount):] or "/"
+            return identity.access_allowed(ctx.access_rules, svc.type, inner, request.method)
+    return False

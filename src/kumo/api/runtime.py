@@ -28,7 +28,8 @@ class Tokens(Protocol):
 
     def issue(self, user_id: str, *, methods: list[str], project_id: str | None = None,
               domain_id: str | None = None, expires_at: float | None = None,
-              app_cred_id: str | None = None, audit_id: str | None = None) -> str: ...
+              app_cred_id: str | None = None, audit_id: str | None = None,
+              system: str | None = None, trust_id: str | None = None) -> str: ...
 
     def invalidate(self) -> None: ...
 

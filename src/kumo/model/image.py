@@ -14,5 +14,9 @@ from __future__ import annotations
 from .registry import KindInfo, register
 
 IMAGE = "Image"
+# A metadata-definitions namespace with its objects, properties, tags and resource type
+# associations (Glance's metadefs), named by the namespace; written by the image facade.
+METADEF_NAMESPACE = "MetadefNamespace"
 
 register(KindInfo(IMAGE, "images", namespaced=False, admin_only=True))  # tenants use Glance
+register(KindInfo(METADEF_NAMESPACE, "metadefnamespaces", namespaced=False, admin_only=True))

@@ -40,3 +40,25 @@ class Image(Resource):
     KIND = im.IMAGE
     spec: ImageSpec = Field(default_factory=ImageSpec)
     status: ImageStatus = Field(default_factory=ImageStatus)
+
+
+class MetadefNamespaceSpec(Model):
+    """Everything of one namespace in one object, so a namespace and its parts change
+    together (one CAS write) and go together."""
+
+    display_name: str | None = None
+    description: str | None = None
+    visibility: str = "private"
+    protected: bool = False
+    owner: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    resource_type_associations: list[dict[str, Any]] = Field(default_factory=list)
+    properties: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    objects: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tags: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class MetadefNamespace(Resource):
+    KIND = im.METADEF_NAMESPACE
+    spec: MetadefNamespaceSpec = Field(default_factory=MetadefNamespaceSpec)

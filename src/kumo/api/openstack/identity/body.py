@@ -86,6 +86,11 @@ class GroupBody(Loose):
     description: Description | None = None
 
 
+class GroupPatch(Loose):
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    description: Description | None = None
+
+
 class AppCredBody(Loose):
     name: StrictStr = Field(min_length=1, max_length=255)
     secret: StrictStr | None = None
@@ -93,6 +98,7 @@ class AppCredBody(Loose):
     expires_at: StrictStr | None = None
     unrestricted: StrictBool = False
     roles: list[dict[str, Any]] | None = None
+    access_rules: list[dict[str, Any]] | None = None
 
 
 def parse(model: type[BaseModel], body: dict[str, Any], key: str) -> Any:

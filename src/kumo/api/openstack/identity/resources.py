@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo.core import lockout, passwords
+from kumo.core import identity, lockout, passwords
 from kumo.model import identity as m
 
 from ...auth import AuthContext, authenticate
@@ -20,6 +20,7 @@ from ...runtime import Runtime, runtime
 from . import body as b
 from .unique import create_named, delete_named, save_named
 from .views import (
+    domain_project_view,
     domain_view,
     get_obj,
     group_view,
@@ -27,7 +28,6 @@ from .views import (
     list_kind,
     project_view,
     role_view,
-    save,
     user_view,
 )
 
@@ -64,10 +64,10 @@ def _filter(request: Request, items: list[dict[str, Any]], fields: tuple[str, ..
     return items
 
 
-async def _domain_id(rt: Runtime, domain_id: str | None) -> str:
+async def _domain_id(rt: Runtime, domain_id: str | None, status: int = 400) -> str:
     did = domain_id or m.DEFAULT_DOMAIN_ID
     if await rt.objects.try_get(m.DOMAIN, "", did) is None:
-        raise ApiError(400, f"Could not find domain: {did}.")
+        raise ApiError(status, f"Could not find domain: {did}.")
     return did
 
 
@@ -101,9 +101,17 @@ def _rename(obj: Obj, name: str | None) -> str:
 async def _delete(rt: Runtime, obj: Obj, assignments: str | None = None) -> Response:
     """Delete (freeing the name); with ``assignments``, also the role assignments of it."""
     oid = obj["metadata"]["name"]
+    if obj["kind"] == m.DOMAIN:  # Keystone deletes a domain with everything in it
+        for kind in (m.PROJECT, m.USER, m.GROUP):
+            for o in (await rt.objects.list(kind, "", label_selector=f"domain={oid}")).items:
+                await _delete(rt, o, kind.lower())
     await delete_named(rt, obj)
     if obj["kind"] == m.USER:
         await lockout.clear(rt.objects, obj)
+    if obj["kind"] in (m.USER, m.GROUP):
+        await identity.forget_memberships(rt.objects, obj["kind"].lower(), oid)
+    if obj["kind"] == m.ROLE:
+        await identity.forget_inferences(rt.objects, oid)
     if assignments is not None:
         for a in (await rt.objects.list(m.ROLE_ASSIGNMENT, "",
                                         label_selector=f"{assignments}={oid}")).items:
@@ -198,22 +206,50 @@ def _disabled(obj: Obj) -> None:
 
 # ---- projects -----------------------------------------------------------------
 async def projects(request: Request) -> Response:
+    """Projects; with ``is_domain``, domains seen as the projects Keystone keeps them as."""
     await admin(request)
     if request.method != "POST":
+        if request.query_params.get("is_domain", "").lower() == "true":
+            return await _listing(request, m.DOMAIN, "projects", domain_project_view,
+                                  ("name", "enabled"))
         return await _listing(request, m.PROJECT, "projects", project_view,
                               ("name", "domain_id", "enabled", "parent_id"))
     rt = runtime(request)
     p = b.parse(b.ProjectBody, await read_json(request), "project")
     if p.is_domain:
-        raise ApiError(400, "Projects acting as domains are not supported.")
-    did = await _domain_id(rt, p.domain_id or p.parent_id)
+        if p.domain_id or p.parent_id:
+            raise ApiError(400, "A project acting as a domain has no domain or parent.")
+        obj = await create_named(rt, m.obj(m.DOMAIN, m.new_id(), {
+            "name": p.name, "description": p.description or "", "enabled": p.enabled},
+            labels_for(p.name)), "domain")
+        return _created("project", domain_project_view, request, obj)
+    did, parent = await _project_place(rt, p.domain_id, p.parent_id)
     obj = await create_named(rt, m.obj(m.PROJECT, m.new_id(), {
         "name": p.name, "domainId": did, "description": p.description or "",
-        "enabled": p.enabled, "tags": p.tags}, labels_for(p.name, did)), "project")
+        "enabled": p.enabled, "tags": p.tags, "parentId": parent}, labels_for(p.name, did)),
+        "project")
     return _created("project", project_view, request, obj)
 
 
+async def _project_place(rt: Runtime, domain_id: str | None, parent_id: str | None
+                         ) -> tuple[str, str | None]:
+    """(domain, parent project): a parent project fixes the domain; a parent that is no
+    project must be the domain itself."""
+    parent = await rt.objects.try_get(m.PROJECT, "", parent_id) if parent_id else None
+    if parent is None:
+        return await _domain_id(rt, domain_id or parent_id), None
+    did = parent["spec"]["domainId"]
+    if domain_id not in (None, did):
+        raise ApiError(400, "A project must be in the same domain as its parent.")
+    return did, parent_id
+
+
 async def project(request: Request) -> Response:
+    rt = runtime(request)
+    pid = request.path_params["id"]
+    if await rt.objects.try_get(m.PROJECT, "", pid) is None and \
+            await rt.objects.try_get(m.DOMAIN, "", pid) is not None:
+        return await _domain_as_project(request)
     obj = await _one(request, m.PROJECT, "project", project_view,
                      lambda ctx, pid: pid == ctx.project_id, assignments="project")
     if isinstance(obj, Response):
@@ -221,6 +257,18 @@ async def project(request: Request) -> Response:
     return await _patch(request, obj, b.ProjectPatch, "project", project_view,
                         {"description": "description", "enabled": "enabled", "tags": "tags"},
                         check=_revoke_on_disable)
+
+
+async def _domain_as_project(request: Request) -> Response:
+    """/projects/{id} of a domain: Keystone's project acting as that domain."""
+    obj = await _one(request, m.DOMAIN, "project", domain_project_view,
+                     lambda ctx, did: did in (ctx.user_domain_id, ctx.project_domain_id),
+                     deletable=_disabled)
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.ProjectPatch, "project", domain_project_view,
+                        {"description": "description", "enabled": "enabled"},
+                        check=_default_stays_enabled)
 
 
 # ---- users --------------------------------------------------------------------
@@ -235,11 +283,12 @@ async def users(request: Request) -> Response:
                               ("name", "domain_id", "enabled"))
     rt = runtime(request)
     u = b.parse(b.UserBody, await read_json(request), "user")
-    did = await _domain_id(rt, u.domain_id)
+    did = await _domain_id(rt, u.domain_id, 404)
     spec = {"name": u.name, "domainId": did, "enabled": u.enabled, "email": u.email,
             "description": u.description, "defaultProjectId": u.default_project_id}
     if u.password is not None:
         spec["passwordHash"] = await passwords.hash_async(u.password)
+    spec["extra"] = dict(u.model_extra or {})  # Keystone keeps unknown attributes
     obj = await create_named(rt, m.obj(m.USER, m.new_id(), spec, labels_for(u.name, did)),
                              "user")
     return _created("user", user_view, request, obj)
@@ -261,49 +310,14 @@ async def user(request: Request) -> Response:
 async def _user_patch(rt: Runtime, obj: Obj, u: Any) -> None:
     """A new password, like disabling the user, ends every token issued before it; a new
     password or ``enabled: true`` from an admin also lifts a lockout (Keystone's unlock)."""
-    if u.password is not None:
-        obj["spec"]["passwordHash"] = await passwords.hash_async(u.password)
+    if u.password is not None:  # an admin reset: remembered, not checked (as Keystone)
+        identity.set_password_hash(obj["spec"], await passwords.hash_async(u.password),
+                                   rt.config.unique_last_password_count)
         obj["spec"]["tokensValidAfter"] = time.time()
+    obj["spec"]["extra"] = {**obj["spec"].get("extra", {}), **(u.model_extra or {})}
     _revoke_on_disable(obj, u)
     if u.password is not None or u.enabled is True:
         await lockout.clear(rt.objects, obj)
-
-
-async def user_password(request: Request) -> Response:
-    rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
-    pc = b.parse(b.PasswordChange, await read_json(request), "user")
-    obj = await get_obj(request, m.USER, uid, "user")
-    if not await passwords.verify_async(obj["spec"].get("passwordHash"), pc.original_password):
-        raise ApiError(401, "The request you have made requires authentication.")
-    obj["spec"]["passwordHash"] = await passwords.hash_async(pc.password)
-    obj["spec"]["tokensValidAfter"] = time.time()
-    await save(rt, obj)
-    rt.tokens.invalidate()
-    return Response(status_code=204)
-
-
-async def user_projects(request: Request) -> Response:
-    rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
-    pids = {a["spec"].get("projectId") for a in (await rt.objects.list(
-        m.ROLE_ASSIGNMENT, "", label_selector=f"user={uid}")).items}
-    out = [project_view(request, p) for p in await list_kind(rt, m.PROJECT)
-           if p["metadata"]["name"] in pids]
-    return _collection(request, "projects", out)
-
-
-async def user_groups(request: Request) -> Response:
-    ctx = await authenticate(request)
-    if request.path_params["id"] != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
-    return _collection(request, "groups", [])
 
 
 # ---- groups and roles ------------------------------------------------------------
@@ -321,11 +335,12 @@ async def groups(request: Request) -> Response:
 
 
 async def group(request: Request) -> Response:
-    await admin(request)
-    obj = await get_obj(request, m.GROUP, request.path_params["id"], "group")
-    if request.method == "DELETE":
-        return await _delete(runtime(request), obj)
-    return JSONResponse({"group": group_view(request, obj)})
+    obj = await _one(request, m.GROUP, "group", group_view, lambda ctx, gid: False,
+                     assignments="group")
+    if isinstance(obj, Response):
+        return obj
+    return await _patch(request, obj, b.GroupPatch, "group", group_view,
+                        {"description": "description"})
 
 
 async def roles(request: Request) -> Response:
@@ -358,17 +373,3 @@ async def role(request: Request) -> Response:
     old = _rename(obj, r.name)
     obj["spec"]["description"] = r.description
     return await _saved(request, "role", role_view, obj, old, invalidate=False)
-
-
-async def role_inferences(request: Request) -> Response:
-    rt = runtime(request)
-    await authenticate(request)
-    by_name = {r["spec"]["name"]: r for r in await list_kind(rt, m.ROLE)}
-    out = []
-    for prior, implied in m.IMPLIED_ROLES.items():
-        if prior in by_name:
-            out.append({"prior_role": role_view(request, by_name[prior]), "implies": [
-                role_view(request, by_name[i]) for i in implied if i in by_name]})
-    return JSONResponse({"role_inferences": out, "links": {"self": str(request.url)}})
-
-

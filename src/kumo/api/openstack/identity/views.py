@@ -48,13 +48,23 @@ def project_view(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     pid, s = p["metadata"]["name"], p["spec"]
     return {"id": pid, "name": s["name"], "domain_id": s["domainId"],
             "description": s.get("description", ""), "enabled": s.get("enabled", True),
-            "parent_id": s["domainId"], "is_domain": False, "tags": s.get("tags", []),
+            "parent_id": s.get("parentId") or s["domainId"], "is_domain": False, "tags": s.get("tags", []),
             "options": {}, "links": links(request, f"projects/{pid}")}
+
+
+def domain_project_view(request: Request, d: dict[str, Any]) -> dict[str, Any]:
+    """A domain as the project Keystone keeps for it (``is_domain``)."""
+    did, s = d["metadata"]["name"], d["spec"]
+    return {"id": did, "name": s["name"], "domain_id": None, "parent_id": None,
+            "description": s.get("description", ""), "enabled": s.get("enabled", True),
+            "is_domain": True, "tags": [], "options": {}, "links": links(request,
+                                                                         f"projects/{did}")}
 
 
 def user_view(request: Request, u: dict[str, Any]) -> dict[str, Any]:
     uid, s = u["metadata"]["name"], u["spec"]
-    out = {"id": uid, "name": s["name"], "domain_id": s["domainId"],
+    out = {**{k: v for k, v in (s.get("extra") or {}).items() if isinstance(k, str)},
+           "id": uid, "name": s["name"], "domain_id": s["domainId"],
            "enabled": s.get("enabled", True), "password_expires_at": None, "options": {},
            "links": links(request, f"users/{uid}")}
     for src, dst in (("email", "email"), ("description", "description"),

@@ -34,8 +34,10 @@ from ...common import read_json
 from ...errors import TITLES, ApiError, handlers
 from ...runtime import Runtime, runtime
 from . import data as image_data
+from . import imports
 from . import list as image_list
 from . import members as image_members
+from . import metadefs as md
 from . import patch as image_patch
 from .access import (
     CAS_ATTEMPTS,
@@ -101,10 +103,9 @@ async def schema(request: Request) -> Response:
     return JSONResponse(make())
 
 
-async def info_import(request: Request) -> Response:
-    await authenticate(request)
-    return JSONResponse({"import-methods": {"description": "Import methods available.",
-                                            "type": "array", "value": []}})
+async def metadef_schema(request: Request) -> Response:
+    request.path_params["name"] = "metadefs/" + request.path_params["name"]
+    return await schema(request)
 
 
 async def info_stores(request: Request) -> Response:
@@ -207,7 +208,8 @@ def build_app() -> Starlette:
         Route("/v2", versions_explicit),
         Route("/v2/", versions_explicit),
         Route("/v2/schemas/{name}", schema),
-        Route("/v2/info/import", info_import),
+        Route("/v2/schemas/metadefs/{name}", metadef_schema),
+        Route("/v2/info/import", imports.info_import),
         Route("/v2/info/stores", info_stores),
         Route("/v2/images", image_list.index, methods=["GET"]),
         Route("/v2/images", create, methods=["POST"]),
@@ -215,6 +217,8 @@ def build_app() -> Starlette:
         Route(v2, update, methods=["PATCH"]),
         Route(v2, delete, methods=["DELETE"]),
         Route(v2 + "/file", image_data.upload, methods=["PUT"]),
+        Route(v2 + "/stage", image_data.upload, methods=["PUT"]),
+        Route(v2 + "/import", imports.import_image, methods=["POST"]),
         Route(v2 + "/file", image_data.download, methods=["GET", "HEAD"]),
         Route(v2 + "/tags/{tag}", image_members.add_tag, methods=["PUT"]),
         Route(v2 + "/tags/{tag}", image_members.delete_tag, methods=["DELETE"]),
@@ -224,8 +228,37 @@ def build_app() -> Starlette:
         Route(v2 + "/members/{member_id}", image_members.update_member, methods=["PUT"]),
         Route(v2 + "/members/{member_id}", image_members.delete_member, methods=["DELETE"]),
         Route(v2 + "/actions/{action}", action, methods=["POST"]),
+        Route("/v2/tasks", imports.tasks, methods=["GET", "POST"]),
+        Route("/v2/tasks/{task_id}", imports.task),
+        Route("/v2/images/", no_image_id, methods=["GET", "PATCH", "DELETE"]),
+        *metadef_routes(),
     ]
     return Starlette(routes=routes, exception_handlers=handlers(glance_body))
+
+
+async def no_image_id(request: Request) -> Response:
+    """``/v2/images/`` with an empty id: Glance answers 404 (not the list, not a 405)."""
+    await authenticate(request)
+    raise not_found("")
+
+
+def metadef_routes() -> list[Route]:
+    ns = "/v2/metadefs/namespaces/{ns}"
+    all_ = ["GET", "POST", "DELETE"]
+    one = ["GET", "PUT", "DELETE"]
+    return [
+        Route("/v2/metadefs/resource_types", md.resource_types),
+        Route("/v2/metadefs/namespaces", md.namespaces, methods=["GET", "POST"]),
+        Route(ns, md.namespace, methods=one),
+        Route(ns + "/resource_types", md.associations, methods=["GET", "POST"]),
+        Route(ns + "/resource_types/{name}", md.association, methods=["DELETE"]),
+        Route(ns + "/objects", md.collection("objects"), methods=all_),
+        Route(ns + "/objects/{name}", md.member("objects"), methods=one),
+        Route(ns + "/properties", md.collection("properties"), methods=all_),
+        Route(ns + "/properties/{name}", md.member("properties"), methods=one),
+        Route(ns + "/tags", md.collection("tags"), methods=all_),
+        Route(ns + "/tags/{name}", md.member("tags"), methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
 
 
 # ---- library use: bootstrap images, agents' fetch -------------------------

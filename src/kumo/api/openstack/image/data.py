@@ -123,13 +123,14 @@ async def _beat(rt: Runtime, image_id: str) -> None:
             return  # deleted meanwhile: the commit will say so
 
 
-async def _commit(rt: Runtime, image_id: str, info: BlobInfo) -> dict[str, Any]:
+async def _commit(rt: Runtime, image_id: str, info: BlobInfo, final: str = "active"
+                  ) -> dict[str, Any]:
     def active(obj: dict[str, Any]) -> None:
         if not _ours(obj):
             raise ApiError(409, f"Image {image_id} changed state during the upload.",
                            reason="Conflict")
         images.end_upload(obj)
-        obj["status"] = {"state": "active", "checksum": info.md5, "osHashAlgo": "sha512",
+        obj["status"] = {"state": final, "checksum": info.md5, "osHashAlgo": "sha512",
                          "osHashValue": info.sha512, "size": info.size, "virtualSize": None,
                          "blob": info.sha256}
         touch(obj)
@@ -138,8 +139,10 @@ async def _commit(rt: Runtime, image_id: str, info: BlobInfo) -> dict[str, Any]:
 
 
 async def store_stream(rt: Runtime, image_id: str, chunks: AsyncIterator[bytes],
-                       expected_size: int | None = None) -> dict[str, Any]:
-    """Run one upload of a queued image to the end: active, or killed and an error."""
+                       expected_size: int | None = None, final: str = "active"
+                       ) -> dict[str, Any]:
+    """Run one upload of a queued image to the end: ``final`` (active, or ``uploading``
+    for data staged for an import), or killed and an error."""
     bs = blobs(rt)
     await _begin(rt, image_id)
     beat = asyncio.create_task(_beat(rt, image_id))
@@ -156,7 +159,7 @@ async def store_stream(rt: Runtime, image_id: str, chunks: AsyncIterator[bytes],
     beat.cancel()
     committed = False
     try:
-        result = await _commit(rt, image_id, info)
+        result = await _commit(rt, image_id, info, final)
         committed = True
         return result
     except BaseException as exc:
@@ -196,6 +199,8 @@ def _declared_size(request: Request) -> int | None:
 
 
 async def upload(request: Request) -> Response:
+    """PUT /file: the data, and the image is active; PUT /stage: data staged for a
+    ``glance-direct`` import (the image is ``uploading`` until imported)."""
     image_id = request.path_params["image_id"]
     ctx, obj = await load(request, image_id)
     require_write(ctx, obj, "upload data to")
@@ -203,7 +208,9 @@ async def upload(request: Request) -> Response:
     if ctype != "application/octet-stream":
         raise ApiError(415, f"Content type {ctype or 'none'} is not supported; use "
                             "application/octet-stream.", reason="UnsupportedMediaType")
-    await store_stream(runtime(request), image_id, request.stream(), _declared_size(request))
+    final = "uploading" if request.url.path.endswith("/stage") else "active"
+    await store_stream(runtime(request), image_id, request.stream(), _declared_size(request),
+                       final)
     return Response(status_code=204)
 
 

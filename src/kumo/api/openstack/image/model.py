@@ -210,6 +210,8 @@ def view(obj: dict[str, Any]) -> dict[str, Any]:
         "self": f"/v2/images/{image_id}", "file": f"/v2/images/{image_id}/file",
         "schema": "/v2/schemas/image",
     })
+    if st.get("blob") and st.get("state") in ("active", "deactivated"):
+        out["stores"] = "local"  # the one store of /v2/info/stores
     return out
 
 

@@ -94,3 +94,83 @@ SCHEMAS = {
     "member": member_schema,
     "members": lambda: collection("members", member_schema()),
 }
+
+
+# ---- metadata definitions (/v2/schemas/metadefs/*) -----------------------------------
+def _stamps() -> dict[str, Any]:
+    return {"created_at": _ro("Date and time of creation", format="date-time"),
+            "updated_at": _ro("Date and time of the last modification", format="date-time")}
+
+
+def _metadef_property() -> dict[str, Any]:
+    return {"name": "property", "additionalProperties": True, "required": ["name", "title",
+                                                                              "type"],
+            "properties": {"name": _s("Property name", maxLength=255),
+                           "title": _s("Property title"), "description": _s("Description"),
+                           "type": _s("Property type", enum=["array", "boolean", "integer",
+                                                             "number", "object", "string",
+                                                             None]),
+                           "enum": _s("Allowed values", "array"),
+                           "readonly": _s("Read-only", "boolean")}}
+
+
+def _metadef_object() -> dict[str, Any]:
+    return {"name": "object", "additionalProperties": False, "required": ["name"],
+            "properties": {"name": _s("Object name", maxLength=255),
+                           "description": _s("Description"),
+                           "required": _s("Required properties", "array"),
+                           "properties": _s("Properties", "object"),
+                           "schema": _ro("Schema url"), "self": _ro("Self url"),
+                           **_stamps()}}
+
+
+def _metadef_tag() -> dict[str, Any]:
+    return {"name": "tag", "additionalProperties": False, "required": ["name"],
+            "properties": {"name": _s("Tag name", maxLength=255), **_stamps()}}
+
+
+def _metadef_association() -> dict[str, Any]:
+    return {"name": "resource_type_association", "additionalProperties": False,
+            "required": ["name"], "properties": {
+                "name": _s("Resource type name", maxLength=80),
+                "prefix": _s("Prefix of the namespace's properties for this type"),
+                "properties_target": _s("Where the properties apply"), **_stamps()}}
+
+
+def _metadef_namespace() -> dict[str, Any]:
+    return {"name": "namespace", "additionalProperties": False, "required": ["namespace"],
+            "properties": {
+                "namespace": _s("Namespace name", maxLength=80),
+                "display_name": _s("Display name", maxLength=80),
+                "description": _s("Description", maxLength=500),
+                "visibility": _s("Scope of namespace accessibility",
+                                 enum=["public", "private"]),
+                "protected": _s("If true, the namespace cannot be deleted", "boolean"),
+                "owner": _s("Owner of the namespace", maxLength=255),
+                "resource_type_associations": _s("Associated resource types", "array",
+                                                 items=_metadef_association()),
+                "properties": _s("Properties", "object"),
+                "objects": _s("Objects", "array", items=_metadef_object()),
+                "tags": _s("Tags", "array", items=_metadef_tag()),
+                "schema": _ro("Schema url"), "self": _ro("Self url"), **_stamps()}}
+
+
+def _plain_list(name: str, key: str, item: dict[str, Any]) -> dict[str, Any]:
+    out = collection(name, item)
+    out["properties"][key] = out["properties"].pop(name)
+    return out
+
+
+SCHEMAS.update({
+    "metadefs/namespace": _metadef_namespace,
+    "metadefs/namespaces": lambda: collection("namespaces", _metadef_namespace()),
+    "metadefs/object": _metadef_object,
+    "metadefs/objects": lambda: collection("objects", _metadef_object()),
+    "metadefs/property": _metadef_property,
+    "metadefs/properties": lambda: collection("properties", _metadef_property()),
+    "metadefs/tag": _metadef_tag,
+    "metadefs/tags": lambda: collection("tags", _metadef_tag()),
+    "metadefs/resource_type": _metadef_association,
+    "metadefs/resource_types": lambda: _plain_list(
+        "resource_type_associations", "resource_type_associations", _metadef_association()),
+})
