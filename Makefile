@@ -8,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages kumo drives: QEMU, the guest image's build tools, networking.
 APT_PACKAGES := python3-venv python3-dev gcc qemu-system-x86 qemu-utils busybox-static \
   dnsmasq-base haproxy iproute2 nftables etcd-server dosfstools mtools syslinux \
-  syslinux-common procps prometheus
+  syslinux-common procps prometheus knot knot-dnsutils bind9
 PYTEST_ARGS ?=
 
 .PHONY: up test faults deps apt venv lint clean

@@ -69,6 +69,8 @@ async def open_runtime(config: Config) -> Runtime:
                        "Image (Glance v2)"),
         CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d73", "network", "neutron", "/network",
                        "Networking (Neutron v2.0)"),
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d74", "dns", "designate", "/dns",
+                       "DNS (Designate v2)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
     from kumo.api.openstack.compute import bootstrap as compute_bootstrap

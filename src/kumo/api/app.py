@@ -32,7 +32,8 @@ from .runtime import Runtime, runtime
 
 SERVICES = {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
             "debug": "observe", "healthz": "observe", "image": "image", "compute": "compute",
-            "network": "network", "metadata": "metadata", "diagnose": "diagnose"}
+            "network": "network", "metadata": "metadata", "diagnose": "diagnose",
+            "dns": "dns"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the one route label every path no route answers shares
 
@@ -167,6 +168,7 @@ async def healthz(request: Request) -> Response:
 
 def build_app(rt: Runtime) -> ASGIApp:
     from .openstack.compute import app as compute
+    from .openstack.dns import app as dns
     from .openstack.identity import app as identity
     from .openstack.image import app as image
     from .openstack.metadata import app as metadata
@@ -185,6 +187,7 @@ def build_app(rt: Runtime) -> ASGIApp:
         Mount("/metadata", app=metadata.build_app()),
         Mount("/network", app=network.build_app()),
         Mount("/diagnose", app=diagnose.build_app()),
+        Mount("/dns", app=dns.build_app()),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
     return ObservabilityMiddleware(app, rt)

@@ -6,6 +6,6 @@ object as ``Port.from_obj(raw)`` instead of digging in dicts. The field owners a
 documented beside the kind names (``kumo.model.compute`` and friends).
 """
 
-from . import compute, identity, image, misc, network, network_l3, ops
+from . import compute, dns, identity, image, misc, network, network_l3, ops
 
-__all__ = ["compute", "identity", "image", "misc", "network", "network_l3", "ops"]
+__all__ = ["compute", "dns", "identity", "image", "misc", "network", "network_l3", "ops"]

@@ -1,0 +1,82 @@
+"""Designate v2, the DNS service: a face over DnsZone and DnsRecordSet objects.
+
+Mounted at ``/dns`` (catalog: type "dns", name "designate"). It holds no state: the
+rules are ``kumo.core.dns`` (zones) and ``kumo.core.dns_records`` (recordsets); the
+zone-transfer source and the status controller are ``kumo.control.dns*``. Errors render
+as Designate's ``{"code", "type", "message", "request_id"}``.
+
+    zones.py       /v2/zones
+    recordsets.py  /v2/zones/{id}/recordsets, /v2/recordsets
+    admin.py       quotas, pools, service statuses
+    common.py      caller (sudo, all_projects), errors, filters, sorting, pages
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kumo.core import errors as domain
+
+from ...errors import ApiError, handlers
+from . import admin, recordsets, zones
+from .common import base_url, designate_body, from_domain
+
+
+def _versions(request: Request) -> dict[str, Any]:
+    href = base_url(request) + "/v2"
+    return {"versions": {"values": [{"id": "v2", "status": "CURRENT",
+                                     "links": [{"href": href, "rel": "self"}]}]}}
+
+
+async def versions(request: Request) -> Response:
+    return JSONResponse(_versions(request))
+
+
+async def v2_root(request: Request) -> Response:
+    href = base_url(request) + "/v2"
+    return JSONResponse({"version": {"id": "v2", "status": "CURRENT",
+                                     "links": [{"href": href, "rel": "self"}]}})
+
+
+def _handlers() -> dict[Any, Any]:
+    hs = handlers(designate_body)
+    render = hs[ApiError]
+
+    def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, domain.DomainError)
+        return render(request, from_domain(exc))
+
+    hs[domain.DomainError] = domain_error
+    return hs
+
+
+def build_app() -> Starlette:
+    z, r = zones, recordsets
+    routes = [
+        Route("/", versions),
+        Route("/v2", v2_root),
+        Route("/v2/", v2_root),
+        Route("/v2/zones", z.index, methods=["GET"]),
+        Route("/v2/zones", z.create, methods=["POST"]),
+        Route("/v2/zones/{zone_id}", z.show, methods=["GET"]),
+        Route("/v2/zones/{zone_id}", z.update, methods=["PATCH"]),
+        Route("/v2/zones/{zone_id}", z.delete, methods=["DELETE"]),
+        Route("/v2/zones/{zone_id}/nameservers", z.nameservers, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/recordsets", r.index, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/recordsets", r.create, methods=["POST"]),
+        Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.show, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.update, methods=["PUT"]),
+        Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.delete, methods=["DELETE"]),
+        Route("/v2/recordsets", r.index_all, methods=["GET"]),
+        Route("/v2/quotas/{project_id}", admin.quota_show, methods=["GET"]),
+        Route("/v2/quotas/{project_id}", admin.quota_update, methods=["PATCH"]),
+        Route("/v2/quotas/{project_id}", admin.quota_reset, methods=["DELETE"]),
+        Route("/v2/pools", admin.pools, methods=["GET"]),
+        Route("/v2/service_statuses", admin.service_statuses, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers=_handlers())

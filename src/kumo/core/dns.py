@@ -1,0 +1,216 @@
+"""DNS zones as the domain sees them (Designate's rules, for every caller alike).
+
+    create_zone   name checked, claimed unique (``names``), counted (``quotas``), refused
+                  under another project's zone or above one; SOA and NS recordsets made
+    update_zone   email/ttl/description; the serial is bumped
+    delete_zone   recordsets, then the zone; its name claim and quota share freed
+    bump_serial   every change to a zone or its recordsets ends here (CAS on the zone)
+
+A zone's ``status`` is never written here: the serving controller (``control/dns.py``)
+owns it and compares the store's serial with what each target serves. Recordsets live
+in ``dns_records``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from kumo import store
+from kumo.model import compute as cm
+from kumo.model import dns as dm
+from kumo.model.names import NAME_CLAIM
+
+from . import dns_rules as rules
+from . import names, quotas
+from .actor import Actor
+from .errors import AlreadyExists, Invalid, NotFound
+
+Obj = dict[str, Any]
+DNS = "dns"
+NAMESERVERS = ("ns1.kumo.test.",)  # the NS records of every zone (the pool's name servers)
+POOL_ID = "794ccc2c-d751-44fe-b57f-8894c9f5c842"  # Designate's default pool id
+quotas.COUNTED.setdefault(DNS, {dm.DNS_ZONE: quotas._one("zones")})
+
+
+def new_serial(old: int = 0) -> int:
+    """Time-based like Designate's, and always larger than the last one."""
+    return max(int(old) + 1, int(time.time()))
+
+
+async def limits(objects: store.ObjectStore, project: str) -> dict[str, int]:
+    found = await objects.try_get(cm.QUOTA_SET, project, dm.QUOTA_NAME)
+    overrides = (found or {}).get("spec") or {}
+    return {k: int(overrides.get(k, v)) for k, v in dm.QUOTA_DEFAULTS.items()}
+
+
+def _owner_of(claim: Obj | None) -> str | None:
+    return None if claim is None else str(claim["spec"].get("ownerNamespace") or "")
+
+
+async def _zone_owner(objects: store.ObjectStore, name: str) -> str | None:
+    """The project holding zone ``name`` (by its name claim), None if no zone has it."""
+    claim = await objects.try_get(NAME_CLAIM, "", names.claim_name(dm.DNS_ZONE, "", name))
+    return _owner_of(claim)
+
+
+async def check_placement(objects: store.ObjectStore, actor: Actor, name: str) -> None:
+    """No zone inside another project's zone, none above another project's zone."""
+    labels = name[:-1].split(".")
+    for i in range(1, len(labels)):
+        parent = ".".join(labels[i:]) + "."
+        owner = await _zone_owner(objects, parent)
+        if owner is not None and owner != actor.project_id and not actor.system:
+            raise Invalid(f"zone {name} is inside {parent}, which another project owns",
+                          code="illegal_child_zone")
+    for zone in (await objects.list(dm.DNS_ZONE, None)).items:
+        zname = zone["spec"]["name"]
+        if zname.endswith("." + name) and zone["metadata"]["namespace"] != actor.project_id:
+            raise Invalid(f"another project owns {zname}, a zone inside {name}",
+                          code="illegal_parent_zone")
+    for tld in (await objects.list(dm.DNS_TLD, None)).items:
+        if name == tld["spec"]["name"]:
+            raise Invalid(f"{name} is a TLD; zones are made below it", code="invalid_name")
+    for bl in (await objects.list(dm.DNS_BLACKLIST, None)).items:
+        if re.search(bl["spec"]["pattern"], name) and not actor.is_admin:
+            raise Invalid(f"zone name {name} is blacklisted", code="invalid_name")
+
+
+def zone_object(project: str, zone_id: str, spec: Obj) -> Obj:
+    return {"apiVersion": "kumo.io/v1", "kind": dm.DNS_ZONE,
+            "metadata": {"name": zone_id, "namespace": project},
+            "spec": spec, "status": {"status": "PENDING", "action": "CREATE"}}
+
+
+def recordset_object(project: str, zone_id: str, rs_id: str, spec: Obj) -> Obj:
+    return {"apiVersion": "kumo.io/v1", "kind": dm.DNS_RECORDSET,
+            "metadata": {"name": rs_id, "namespace": project,
+                         "labels": {dm.ZONE_LABEL: zone_id}},
+            "spec": {"zoneId": zone_id, **spec}}
+
+
+async def create_zone(objects: store.ObjectStore, actor: Actor, body: Obj) -> Obj:
+    """A PRIMARY zone with its SOA and NS recordsets; the zone as stored."""
+    actor.require_write("create_zone")
+    project = actor.project_id or ""
+    name = rules.check_fqdn(body.get("name"), "zone", zone=True)
+    ztype = str(body.get("type") or "PRIMARY").upper()
+    if ztype != "PRIMARY":
+        raise Invalid("only PRIMARY zones are served by kumo", code="invalid_object")
+    spec = {"name": name, "email": rules.check_email(body.get("email")),
+            "ttl": rules.check_ttl(body.get("ttl"), "ttl") or 3600,
+            "description": rules.check_description(body.get("description")),
+            "type": ztype, "serial": new_serial(), "poolId": POOL_ID,
+            "attributes": {str(k): str(v) for k, v in (body.get("attributes") or {}).items()}}
+    await check_placement(objects, actor, name)
+    zone_id = str(uuid.uuid4())
+    await quotas.claim(objects, project, DNS, {zone_id: {"zones": 1}},
+                       await limits(objects, project))
+    try:
+        zone = await names.create_unique(objects, zone_object(project, zone_id, spec), "")
+    except AlreadyExists:
+        await quotas.release(objects, project, DNS, [zone_id])
+        raise AlreadyExists(f"Duplicate Zone {name}", code="duplicate_zone") from None
+    except BaseException:
+        await quotas.release(objects, project, DNS, [zone_id])
+        raise
+    await _managed_sets(objects, project, zone_id, name, spec["ttl"])
+    return zone
+
+
+async def _managed_sets(objects: store.ObjectStore, project: str, zone_id: str, name: str,
+                        ttl: int) -> None:
+    for rtype, records in (("SOA", []), ("NS", list(NAMESERVERS))):
+        rs_id = str(uuid.uuid5(uuid.UUID(zone_id), rtype))
+        spec = {"name": name, "type": rtype, "records": records, "ttl": ttl, "managed": True}
+        try:
+            await objects.create(recordset_object(project, zone_id, rs_id, spec))
+        except store.AlreadyExists:
+            pass
+
+
+async def get_zone(objects: store.ObjectStore, actor: Actor, zone_id: str) -> Obj:
+    """The zone if the actor sees it (its own, an admin, or shared with its project)."""
+    found = None
+    if actor.project_id:
+        found = await objects.try_get(dm.DNS_ZONE, actor.project_id, zone_id)
+    found = found or await _find(objects, zone_id)
+    if found is None or not visible(actor, found):
+        raise NotFound(f"Could not find Zone {zone_id}", code="zone_not_found")
+    return found
+
+
+async def _find(objects: store.ObjectStore, zone_id: str) -> Obj | None:
+    """A zone by id whatever its project (ids are unique UUIDs)."""
+    try:
+        uuid.UUID(zone_id)
+    except ValueError:
+        return None
+    hits = (await objects.list(dm.DNS_ZONE, None)).items
+    return next((z for z in hits if z["metadata"]["name"] == zone_id), None)
+
+
+def visible(actor: Actor, zone: Obj) -> bool:
+    return actor.sees(zone["metadata"]["namespace"]) or (
+        actor.project_id in (zone["spec"].get("sharedWith") or []))
+
+
+def owned(actor: Actor, zone: Obj, rule: str) -> None:
+    """Writes are the owner's (or an admin's); a project it is shared with only reads."""
+    actor.require_write(rule)
+    if not (actor.is_admin or actor.system
+            or zone["metadata"]["namespace"] == actor.project_id):
+        raise NotFound(f"Could not find Zone {zone['metadata']['name']}",
+                       code="zone_not_found")
+
+
+async def bump_serial(objects: store.ObjectStore, zone: Obj, change: Obj | None = None
+                      ) -> Obj:
+    """The zone with a new serial (and ``change`` applied to its spec)."""
+    def apply(current: Obj) -> None:
+        current["spec"].update(change or {})
+        current["spec"]["serial"] = new_serial(current["spec"].get("serial") or 0)
+
+    md = zone["metadata"]
+    return await objects.mutate(dm.DNS_ZONE, md["namespace"], md["name"], apply)
+
+
+async def update_zone(objects: store.ObjectStore, actor: Actor, zone_id: str,
+                      body: Obj) -> Obj:
+    zone = await get_zone(objects, actor, zone_id)
+    owned(actor, zone, "update_zone")
+    allowed = {"email", "ttl", "description"}
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise Invalid(f"{', '.join(extra)} cannot be changed on a zone", code="invalid_object")
+    change: Obj = {}
+    if "email" in body:
+        change["email"] = rules.check_email(body["email"])
+    if "ttl" in body:
+        change["ttl"] = rules.check_ttl(body["ttl"]) or 3600
+    if "description" in body:
+        change["description"] = rules.check_description(body["description"])
+    return await bump_serial(objects, zone, change)
+
+
+async def delete_zone(objects: store.ObjectStore, actor: Actor, zone_id: str) -> Obj:
+    """Recordsets first, then the zone; the zone as it was."""
+    zone = await get_zone(objects, actor, zone_id)
+    owned(actor, zone, "delete_zone")
+    project = zone["metadata"]["namespace"]
+    for rs in (await objects.list(dm.DNS_RECORDSET, project,
+                                  label_selector=f"{dm.ZONE_LABEL}={zone_id}")).items:
+        try:
+            await objects.delete(dm.DNS_RECORDSET, project, rs["metadata"]["name"])
+        except store.NotFound:
+            pass
+    try:
+        await objects.delete(dm.DNS_ZONE, project, zone_id)
+    except store.NotFound:
+        raise NotFound(f"Could not find Zone {zone_id}", code="zone_not_found") from None
+    await names.release(objects, dm.DNS_ZONE, "", zone["spec"]["name"], zone_id)
+    await quotas.release(objects, project, DNS, [zone_id])
+    return zone
+
