@@ -1,0 +1,240 @@
+"""The zone-transfer source: kumo's zones handed out by standard DNS (kumo's "mdns").
+
+Secondaries (Knot, BIND, PowerDNS...) ask it, over UDP or TCP on one loopback address:
+
+    SOA     the zone's serial, read from the store (what the status controller compares)
+    AXFR    the whole zone (several messages for a large one, TSIG over all of them)
+    IXFR    the difference since the client's serial, when that version is in the recent
+            history kept here; the whole zone (AXFR-style) otherwise, as RFC 1995 allows
+
+and it answers for the catalog zone (``catalog.kumo.``, RFC 9432 version 2), whose members
+are every zone, so a secondary adds and drops zones with no configuration rewrite. Every
+query must carry a valid TSIG of a configured key (refused otherwise); answers are signed
+with the query's key. It answers nothing else: it is no resolver and no authoritative
+server for clients (those are the real servers it feeds). NOTIFYs are sent by
+``dns.py`` (the controller) through ``notify``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from collections import OrderedDict
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+
+from kumo import store
+from kumo.model import dns as dm
+from kumo.observe import metrics
+
+from . import dns_zonedata as zd
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+Version = tuple[zd.Record, frozenset[zd.Record]]
+HISTORY = 8  # versions kept per zone for IXFR
+PER_MESSAGE = 400  # records per AXFR message (well under 64 KiB for ordinary data)
+XFR_TOTAL = metrics.Counter("kumo_dns_xfr_total", "zone transfers served",
+                            ["type"], registry=metrics.REGISTRY)
+XFR_SECONDS = metrics.Histogram("kumo_dns_xfr_seconds", "time to serve a zone transfer",
+                                ["type"], registry=metrics.REGISTRY)
+
+
+class XfrSource:
+    """Answers SOA/AXFR/IXFR from the store; ``zones_by_name`` is fed by the controller."""
+
+    def __init__(self, objects: store.ObjectStore, keyring: dict[str, str]) -> None:
+        self.objects = objects
+        self.keyring = dns.tsigkeyring.from_text(keyring)
+        self.zones_by_name: dict[str, tuple[str, str]] = {}  # name -> (project, zone id)
+        self.history: dict[str, OrderedDict[int, Version]] = {}
+        self.catalog_serial = int(time.time())
+        self.catalog_members: frozenset[str] = frozenset()
+        self.address: tuple[str, int] | None = None
+        self._servers: list[Any] = []
+
+    # ---- the data -------------------------------------------------------------------
+    def set_members(self, names: frozenset[str]) -> bool:
+        """The catalog's members; True when they changed (the serial is bumped)."""
+        if names == self.catalog_members:
+            return False
+        self.catalog_members = names
+        self.catalog_serial = max(self.catalog_serial + 1, int(time.time()))
+        return True
+
+    async def version(self, name: str) -> Version | None:
+        """The zone's current content, read from the store (consistent with its serial:
+        recordsets are written before the serial that announces them)."""
+        if name == zd.CATALOG:
+            return zd.catalog_records(self.catalog_serial, self.catalog_members)
+        where = self.zones_by_name.get(name)
+        if where is None:
+            return None
+        project, zone_id = where
+        zone = await self.objects.try_get(dm.DNS_ZONE, project, zone_id)
+        if zone is None:
+            return None
+        sets = (await self.objects.list(dm.DNS_RECORDSET, project,
+                                        label_selector=f"{dm.ZONE_LABEL}={zone_id}")).items
+        ver = zd.zone_records(zone, sets)
+        kept = self.history.setdefault(name, OrderedDict())
+        kept[_serial(ver[0])] = ver
+        while len(kept) > HISTORY:
+            kept.popitem(last=False)
+        return ver
+
+    async def soa(self, name: str) -> zd.Record | None:
+        if name == zd.CATALOG:
+            return zd.catalog_records(self.catalog_serial, ())[0]
+        where = self.zones_by_name.get(name)
+        zone = None if where is None else await self.objects.try_get(dm.DNS_ZONE, *where)
+        return None if zone is None else zd.soa_record(zone)
+
+    # ---- answering --------------------------------------------------------------------
+    def parse(self, wire: bytes) -> dns.message.Message | None:
+        try:
+            return dns.message.from_wire(wire, keyring=self.keyring)
+        except (dns.exception.DNSException, ValueError, struct.error):
+            return None
+
+    async def answer(self, query: dns.message.Message, tcp: bool) -> list[bytes]:
+        """Wire messages answering ``query`` (signed with its key)."""
+        if not query.had_tsig or not query.question:
+            return [_refused(query)]
+        q = query.question[0]
+        name = q.name.to_text().lower()
+        if q.rdtype == dns.rdatatype.SOA:
+            soa = await self.soa(name)
+            if soa is None:
+                return [_refused(query)]
+            resp = dns.message.make_response(query)
+            resp.flags |= dns.flags.AA
+            resp.answer.append(zd.soa_rrset(soa))
+            return [resp.to_wire()]
+        if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR) and tcp:
+            return await self._transfer(query, name, q.rdtype)
+        return [_refused(query)]
+
+    async def _transfer(self, query: dns.message.Message, name: str,
+                        rdtype: dns.rdatatype.RdataType) -> list[bytes]:
+        start = time.perf_counter()
+        old = self.history.get(name, OrderedDict()).copy()
+        ver = await self.version(name)
+        if ver is None:
+            return [_refused(query)]
+        body, kind = zd.axfr_body(*ver), "AXFR"
+        if rdtype == dns.rdatatype.IXFR:
+            have = _client_serial(query)
+            kind = "IXFR-AXFR"
+            if have is not None and have == _serial(ver[0]):
+                body, kind = [zd.soa_rrset(ver[0])], "IXFR-UPTODATE"
+            elif have is not None and have in old:
+                body, kind = zd.ixfr_body(*old[have], *ver), "IXFR"
+        wires = _messages(query, body)
+        XFR_TOTAL.labels(kind).inc()
+        XFR_SECONDS.labels(kind).observe(time.perf_counter() - start)
+        return wires
+
+    # ---- sockets ----------------------------------------------------------------------
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        tcp = await asyncio.start_server(self._tcp_client, host, port)
+        bound = tcp.sockets[0].getsockname()[:2]
+        udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=bound)
+        self._servers = [tcp, udp]
+        self.address = (bound[0], int(bound[1]))
+        return self.address
+
+    def close(self) -> None:
+        for s in self._servers:
+            s.close()
+        self._servers = []
+
+    async def _tcp_client(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await asyncio.wait_for(reader.readexactly(2), 30)
+                wire = await reader.readexactly(struct.unpack("!H", head)[0])
+                query = self.parse(wire)
+                if query is None:
+                    break
+                for out in await self.answer(query, tcp=True):
+                    writer.write(struct.pack("!H", len(out)) + out)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass
+        except Exception:
+            log.exception("zone transfer failed")
+        finally:
+            writer.close()
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, source: XfrSource) -> None:
+        self.source = source
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        query = self.source.parse(data)
+        if query is None or query.opcode() != dns.opcode.QUERY:
+            return  # NOTIFY answers and garbage: nothing to say
+        asyncio.get_running_loop().create_task(self._reply(query, addr))
+
+    async def _reply(self, query: dns.message.Message, addr: tuple[str, int]) -> None:
+        for out in await self.source.answer(query, tcp=False):
+            if self.transport is not None:
+                self.transport.sendto(out, addr)
+
+
+def _serial(soa: zd.Record) -> int:
+    return int(soa[3].split()[2])
+
+
+def _client_serial(query: dns.message.Message) -> int | None:
+    for rrset in query.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return int(rrset[0].serial)
+    return None
+
+
+def _refused(query: dns.message.Message) -> bytes:
+    resp = dns.message.make_response(query)
+    resp.set_rcode(dns.rcode.REFUSED if query.had_tsig else dns.rcode.NOTAUTH)
+    return resp.to_wire()
+
+
+def _messages(query: dns.message.Message, body: list[Any]) -> list[bytes]:
+    """The transfer split into messages of ≤ PER_MESSAGE records, TSIG-chained."""
+    chunks: list[list[Any]] = [[]]
+    count = 0
+    for rrset in body:
+        if count + len(rrset) > PER_MESSAGE and chunks[-1]:
+            chunks.append([])
+            count = 0
+        chunks[-1].append(rrset)
+        count += len(rrset)
+    wires, ctx = [], None
+    for i, chunk in enumerate(chunks):
+        resp = dns.message.make_response(query)
+        resp.flags |= dns.flags.AA
+        if i:
+            resp.question = []
+        resp.answer.extend(chunk)
+        wires.append(resp.to_wire(multi=True, tsig_ctx=ctx))
+        ctx = resp.tsig_ctx
+    return wires
