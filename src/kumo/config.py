@@ -49,6 +49,13 @@ class Config:
     # /metrics: behind a token (admin or the service user) on the API port; on this
     # HOST:PORT without a token as well when set (a scrape listener kept off the public port)
     metrics_listen: str | None = None
+    # DNS (kumo.control.dns*): the zone-transfer source's address (port 0: any free one),
+    # extra target servers ("name=host:port,..."), how long a zone may stay PENDING before
+    # ERROR, and whether `kumo up` runs Knot as this host's secondary
+    dns_listen: str = "127.0.0.1:0"
+    dns_targets: str = ""
+    dns_error_after: float = 30.0
+    dns_secondary: bool = True
 
     def set(self, assignment: str) -> None:
         """Apply ``name=value`` (the CLI's ``--set``), converting to the field's type."""

@@ -148,7 +148,42 @@ def background_tasks() -> list[BackgroundTask]:
     from kumo.control import allocations, dhcp, gc, images, ports, routers, scheduler
 
     return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
-            dhcp.run, ports.run, images.run, allocations.run, routers.run]
+            dhcp.run, ports.run, images.run, allocations.run, routers.run, _dns]
+
+
+async def _dns(rt: Runtime) -> None:
+    """The zone-transfer source and the zone status controller (``kumo.control.dns*``)."""
+    from kumo.control import dns_run
+
+    cfg = rt.config
+    ctl = await dns_run.start(rt.objects, cfg.data_dir, cfg.dns_listen, cfg.dns_targets,
+                              cfg.dns_error_after)
+    rt.caches["dns"] = ctl
+    rt.debug_providers["dns"] = ctl.debug_state
+    try:
+        await ctl.run()
+    finally:
+        ctl.source.close()
+
+
+async def _local_dns_secondary(rt: Runtime, run_dir: Path) -> None:
+    """`kumo up`: Knot on loopback as the secondary of the source, a target of its zones."""
+    from kumo.agent import dns as agent_dns
+    from kumo.control.dns import Target
+    from kumo.drivers import knot
+
+    if not rt.config.dns_secondary or not knot.available():
+        log.info("no local DNS secondary (dns_secondary off or knotd missing)")
+        return
+    while "dns" not in rt.caches or rt.caches["dns"].source.address is None:
+        await asyncio.sleep(0.05)
+    ctl = rt.caches["dns"]
+    sec = agent_dns.secondary(run_dir, ctl.source.address, ctl.key)
+    ctl.targets.append(Target("knot", *sec.listen))
+    try:
+        await agent_dns.supervise(sec)
+    finally:
+        await knot.stop(sec)
 
 
 EAGER: tuple[BackgroundTask, ...] = (_compaction_loop, _identity_watch)  # token cache safety
@@ -223,6 +258,7 @@ async def serve(config: Config, ready: Callable[[Runtime], None] | None = None, 
     if agent is not None:
         after.append(_local_agent(rt, agent, net_driver))
         after.append(_public_network(rt))
+        after.append(_local_dns_secondary(rt, config.data_dir / "agent" / "dns"))
     if tiny_image:
         after.append(_import_tiny_image(rt))
     watcher = asyncio.create_task(_announce(server, rt, ready, after, tasks))
