@@ -111,6 +111,16 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
     }
     if key in static:
         return static[key]
+    if key == "POST /dns/v2/zones":
+        return {"name": f"{_u()}.authz.example.", "email": "a@authz.example"}
+    if key == "PATCH /dns/v2/zones/{zone_id}":
+        return {"description": "d"}
+    if key == "POST /dns/v2/zones/{zone_id}/recordsets":
+        return {"name": f"{_u()}.{ids['zname']}", "type": "A", "records": ["10.0.0.2"]}
+    if key == "PUT /dns/v2/zones/{zone_id}/recordsets/{recordset_id}":
+        return {"records": ["10.0.0.3"]}
+    if key == "PATCH /dns/v2/quotas/{project_id}":
+        return {"zones": 50}
     if key == "POST /compute/v2.1/servers":
         return {"server": {"name": "vm", "imageRef": ids["public_image"], "flavorRef": "42",
                            "networks": "none"}}

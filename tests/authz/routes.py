@@ -153,6 +153,12 @@ class Filler:
         if name in ("prior", "implied", "user", "access"):
             return {"prior": ids["role"], "implied": ids["reader_role"],
                     "user": s.owner.user_id, "access": "unknown"}[name]
+        if name == "zone_id":
+            self._zone = await s.zone() if write and "/recordsets/" not in template \
+                and not (self._method == "POST") else ids["zone"]
+            return self._zone
+        if name == "recordset_id":
+            return await s.recordset() if write else ids["recordset"]
         simple = {"key": "k", "tag": "t", "request_id": ids["request"],
                   "project_id": s.owner.project_id, "hypervisor_id": ids["hypervisor"],
                   "aggregate_id": ids["aggregate"], "agent_id": ids["agent"],

@@ -27,6 +27,28 @@ OWN_CREDS: Outcome = ("401", "404", "404", "2xx", "2xx")
 IMAGE_OWNER: Outcome = ("401", "403", "403", "2xx", "2xx")  # B sees the image (a member)
 USER_KEYPAIR: Outcome = ("401", "404", "404", "2xx", "404")  # admins name ?user_id
 
+# Designate: an admin sees other projects' zones only with X-Auth-All-Projects (as
+# Designate, whose lookups are project-filtered without it): 404 like a stranger
+DNS_READ: Outcome = ("401", "404", "2xx", "2xx", "404")
+DNS_WRITE: Outcome = ("401", "404", "403", "2xx", "404")
+_Z = "/dns/v2/zones/{zone_id}"
+DNS_RULES: dict[str, Outcome] = {
+    "GET /dns/": PUBLIC, "GET /dns/v2": PUBLIC, "GET /dns/v2/": PUBLIC,
+    "GET /dns/v2/zones": TOKEN, "POST /dns/v2/zones": CREATE,
+    f"GET {_Z}": DNS_READ, f"PATCH {_Z}": DNS_WRITE, f"DELETE {_Z}": DNS_WRITE,
+    f"GET {_Z}/nameservers": DNS_READ,
+    f"GET {_Z}/recordsets": DNS_READ, f"POST {_Z}/recordsets": DNS_WRITE,
+    f"GET {_Z}/recordsets/{{recordset_id}}": DNS_READ,
+    f"PUT {_Z}/recordsets/{{recordset_id}}": DNS_WRITE,
+    f"DELETE {_Z}/recordsets/{{recordset_id}}": DNS_WRITE,
+    "GET /dns/v2/recordsets": TOKEN,
+    "GET /dns/v2/quotas/{project_id}": PROJECT,
+    "PATCH /dns/v2/quotas/{project_id}": ADMIN,
+    "DELETE /dns/v2/quotas/{project_id}": ADMIN,
+    "GET /dns/v2/pools": TOKEN,
+    "GET /dns/v2/service_statuses": ADMIN,
+}
+
 RULES: dict[str, Outcome] = {
     "GET /": ("3xx",) * 5,
     "GET /metrics": ADMIN,  # admin or the service user; unauthenticated only on metrics_listen
@@ -344,7 +366,8 @@ RULES: dict[str, Outcome] = {
     "DELETE /network/v2.0/{collection}/{resource_id}/tags": WRITE,
     "GET /network/v2.0/{collection}/{resource_id}/tags/{tag}": READ,
     "PUT /network/v2.0/{collection}/{resource_id}/tags/{tag}": WRITE,
-    "DELETE /network/v2.0/{collection}/{resource_id}/tags/{tag}": WRITE,}
+    "DELETE /network/v2.0/{collection}/{resource_id}/tags/{tag}": WRITE,
+    **DNS_RULES}
 
 # kind plural -> who writes it natively: "admin" (admin-only kinds), "tenant" (members
 # write their project's), "readonly" (members read their project's; every write goes
@@ -353,8 +376,8 @@ RULES: dict[str, Outcome] = {
 NATIVE_KINDS: dict[str, str] = {
     "configmaps": "tenant",
     **{p: "readonly" for p in (
-        "consolelogs", "events", "floatingips", "instanceactions", "networks", "ports",
-        "quotasets", "routers",
+        "consolelogs", "dnsrecordsets", "dnszones", "events", "floatingips",
+        "instanceactions", "networks", "ports", "quotasets", "routers",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",

@@ -59,7 +59,23 @@ class Seed:
         assert r.status_code == status, r.text
         return r.json() if r.content else None
 
+    async def designate(self, method: str, path: str, who: Tenant, status: int = 202,
+                        **kw: Any) -> Any:
+        r = await self.cloud.client.request(method, "/dns" + path, json=kw.get("json"),
+                                            headers={"X-Auth-Token": who.token})
+        assert r.status_code == status, r.text
+        return r.json() if r.content else None
+
     # ---- fresh objects (owner's unless said) ------------------------------------------
+    async def zone(self) -> str:
+        return (await self.designate("POST", "/v2/zones", self.owner, json={
+            "name": f"z{next(_n)}.authz.example.", "email": "a@authz.example"}))["id"]
+
+    async def recordset(self) -> str:
+        return (await self.designate("POST", f"/v2/zones/{self.ids['zone']}/recordsets",
+                                     self.owner, json={"name": f"r{next(_n)}.{self.ids['zname']}",
+                                                       "type": "A", "records": ["10.0.0.1"]}))["id"]
+
     async def network(self) -> str:
         return (await self.neutron("POST", "/v2.0/networks", self.owner,
                                    json={"network": {"name": f"n{next(_n)}", "tags": ["t"]}}))["network"]["id"]
@@ -277,6 +293,12 @@ async def build(cloud: Cloud) -> Seed:
     ids["image"] = await seed.image()
     ids["flavor"] = await seed.flavor()
     ids["app_cred"] = await seed.app_cred()
+    await seed.designate("PATCH", f"/v2/quotas/{a}", seed.admin, 200, json={
+        "zones": -1, "zone_recordsets": -1, "zone_records": -1})
+    ids["zone"] = await seed.zone()
+    ids["zname"] = (await seed.designate("GET", f"/v2/zones/{ids['zone']}", seed.owner,
+                                         200))["name"]
+    ids["recordset"] = await seed.recordset()
     for coll in ("groups",):
         ids[coll] = await seed.identity(coll)
     roles = await cloud.objects.list(m.ROLE, "", label_selector="name=member")

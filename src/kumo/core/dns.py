@@ -13,7 +13,6 @@ in ``dns_records``.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
@@ -70,12 +69,6 @@ async def check_placement(objects: store.ObjectStore, actor: Actor, name: str) -
         if zname.endswith("." + name) and zone["metadata"]["namespace"] != actor.project_id:
             raise Invalid(f"another project owns {zname}, a zone inside {name}",
                           code="illegal_parent_zone")
-    for tld in (await objects.list(dm.DNS_TLD, None)).items:
-        if name == tld["spec"]["name"]:
-            raise Invalid(f"{name} is a TLD; zones are made below it", code="invalid_name")
-    for bl in (await objects.list(dm.DNS_BLACKLIST, None)).items:
-        if re.search(bl["spec"]["pattern"], name) and not actor.is_admin:
-            raise Invalid(f"zone name {name} is blacklisted", code="invalid_name")
 
 
 def zone_object(project: str, zone_id: str, spec: Obj) -> Obj:

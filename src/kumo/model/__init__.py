@@ -2,5 +2,5 @@
 
 from . import compute, dns, identity, image, names, network, objects, ops, registry
 
-__all__ = ["compute", "identity", "image", "names", "network", "objects", "ops",
+__all__ = ["compute", "dns", "identity", "image", "names", "network", "objects", "ops",
            "registry"]

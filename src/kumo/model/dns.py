@@ -10,7 +10,6 @@ DnsZone status, written by the dns serving controller (``kumo.control.dns``):
 DnsRecordSet (name = recordset id, label ``kumo.io/dns-zone`` = zone id) spec, written by
 the dns face: {zoneId, name (FQDN), type, records[] (presentation format), ttl,
 description, managed (SOA/NS kumo writes itself)}
-DnsTsigKey, DnsTld, DnsBlacklist: cluster-scoped admin kinds (Designate's admin APIs).
 """
 
 from __future__ import annotations
@@ -19,9 +18,6 @@ from .registry import KindInfo, register
 
 DNS_ZONE = "DnsZone"
 DNS_RECORDSET = "DnsRecordSet"
-DNS_TSIG_KEY = "DnsTsigKey"
-DNS_TLD = "DnsTld"
-DNS_BLACKLIST = "DnsBlacklist"
 ZONE_LABEL = "kumo.io/dns-zone"
 QUOTA_NAME = "dns"  # the QuotaSet of a project's Designate limits
 QUOTA_DEFAULTS: dict[str, int] = {"zones": 10, "zone_recordsets": 500, "zone_records": 500,
@@ -30,6 +26,3 @@ RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "S
 
 register(KindInfo(DNS_ZONE, "dnszones", namespaced=True))
 register(KindInfo(DNS_RECORDSET, "dnsrecordsets", namespaced=True))
-register(KindInfo(DNS_TSIG_KEY, "dnstsigkeys", namespaced=False, admin_only=True))
-register(KindInfo(DNS_TLD, "dnstlds", namespaced=False, admin_only=True))
-register(KindInfo(DNS_BLACKLIST, "dnsblacklists", namespaced=False, admin_only=True))

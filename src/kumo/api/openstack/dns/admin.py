@@ -12,6 +12,7 @@ from kumo.core import dns as core
 from kumo.model import compute as cm
 from kumo.model import dns as dm
 
+from ...auth import authenticate
 from ...errors import ApiError
 from ...runtime import runtime
 from .common import admin_caller, base_url, body_of, caller
@@ -21,9 +22,9 @@ MAX_QUOTA = 0x7FFFFFFF
 
 
 async def quota_show(request: Request) -> Response:
-    c = await caller(request)
+    ctx = await authenticate(request)
     project = request.path_params["project_id"]
-    if project != c.token_project and not c.all_projects and project != c.actor.project_id:
+    if project != ctx.project_id and not ctx.is_admin:
         raise ApiError(403, "You may read only your own project's quotas.",
                        reason="forbidden")
     return JSONResponse(await core.limits(runtime(request).objects, project))
