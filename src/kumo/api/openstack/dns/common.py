@@ -4,6 +4,7 @@ Designate's error body, links, list filters, sorting and pagination."""
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +27,16 @@ STATUS_BY_CODE = {"over_quota": 413, "bad_request": 400}
 
 def designate_body(err: ApiError) -> dict[str, Any]:
     """Designate's error: ``{"code", "type", "message", "request_id"}``."""
-    kind = err.reason or {400: "bad_request", 401: "unauthorized", 403: "forbidden",
+    kind = _snake(err.reason) if err.reason else {400: "bad_request", 401: "unauthorized", 403: "forbidden",
                           404: "not_found", 405: "method_not_allowed", 409: "conflict",
                           413: "over_quota"}.get(err.status, "unknown")
     return {"code": err.status, "type": kind, "message": err.message,
             "request_id": klog.request_id.get() or ""}
+
+
+def _snake(reason: str) -> str:
+    """The shared helpers' CamelCase reasons (BadRequest) as Designate's types."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", reason).lower()
 
 
 def from_domain(exc: domain.DomainError) -> ApiError:
