@@ -23,6 +23,7 @@ from typing import Any
 
 import dns.asyncquery
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.opcode
@@ -36,7 +37,7 @@ from kumo.model import events
 from kumo.observe import metrics
 
 from .dns_xfr import XfrSource
-from .dns_zonedata import CATALOG
+from .dns_zonedata import CATALOG, soa_rrset
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -188,12 +189,17 @@ class DnsController:
         return None
 
     async def _notify_all(self, name: str) -> None:
-        await asyncio.gather(*(self._notify(t, name) for t in self.targets))
+        soa = await self.source.soa(name)
+        await asyncio.gather(*(self._notify(t, name, soa) for t in self.targets))
 
-    async def _notify(self, target: Target, name: str) -> None:
+    async def _notify(self, target: Target, name: str, soa: Any) -> None:
+        """NOTIFY with the new SOA in its answer (RFC 1996 allows it: BIND reads the
+        serial from it and skips a refresh when it already has that serial)."""
         msg = dns.message.make_query(name, dns.rdatatype.SOA)
         msg.set_opcode(dns.opcode.NOTIFY)
         msg.flags |= dns.flags.AA
+        if soa is not None:
+            msg.answer.append(soa_rrset(soa))
         msg.use_tsig(self.keyring, keyname=self.key[0])
         try:
             await dns.asyncquery.udp(msg, target.host, port=target.port, timeout=1.0)

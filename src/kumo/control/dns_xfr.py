@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Version = tuple[zd.Record, frozenset[zd.Record]]
 HISTORY = 8  # versions kept per zone for IXFR
-PER_MESSAGE = 400  # records per AXFR message (well under 64 KiB for ordinary data)
+PER_MESSAGE = 400  # records per transfer message
+MAX_TEXT = 32768  # presentation-format bytes per message (wire format is no larger)
 XFR_TOTAL = metrics.Counter("kumo_dns_xfr_total", "zone transfers served",
                             ["type"], registry=metrics.REGISTRY)
 XFR_SECONDS = metrics.Histogram("kumo_dns_xfr_seconds", "time to serve a zone transfer",
@@ -121,7 +122,7 @@ class XfrSource:
             resp = dns.message.make_response(query)
             resp.flags |= dns.flags.AA
             resp.answer.append(zd.soa_rrset(soa))
-            return [resp.to_wire()]
+            return [resp.to_wire(max_size=65535 if tcp else 0)]
         if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR) and tcp:
             return await self._transfer(query, name, q.rdtype)
         return [_refused(query)]
@@ -219,15 +220,17 @@ def _refused(query: dns.message.Message) -> bytes:
 
 
 def _messages(query: dns.message.Message, body: list[Any]) -> list[bytes]:
-    """The transfer split into messages of ≤ PER_MESSAGE records, TSIG-chained."""
+    """The transfer split into messages (≤ PER_MESSAGE records and ~32 KiB of text each,
+    well under TCP's 64 KiB), TSIG-chained across them."""
     chunks: list[list[Any]] = [[]]
-    count = 0
+    count = size = 0
     for rrset in body:
-        if count + len(rrset) > PER_MESSAGE and chunks[-1]:
+        n, text = len(rrset), len(rrset.to_text())
+        if chunks[-1] and (count + n > PER_MESSAGE or size + text > MAX_TEXT):
             chunks.append([])
-            count = 0
+            count = size = 0
         chunks[-1].append(rrset)
-        count += len(rrset)
+        count, size = count + n, size + text
     wires, ctx = [], None
     for i, chunk in enumerate(chunks):
         resp = dns.message.make_response(query)
@@ -235,6 +238,6 @@ def _messages(query: dns.message.Message, body: list[Any]) -> list[bytes]:
         if i:
             resp.question = []
         resp.answer.extend(chunk)
-        wires.append(resp.to_wire(multi=True, tsig_ctx=ctx))
+        wires.append(resp.to_wire(multi=True, tsig_ctx=ctx, max_size=65535))
         ctx = resp.tsig_ctx
     return wires
