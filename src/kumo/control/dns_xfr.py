@@ -76,7 +76,10 @@ class XfrSource:
 
     async def version(self, name: str) -> Version | None:
         """The zone's current content, read from the store (consistent with its serial:
-        recordsets are written before the serial that announces them)."""
+        recordsets are written before the serial that announces them). A serial already
+        served is served again exactly as it was: a change written after the serial was
+        read belongs to the next serial, and IXFR differences must start from what each
+        secondary really holds."""
         if name == zd.CATALOG:
             return zd.catalog_records(self.catalog_serial, self.catalog_members)
         where = self.zones_by_name.get(name)
@@ -86,10 +89,13 @@ class XfrSource:
         zone = await self.objects.try_get(dm.DNS_ZONE, project, zone_id)
         if zone is None:
             return None
+        kept = self.history.setdefault(name, OrderedDict())
+        served = kept.get(int(zone["spec"]["serial"]))
+        if served is not None:  # one serial, one content, whoever asks (IXFR diffs rely on it)
+            return served
         sets = (await self.objects.list(dm.DNS_RECORDSET, project,
                                         label_selector=f"{dm.ZONE_LABEL}={zone_id}")).items
         ver = zd.zone_records(zone, sets)
-        kept = self.history.setdefault(name, OrderedDict())
         kept[_serial(ver[0])] = ver
         while len(kept) > HISTORY:
             kept.popitem(last=False)

@@ -76,6 +76,14 @@ def _ours(s: Secondary, p: int) -> bool:
     return bool(argv) and argv[0].endswith("named") and str(s.run_dir / "named.conf") in argv
 
 
+def _scan(s: Secondary) -> int | None:
+    """Ours without a pidfile yet (just started): found by our configuration's path."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _ours(s, int(entry.name)) and procs.alive(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
 def pid(s: Secondary) -> int | None:
     found = procs.read_pid(s.run_dir / "named.pid")
     return found if found is not None and _ours(s, found) else None
@@ -91,6 +99,6 @@ def start(s: Secondary) -> int:
 
 
 async def stop(s: Secondary, timeout: float = 5.0) -> None:
-    running = pid(s)
+    running = pid(s) or _scan(s)
     if running is not None:
         await procs.terminate(running, lambda p: _ours(s, p), timeout, "named")
