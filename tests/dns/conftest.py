@@ -1,4 +1,5 @@
-"""The in-process cloud (real API app, temp store) with Designate helpers."""
+"""Designate helpers over the in-process cloud (tests/quotas' ``cloud``); the CLI tests
+use the session's ``kumo up`` cloud of tests/conftest.py under the same fixture name."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 import httpx
 
 from tests.compute.conftest import Tenant
-from tests.quotas.conftest import Cloud, cloud
+from tests.quotas.conftest import Cloud
 
-__all__ = ["cloud", "dns_call", "dns_ok", "zone"]
+__all__ = ["dns_call", "dns_ok", "zone"]
 
 
 async def dns_call(c: Cloud, method: str, path: str, who: Tenant | None,

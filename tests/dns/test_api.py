@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.quotas.conftest import Cloud
+from tests.quotas.conftest import Cloud, cloud
 
 from .conftest import dns_call, dns_ok, zone
+
+__all__ = ["cloud"]  # the in-process cloud, for this module only
 
 
 async def _tenants(cloud: Cloud) -> tuple[Any, Any, Any]:
