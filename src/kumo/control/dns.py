@@ -86,8 +86,8 @@ class DnsController:
         await self.zones.synced.wait()
         delay = self.poll
         while True:
+            self.wake.clear()  # before the pass: a change seen during it wakes the next
             busy = await self.pass_once()
-            self.wake.clear()
             delay = self.poll if busy else min(delay * 2, 2.0)
             try:
                 await asyncio.wait_for(self.wake.wait(), delay)
