@@ -119,6 +119,13 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"name": f"{_u()}.{ids['zname']}", "type": "A", "records": ["10.0.0.2"]}
     if key == "PUT /dns/v2/zones/{zone_id}/recordsets/{recordset_id}":
         return {"records": ["10.0.0.3"]}
+    if key == "POST /dns/v2/zones/tasks/transfer_accepts":
+        req = await s.xfer_request()
+        return {"key": req["key"], "zone_transfer_request_id": req["id"]}
+    if key == "PATCH /dns/v2/zones/tasks/transfer_requests/{task_id}":
+        return {"description": "d"}
+    if key == "POST /dns/v2/zones/{zone_id}/tasks/transfer_requests":
+        return {"description": "d"}
     if key == "PATCH /dns/v2/quotas/{project_id}":
         return {"zones": 50}
     if key == "POST /compute/v2.1/servers":

@@ -86,6 +86,9 @@ class Filler:
         if method == "PATCH" and template.startswith("/image"):
             headers["Content-Type"] = "application/openstack-images-v2.1-json-patch"
             content, body = json.dumps(body).encode(), None
+        if method == "POST" and template == "/dns/v2/zones/tasks/imports":
+            headers["Content-Type"] = "text/dns"
+            content, body = self.seed.zone_file().encode(), None
         if method == "PUT" and template.endswith(("/file", "/stage")):
             headers["Content-Type"] = "application/octet-stream"
             content, body = b"x" * 512, None
@@ -157,6 +160,8 @@ class Filler:
             self._zone = await s.zone() if write and "/recordsets/" not in template \
                 and not (self._method == "POST") else ids["zone"]
             return self._zone
+        if name == "task_id":
+            return await s.task_id(template, write)
         if name == "recordset_id":
             return await s.recordset() if write else ids["recordset"]
         simple = {"key": "k", "tag": "t", "request_id": ids["request"],

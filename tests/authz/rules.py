@@ -47,6 +47,23 @@ DNS_RULES: dict[str, Outcome] = {
     "DELETE /dns/v2/quotas/{project_id}": ADMIN,
     "GET /dns/v2/pools": TOKEN,
     "GET /dns/v2/service_statuses": ADMIN,
+    "GET /dns/v2/zones/tasks/imports": TOKEN, "POST /dns/v2/zones/tasks/imports": CREATE,
+    "GET /dns/v2/zones/tasks/imports/{task_id}": DNS_READ,
+    "DELETE /dns/v2/zones/tasks/imports/{task_id}": DNS_WRITE,
+    "DELETE /dns/v2/zones/tasks/exports/{task_id}": DNS_WRITE,
+    "GET /dns/v2/zones/tasks/exports": TOKEN,
+    "GET /dns/v2/zones/tasks/exports/{task_id}": DNS_READ,
+    "GET /dns/v2/zones/tasks/exports/{task_id}/export": DNS_READ,
+    f"POST {_Z}/tasks/export": DNS_WRITE,
+    f"POST {_Z}/tasks/transfer_requests": DNS_WRITE,
+    "GET /dns/v2/zones/tasks/transfer_requests": TOKEN,
+    # the seeded request is offered to the other project (whose admin is "other_admin")
+    "GET /dns/v2/zones/tasks/transfer_requests/{task_id}": TOKEN,
+    "PATCH /dns/v2/zones/tasks/transfer_requests/{task_id}": DNS_WRITE,
+    "DELETE /dns/v2/zones/tasks/transfer_requests/{task_id}": DNS_WRITE,
+    "GET /dns/v2/zones/tasks/transfer_accepts": TOKEN,
+    "POST /dns/v2/zones/tasks/transfer_accepts": CREATE,
+    "GET /dns/v2/zones/tasks/transfer_accepts/{task_id}": DNS_READ,
 }
 
 RULES: dict[str, Outcome] = {
@@ -376,7 +393,7 @@ RULES: dict[str, Outcome] = {
 NATIVE_KINDS: dict[str, str] = {
     "configmaps": "tenant",
     **{p: "readonly" for p in (
-        "consolelogs", "dnsrecordsets", "dnszones", "events", "floatingips",
+        "consolelogs", "dnsrecordsets", "dnszones", "dnszonetasks", "events", "floatingips",
         "instanceactions", "networks", "ports", "quotasets", "routers",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (

@@ -71,6 +71,39 @@ class Seed:
         return (await self.designate("POST", "/v2/zones", self.owner, json={
             "name": f"z{next(_n)}.authz.example.", "email": "a@authz.example"}))["id"]
 
+    def zone_file(self) -> str:
+        n = next(_n)
+        return (f"$ORIGIN i{n}.authz.example.\n@ 300 IN SOA ns.x. h.authz.example. 1 2 3 4 5\n"
+                f"www 300 IN A 10.0.0.1\n")
+
+    async def import_task(self) -> str:
+        r = await self.cloud.client.post("/dns/v2/zones/tasks/imports",
+                                         content=self.zone_file().encode(),
+                                         headers={"X-Auth-Token": self.owner.token,
+                                                  "Content-Type": "text/dns"})
+        assert r.status_code == 202 and r.json()["status"] == "COMPLETE", r.text
+        return str(r.json()["id"])
+
+    async def export_task(self) -> str:
+        return str((await self.designate("POST", f"/v2/zones/{self.ids['zone']}/tasks/export",
+                                         self.owner))["id"])
+
+    async def xfer_request(self, target: str | None = None) -> dict[str, Any]:
+        other = self.who["other_member"]
+        assert other is not None
+        return await self.designate("POST", f"/v2/zones/{await self.zone()}/tasks/"
+                                    "transfer_requests", self.owner, 201,
+                                    json={"target_project_id": target or other.project_id})
+
+    async def task_id(self, template: str, write: bool) -> str:
+        if "/imports/" in template:
+            return await self.import_task() if write else self.ids["import"]
+        if "/exports/" in template:
+            return await self.export_task() if write else self.ids["export"]
+        if "/transfer_requests/" in template:
+            return str((await self.xfer_request())["id"]) if write else self.ids["xfer_req"]
+        return self.ids["xfer_acc"]
+
     async def recordset(self) -> str:
         return (await self.designate("POST", f"/v2/zones/{self.ids['zone']}/recordsets",
                                      self.owner, json={"name": f"r{next(_n)}.{self.ids['zname']}",
@@ -299,6 +332,14 @@ async def build(cloud: Cloud) -> Seed:
     ids["zname"] = (await seed.designate("GET", f"/v2/zones/{ids['zone']}", seed.owner,
                                          200))["name"]
     ids["recordset"] = await seed.recordset()
+    ids["import"] = await seed.import_task()
+    ids["export"] = await seed.export_task()
+    ids["xfer_req"] = (await seed.xfer_request())["id"]
+    own = await seed.xfer_request(a)
+    ids["xfer_acc"] = (await seed.designate("POST", "/v2/zones/tasks/transfer_accepts",
+                                            seed.owner, 201, json={
+                                                "key": own["key"],
+                                                "zone_transfer_request_id": own["id"]}))["id"]
     for coll in ("groups",):
         ids[coll] = await seed.identity(coll)
     roles = await cloud.objects.list(m.ROLE, "", label_selector="name=member")

@@ -10,6 +10,9 @@ DnsZone status, written by the dns serving controller (``kumo.control.dns``):
 DnsRecordSet (name = recordset id, label ``kumo.io/dns-zone`` = zone id) spec, written by
 the dns face: {zoneId, name (FQDN), type, records[] (presentation format), ttl,
 description, managed (SOA/NS kumo writes itself)}
+DnsZoneTask (name = task id) spec, written by the dns face: {task (import | export |
+transfer_request | transfer_accept), status (ACTIVE | COMPLETE | ERROR), zoneId, zoneName,
+message, key (transfer requests), targetProjectId, description, requestId}
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from .registry import KindInfo, register
 
 DNS_ZONE = "DnsZone"
 DNS_RECORDSET = "DnsRecordSet"
+DNS_TASK = "DnsZoneTask"
 ZONE_LABEL = "kumo.io/dns-zone"
 QUOTA_NAME = "dns"  # the QuotaSet of a project's Designate limits
 QUOTA_DEFAULTS: dict[str, int] = {"zones": 10, "zone_recordsets": 500, "zone_records": 500,
@@ -26,3 +30,4 @@ RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "S
 
 register(KindInfo(DNS_ZONE, "dnszones", namespaced=True))
 register(KindInfo(DNS_RECORDSET, "dnsrecordsets", namespaced=True))
+register(KindInfo(DNS_TASK, "dnszonetasks", namespaced=True))

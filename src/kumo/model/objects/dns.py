@@ -58,3 +58,20 @@ class DnsRecordSet(Resource):
     KIND = dm.DNS_RECORDSET
     spec: RecordSetSpec
     status: Obj = Field(default_factory=dict)
+
+
+class TaskSpec(Model):
+    task: str
+    status: str = "COMPLETE"
+    zone_id: str | None = None
+    zone_name: str | None = None
+    message: str | None = None
+    key: str | None = None
+    target_project_id: str | None = None
+    description: str | None = None
+    request_id: str | None = None
+
+
+class DnsZoneTask(Resource):
+    KIND = dm.DNS_TASK
+    spec: TaskSpec

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from kumo.core import errors as domain
 
 from ...errors import ApiError, handlers
-from . import admin, recordsets, zones
+from . import admin, recordsets, tasks, zones
 from .common import base_url, designate_body, from_domain
 
 
@@ -56,11 +56,30 @@ def _handlers() -> dict[Any, Any]:
 
 
 def build_app() -> Starlette:
-    z, r = zones, recordsets
+    z, r, t = zones, recordsets, tasks
+    tk = "/v2/zones/tasks"
     routes = [
         Route("/", versions),
         Route("/v2", v2_root),
         Route("/v2/", v2_root),
+        Route(f"{tk}/imports", t.import_index, methods=["GET"]),
+        Route(f"{tk}/imports", t.import_create, methods=["POST"]),
+        Route(f"{tk}/imports/{{task_id}}", t.import_show, methods=["GET"]),
+        Route(f"{tk}/imports/{{task_id}}", t.import_delete, methods=["DELETE"]),
+        Route(f"{tk}/exports/{{task_id}}", t.export_delete, methods=["DELETE"]),
+        Route(f"{tk}/exports", t.export_index, methods=["GET"]),
+        Route(f"{tk}/exports/{{task_id}}", t.export_show, methods=["GET"]),
+        Route(f"{tk}/exports/{{task_id}}/export", t.export_file, methods=["GET"]),
+        Route(f"{tk}/transfer_requests", t.request_index, methods=["GET"]),
+        Route(f"{tk}/transfer_requests/{{task_id}}", t.request_show, methods=["GET"]),
+        Route(f"{tk}/transfer_requests/{{task_id}}", t.request_update, methods=["PATCH"]),
+        Route(f"{tk}/transfer_requests/{{task_id}}", t.request_delete, methods=["DELETE"]),
+        Route(f"{tk}/transfer_accepts", t.accept_index, methods=["GET"]),
+        Route(f"{tk}/transfer_accepts", t.accept_create, methods=["POST"]),
+        Route(f"{tk}/transfer_accepts/{{task_id}}", t.accept_show, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/tasks/export", t.export_create, methods=["POST"]),
+        Route("/v2/zones/{zone_id}/tasks/transfer_requests", t.request_create,
+              methods=["POST"]),
         Route("/v2/zones", z.index, methods=["GET"]),
         Route("/v2/zones", z.create, methods=["POST"]),
         Route("/v2/zones/{zone_id}", z.show, methods=["GET"]),
