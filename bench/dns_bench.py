@@ -94,9 +94,12 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
                               "metadata": {"name": dm.QUOTA_NAME, "namespace": "bench"},
                               "spec": {"zones": -1, "zone_recordsets": -1,
                                        "zone_records": -1}})
-        await _zones(objects, args.zones)
-        await _changes(objects, servers, args.changes)
-        await _big(objects, servers, args.big)
+        if args.zones:
+            await _zones(objects, args.zones)
+        if args.changes:
+            await _changes(objects, servers, args.changes)
+        if args.big:
+            await _big(objects, servers, args.big)
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)

@@ -60,6 +60,7 @@ class XfrSource:
         self.keyring = dns.tsigkeyring.from_text(keyring)
         self.zones_by_name: dict[str, tuple[str, str]] = {}  # name -> (project, zone id)
         self.history: dict[str, OrderedDict[int, Version]] = {}
+        self.bodies: dict[str, tuple[int, list[Any]]] = {}
         self.catalog_serial = int(time.time())
         self.catalog_members: frozenset[str] = frozenset()
         self.address: tuple[str, int] | None = None
@@ -70,6 +71,9 @@ class XfrSource:
         """The catalog's members; True when they changed (the serial is bumped)."""
         if names == self.catalog_members:
             return False
+        for gone in self.catalog_members - names:
+            self.history.pop(gone, None)
+            self.bodies.pop(gone, None)
         self.catalog_members = names
         self.catalog_serial = max(self.catalog_serial + 1, int(time.time()))
         return True
@@ -100,6 +104,15 @@ class XfrSource:
         while len(kept) > HISTORY:
             kept.popitem(last=False)
         return ver
+
+    async def _full(self, name: str, ver: Version) -> list[Any]:
+        """The whole zone's RRsets, built once per served serial."""
+        serial = _serial(ver[0])
+        cached = self.bodies.get(name)
+        if cached is None or cached[0] != serial:
+            cached = (serial, await asyncio.to_thread(zd.axfr_body, *ver))
+            self.bodies[name] = cached
+        return cached[1]
 
     async def soa(self, name: str) -> zd.Record | None:
         if name == zd.CATALOG:
@@ -140,15 +153,17 @@ class XfrSource:
         ver = await self.version(name)
         if ver is None:
             return [_refused(query)]
-        body, kind = zd.axfr_body(*ver), "AXFR"
-        if rdtype == dns.rdatatype.IXFR:
-            have = _client_serial(query)
-            kind = "IXFR-AXFR"
-            if have is not None and have == _serial(ver[0]):
-                body, kind = [zd.soa_rrset(ver[0])], "IXFR-UPTODATE"
-            elif have is not None and have in old:
-                body, kind = zd.ixfr_body(*old[have], *ver), "IXFR"
-        wires = _messages(query, body)
+        have = _client_serial(query) if rdtype == dns.rdatatype.IXFR else None
+        if have is not None and have == _serial(ver[0]):
+            body, kind = [zd.soa_rrset(ver[0])], "IXFR-UPTODATE"
+        elif have is not None and have in old:
+            body, kind = zd.ixfr_body(*old[have], *ver), "IXFR"
+        else:
+            body = await self._full(name, ver)
+            kind = "AXFR" if rdtype == dns.rdatatype.AXFR else "IXFR-AXFR"
+        # rendering and signing a large zone takes a while: off the event loop, so SOA
+        # answers and NOTIFYs go on meanwhile
+        wires = await asyncio.to_thread(_messages, query, body)
         XFR_TOTAL.labels(kind).inc()
         XFR_SECONDS.labels(kind).observe(time.perf_counter() - start)
         return wires

@@ -62,6 +62,23 @@ def catalog_records(serial: int, members: Iterable[str]) -> tuple[Record, frozen
     return soa, frozenset(out)
 
 
+_PARSED: dict[tuple[str, str], dns.rdata.Rdata] = {}
+_PARSED_MAX = 200_000
+
+
+def rdata(rtype: str, text: str) -> dns.rdata.Rdata:
+    """Parsed once and kept: a 10,000-record zone re-sent after one change parses one."""
+    key = (rtype, text)
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        found = _PARSED[key] = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text, origin=dns.name.root,
+            relativize=False)
+    return found
+
+
 def to_rrsets(records: Iterable[Record]) -> list[dns.rrset.RRset]:
     """Records grouped into RRsets (one TTL per set: the smallest, as RFC 2181 asks)."""
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
@@ -72,8 +89,7 @@ def to_rrsets(records: Iterable[Record]) -> list[dns.rrset.RRset]:
         rrset = dns.rrset.RRset(dns.name.from_text(name), dns.rdataclass.IN,
                                 dns.rdatatype.from_text(rtype))
         for ttl, text in items:
-            rrset.add(dns.rdata.from_text(dns.rdataclass.IN, rrset.rdtype, text,
-                                          origin=dns.name.root, relativize=False), ttl)
+            rrset.add(rdata(rtype, text), ttl)
         out.append(rrset)
     return out
 
