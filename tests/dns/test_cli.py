@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import dns.message
@@ -104,3 +105,88 @@ def test_cli_error_cases(cloud: LiveCloud) -> None:
                         "dup.example.", "host.elsewhere.example.", check=False)
     assert p.returncode != 0 and "not inside zone" in p.stderr
     cloud.openstack("zone", "delete", "dup.example.")
+
+
+ZONE_FILE = """$ORIGIN roundtrip.example.
+$TTL 300
+@ IN SOA ns.roundtrip.example. admin.roundtrip.example. 1 3600 600 86400 300
+www IN A 10.8.0.1
+mail IN MX 10 mx.roundtrip.example.
+"""
+
+
+def test_cli_import_export_round_trip(cloud: LiveCloud, tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "zone.txt"
+    path.write_text(ZONE_FILE)
+    imp = cloud.openstack("zone", "import", "create", str(path))
+    assert imp["status"] == "COMPLETE", imp
+    z = _wait(cloud, "roundtrip.example.")
+    assert z["status"] == "ACTIVE" and z["email"] == "admin@roundtrip.example"
+    r = _ask(_knot(cloud), "www.roundtrip.example.", "A")
+    deadline = time.monotonic() + 10
+    while not r.answer and time.monotonic() < deadline:
+        time.sleep(0.1)
+        r = _ask(_knot(cloud), "www.roundtrip.example.", "A")
+    assert r.answer[0][0].address == "10.8.0.1"
+    exp = cloud.openstack("zone", "export", "create", "roundtrip.example.")
+    text = cloud.openstack("zone", "export", "showfile", exp["id"])["data"]
+    assert "www.roundtrip.example. 300 IN A 10.8.0.1" in text
+    assert "mail.roundtrip.example. 300 IN MX 10 mx.roundtrip.example." in text
+    cloud.openstack("zone", "delete", "roundtrip.example.")
+    path.write_text(text)
+    again = cloud.openstack("zone", "import", "create", str(path))
+    assert again["status"] == "COMPLETE", again
+    sets = cloud.openstack("recordset", "list", "roundtrip.example.")
+    assert {(s["name"], s["type"]) for s in sets} >= {("www.roundtrip.example.", "A"),
+                                                      ("mail.roundtrip.example.", "MX")}
+    cloud.openstack("zone", "delete", "roundtrip.example.")
+
+
+def _other_cloud(cloud: LiveCloud, tmp_path) -> Path:  # noqa: ANN001
+    import yaml
+
+    cloud.openstack("project", "create", "dns-other")
+    cloud.openstack("user", "create", "--password", "dns-other-pw1", "dns-other")
+    cloud.openstack("role", "add", "--project", "dns-other", "--user", "dns-other", "member",
+                    json_out=False)
+    doc = yaml.safe_load(cloud.clouds_yaml.read_text())
+    auth = doc["clouds"]["kumo"]["auth"]
+    auth.update(username="dns-other", password="dns-other-pw1", project_name="dns-other")
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_cli_transfer_between_projects(cloud: LiveCloud, tmp_path) -> None:  # noqa: ANN001
+    other = _other_cloud(cloud, tmp_path)
+    cloud.openstack("zone", "create", "--email", "a@moved.example", "moved.example.")
+    pid = cloud.openstack("project", "show", "dns-other")["id"]
+    req = cloud.openstack("zone", "transfer", "request", "create", "--target-project-id",
+                          pid, "moved.example.")
+    acc = cloud.openstack("zone", "transfer", "accept", "request", "--transfer-id", req["id"],
+                          "--key", req["key"], clouds_yaml=other)
+    assert acc["status"] == "COMPLETE"
+    mine = cloud.openstack("zone", "list", clouds_yaml=other)
+    assert [z["name"] for z in mine] == ["moved.example."]
+    assert "moved.example." not in [z["name"] for z in cloud.openstack("zone", "list")]
+    cloud.openstack("zone", "delete", "moved.example.", clouds_yaml=other)
+
+
+def test_openstacksdk_dns_proxy(cloud: LiveCloud) -> None:
+    import openstack
+
+    conn = openstack.connect(auth_url=cloud.base_url + "/v3", username="admin",
+                             password=cloud.admin_password, project_name="admin",
+                             user_domain_id="default", project_domain_id="default",
+                             region_name="RegionOne")
+    try:
+        z = conn.dns.create_zone(name="sdk.example.", email="a@sdk.example", ttl=900)
+        rs = conn.dns.create_recordset(z, name="api.sdk.example.", type="AAAA",
+                                       records=["fd00::5"])
+        assert rs.records == ["fd00::5"]
+        found = [r.name for r in conn.dns.recordsets(z, type="AAAA")]
+        assert found == ["api.sdk.example."]
+        assert conn.dns.get_zone(z.id).ttl == 900
+        conn.dns.delete_zone(z)
+    finally:
+        conn.close()
