@@ -35,8 +35,10 @@ import dns.tsig
 import dns.tsigkeyring
 
 from kumo import store
+from kumo.common.informer import Informer
 from kumo.model import dns as dm
 from kumo.observe import metrics
+from kumo.store import StoreSource
 
 from . import dns_zonedata as zd
 
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Version = tuple[zd.Record, frozenset[zd.Record]]
 HISTORY = 8  # versions kept per zone for IXFR
+WAIT = 0.5  # how long a version waits for the recordset watch before reading the store
 PER_MESSAGE = 400  # records per transfer message
 MAX_TEXT = 32768  # presentation-format bytes per message (wire format is no larger)
 XFR_TOTAL = metrics.Counter("kumo_dns_xfr_total", "zone transfers served",
@@ -61,10 +64,13 @@ class XfrSource:
         self.zones_by_name: dict[str, tuple[str, str]] = {}  # name -> (project, zone id)
         self.history: dict[str, OrderedDict[int, Version]] = {}
         self.bodies: dict[str, tuple[int, list[Any]]] = {}
+        self.by_zone: dict[str, dict[tuple[str, str], Obj]] = {}
+        self.sets = Informer(StoreSource(objects, dm.DNS_RECORDSET), on_event=self._indexed)
         self.catalog_serial = int(time.time())
         self.catalog_members: frozenset[str] = frozenset()
         self.address: tuple[str, int] | None = None
         self._servers: list[Any] = []
+        self._watch: asyncio.Task[None] | None = None
 
     # ---- the data -------------------------------------------------------------------
     def set_members(self, names: frozenset[str]) -> bool:
@@ -97,13 +103,30 @@ class XfrSource:
         served = kept.get(int(zone["spec"]["serial"]))
         if served is not None:  # one serial, one content, whoever asks (IXFR diffs rely on it)
             return served
-        sets = (await self.objects.list(dm.DNS_RECORDSET, project,
-                                        label_selector=f"{dm.ZONE_LABEL}={zone_id}")).items
-        ver = zd.zone_records(zone, sets)
+        ver = zd.zone_records(zone, await self._sets(zone))
         kept[_serial(ver[0])] = ver
         while len(kept) > HISTORY:
             kept.popitem(last=False)
         return ver
+
+    async def _sets(self, zone: Obj) -> list[Obj]:
+        """The zone's recordsets: from the watch-fed copy once it has seen the last write
+        the zone's serial announces (``recordsRevision``), else from the store."""
+        md = zone["metadata"]
+        need = int(zone["spec"].get("recordsRevision") or 0)
+        if self.sets.synced.is_set() and await self.sets.wait_for_revision(need, WAIT):
+            return [rs for rs in self.by_zone.get(md["name"], {}).values()
+                    if rs["metadata"]["namespace"] == md["namespace"]]
+        return (await self.objects.list(dm.DNS_RECORDSET, md["namespace"],
+                                        label_selector=f"{dm.ZONE_LABEL}={md['name']}")).items
+
+    def _indexed(self, typ: str, rs: Obj) -> None:
+        zone_id = (rs.get("spec") or {}).get("zoneId") or ""
+        key = (rs["metadata"]["namespace"], rs["metadata"]["name"])
+        if typ == "DELETED":
+            self.by_zone.get(zone_id, {}).pop(key, None)
+        else:
+            self.by_zone.setdefault(zone_id, {})[key] = rs
 
     async def _full(self, name: str, ver: Version) -> list[Any]:
         """The whole zone's RRsets, built once per served serial."""
@@ -175,6 +198,7 @@ class XfrSource:
         bound = tcp.sockets[0].getsockname()[:2]
         udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=bound)
         self._servers = [tcp, udp]
+        self._watch = asyncio.get_running_loop().create_task(self.sets.run())
         self.address = (bound[0], int(bound[1]))
         return self.address
 
@@ -182,6 +206,8 @@ class XfrSource:
         for s in self._servers:
             s.close()
         self._servers = []
+        if self._watch is not None:
+            self._watch.cancel()
 
     async def _tcp_client(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:

@@ -159,12 +159,21 @@ def owned(actor: Actor, zone: Obj, rule: str) -> None:
                        code="zone_not_found")
 
 
-async def bump_serial(objects: store.ObjectStore, zone: Obj, change: Obj | None = None
-                      ) -> Obj:
-    """The zone with a new serial (and ``change`` applied to its spec)."""
+def revision_of(obj: Obj) -> int:
+    return int(obj["metadata"].get("resourceVersion") or 0)
+
+
+async def bump_serial(objects: store.ObjectStore, zone: Obj, change: Obj | None = None,
+                      records_revision: int = 0) -> Obj:
+    """The zone with a new serial (and ``change`` applied to its spec). A recordset write
+    passes its revision: the transfer source's watch-fed copy of the recordsets must have
+    seen it before it serves the new serial (else it reads the store)."""
     def apply(current: Obj) -> None:
         current["spec"].update(change or {})
         current["spec"]["serial"] = new_serial(current["spec"].get("serial") or 0)
+        if records_revision:
+            current["spec"]["recordsRevision"] = max(
+                int(current["spec"].get("recordsRevision") or 0), records_revision)
 
     md = zone["metadata"]
     return await objects.mutate(dm.DNS_ZONE, md["namespace"], md["name"], apply)

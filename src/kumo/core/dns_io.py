@@ -67,16 +67,17 @@ async def import_zone(objects: store.ObjectStore, actor: Actor, text: str) -> Ob
             rules.check_type(rtype)
             sets.append((owner, rtype, [rd.to_text() for rd in rdataset], rdataset.ttl))
     try:
-        await _write_sets(objects, zone, sets, limits)
+        last = await _write_sets(objects, zone, sets, limits)
     except BaseException:
         await zones.delete_zone(objects, Actor.kumo(actor.project_id), zone["metadata"]["name"])
         raise
-    return await zones.bump_serial(objects, zone)
+    return await zones.bump_serial(objects, zone, records_revision=last)
 
 
 async def _write_sets(objects: store.ObjectStore, zone: Obj,
                       sets: list[tuple[str, str, list[str], int]], limits: dict[str, int]
-                      ) -> None:
+                      ) -> int:
+    """Write the recordsets; the revision of the last write."""
     project, zone_id = zone["metadata"]["namespace"], zone["metadata"]["name"]
     records._check_counts([], limits, len(sets), sum(len(s[2]) for s in sets))
     seen: dict[str, set[str]] = {}
@@ -85,12 +86,15 @@ async def _write_sets(objects: store.ObjectStore, zone: Obj,
     for owner, types in seen.items():
         if "CNAME" in types and (len(types) > 1 or owner == zone["spec"]["name"]):
             raise Invalid(f"CNAME at {owner} beside other data", code="invalid_object")
+    last = 0
     for owner, rtype, data, ttl in sets:
         owner = rules.check_fqdn(owner, "recordset")
         spec = {"name": owner, "type": rtype, "records": rules.check_records(
             rtype, data, limits["recordset_records"]), "ttl": ttl, "managed": False}
         obj = zones.recordset_object(project, zone_id, str(uuid.uuid4()), spec)
-        await names.create_unique(objects, obj, records.claim_scope(zone_id, rtype))
+        made = await names.create_unique(objects, obj, records.claim_scope(zone_id, rtype))
+        last = max(last, zones.revision_of(made))
+    return last
 
 
 async def export_zone(objects: store.ObjectStore, zone: Obj) -> str:

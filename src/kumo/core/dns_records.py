@@ -109,7 +109,7 @@ async def create_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
     except AlreadyExists:
         raise AlreadyExists(f"Duplicate RecordSet {name} {rtype}",
                             code="duplicate_recordset") from None
-    await zones.bump_serial(objects, zone)
+    await zones.bump_serial(objects, zone, records_revision=zones.revision_of(created))
     return created
 
 
@@ -138,7 +138,7 @@ async def update_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj, 
     md = rs["metadata"]
     updated = await objects.mutate(dm.DNS_RECORDSET, md["namespace"], md["name"],
                                    lambda cur: cur["spec"].update(change))
-    await zones.bump_serial(objects, zone)
+    await zones.bump_serial(objects, zone, records_revision=zones.revision_of(updated))
     return updated
 
 
@@ -150,11 +150,11 @@ async def delete_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
         raise Invalid("managed recordsets (SOA, apex NS) are kumo's", code="bad_request")
     md = rs["metadata"]
     try:
-        await objects.delete(dm.DNS_RECORDSET, md["namespace"], md["name"])
+        gone = await objects.delete(dm.DNS_RECORDSET, md["namespace"], md["name"])
     except store.NotFound:
         raise _not_found(rs_id) from None
     await names.release(objects, dm.DNS_RECORDSET, claim_scope(zone["metadata"]["name"],
                                                                rs["spec"]["type"]),
                         rs["spec"]["name"], rs_id)
-    await zones.bump_serial(objects, zone)
+    await zones.bump_serial(objects, zone, records_revision=zones.revision_of(gone))
     return rs

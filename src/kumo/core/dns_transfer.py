@@ -95,9 +95,10 @@ async def _move(objects: store.ObjectStore, zone: Obj, new: str) -> None:
     await quotas.claim(objects, new, zones.DNS, {zid: {"zones": 1}},
                        await zones.limits(objects, new))
     sets = await records.zone_sets(objects, zone)
+    last = 0
     for rs in sets:
         try:
-            await objects.create(_copy(rs, new))
+            last = max(last, zones.revision_of(await objects.create(_copy(rs, new))))
         except store.AlreadyExists:
             pass
     await objects.create(_copy(zone, new))
@@ -106,10 +107,12 @@ async def _move(objects: store.ObjectStore, zone: Obj, new: str) -> None:
         if not rs["spec"].get("managed"):
             await _reclaim(objects, dm.DNS_RECORDSET,
                            records.claim_scope(zid, rs["spec"]["type"]), rs["spec"]["name"], new)
-        await objects.delete(dm.DNS_RECORDSET, old, rs["metadata"]["name"])
+        gone = await objects.delete(dm.DNS_RECORDSET, old, rs["metadata"]["name"])
+        last = max(last, zones.revision_of(gone))
     await objects.delete(dm.DNS_ZONE, old, zid)
     await quotas.release(objects, old, zones.DNS, [zid])
-    await zones.bump_serial(objects, await objects.get(dm.DNS_ZONE, new, zid))
+    await zones.bump_serial(objects, await objects.get(dm.DNS_ZONE, new, zid),
+                            records_revision=last)
 
 
 async def _reclaim(objects: store.ObjectStore, kind: str, scope: str, name: str,

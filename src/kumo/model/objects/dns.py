@@ -27,6 +27,7 @@ class ZoneSpec(Model):
     masters: list[str] = Field(default_factory=list)
     shared_with: list[str] = Field(default_factory=list)
     pool_id: str = ""
+    records_revision: int = 0  # the store revision of the last recordset write it announces
 
 
 class ZoneStatus(Model):
