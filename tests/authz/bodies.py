@@ -119,6 +119,10 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"name": f"{_u()}.{ids['zname']}", "type": "A", "records": ["10.0.0.2"]}
     if key == "PUT /dns/v2/zones/{zone_id}/recordsets/{recordset_id}":
         return {"records": ["10.0.0.3"]}
+    if method == "POST" and template.rsplit("/", 1)[-1] in ("tsigkeys", "tlds", "blacklists"):
+        return s.dns_admin_body(template.rsplit("/", 1)[-1])
+    if method == "PATCH" and "{item_id}" in template:
+        return {"description": "d"} if "tsigkeys" not in template else {"scope": "POOL"}
     if key == "POST /dns/v2/zones/tasks/transfer_accepts":
         req = await s.xfer_request()
         return {"key": req["key"], "zone_transfer_request_id": req["id"]}

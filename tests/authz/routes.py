@@ -160,6 +160,9 @@ class Filler:
             self._zone = await s.zone() if write and "/recordsets/" not in template \
                 and not (self._method == "POST") else ids["zone"]
             return self._zone
+        if name == "item_id":
+            kind = template.split("/")[3]
+            return await s.dns_admin(kind) if write else ids[kind]
         if name == "task_id":
             return await s.task_id(template, write)
         if name == "recordset_id":

@@ -64,6 +64,9 @@ DNS_RULES: dict[str, Outcome] = {
     "GET /dns/v2/zones/tasks/transfer_accepts": TOKEN,
     "POST /dns/v2/zones/tasks/transfer_accepts": CREATE,
     "GET /dns/v2/zones/tasks/transfer_accepts/{task_id}": DNS_READ,
+    **{f"{m} /dns/v2/{p}{tail}": ADMIN for p in ("tsigkeys", "tlds", "blacklists")
+       for m, tail in (("GET", ""), ("POST", ""), ("GET", "/{item_id}"),
+                       ("PATCH", "/{item_id}"), ("DELETE", "/{item_id}"))},
 }
 
 RULES: dict[str, Outcome] = {
@@ -400,7 +403,7 @@ NATIVE_KINDS: dict[str, str] = {
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",
         "metadefnamespaces",
         "ipallocations", "keypairs", "leases", "macallocations", "segmentallocations",
-        "agentreports")},
+        "agentreports", "dnsblacklists", "dnstlds", "dnstsigkeys")},
     **{p: "keystone" for p in (
         "applicationcredentials", "credentials", "domains", "endpoints", "groupmemberships",
         "groups", "impliedroles", "loginfailures", "nameclaims", "policyblobs", "projects",

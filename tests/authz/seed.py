@@ -71,6 +71,18 @@ class Seed:
         return (await self.designate("POST", "/v2/zones", self.owner, json={
             "name": f"z{next(_n)}.authz.example.", "email": "a@authz.example"}))["id"]
 
+    def dns_admin_body(self, kind: str) -> dict[str, Any]:
+        n = next(_n)
+        return {"tsigkeys": {"name": f"key{n}", "algorithm": "hmac-sha256",
+                             "secret": "c2VjcmV0LWtleS1mb3ItYXV0aHo=", "scope": "POOL",
+                             "resource_id": "794ccc2c-d751-44fe-b57f-8894c9f5c842"},
+                "tlds": {"name": f"tld{n}"},
+                "blacklists": {"pattern": f"^blocked-{n}\\.example\\.$"}}[kind]
+
+    async def dns_admin(self, kind: str) -> str:
+        return str((await self.designate("POST", f"/v2/{kind}", self.admin, 201,
+                                         json=self.dns_admin_body(kind)))["id"])
+
     def zone_file(self) -> str:
         n = next(_n)
         return (f"$ORIGIN i{n}.authz.example.\n@ 300 IN SOA ns.x. h.authz.example. 1 2 3 4 5\n"
@@ -328,11 +340,14 @@ async def build(cloud: Cloud) -> Seed:
     ids["app_cred"] = await seed.app_cred()
     await seed.designate("PATCH", f"/v2/quotas/{a}", seed.admin, 200, json={
         "zones": -1, "zone_recordsets": -1, "zone_records": -1})
+    await seed.designate("POST", "/v2/tlds", seed.admin, 201, json={"name": "example"})
     ids["zone"] = await seed.zone()
     ids["zname"] = (await seed.designate("GET", f"/v2/zones/{ids['zone']}", seed.owner,
                                          200))["name"]
     ids["recordset"] = await seed.recordset()
     ids["import"] = await seed.import_task()
+    for kind in ("tsigkeys", "tlds", "blacklists"):
+        ids[kind] = await seed.dns_admin(kind)
     ids["export"] = await seed.export_task()
     ids["xfer_req"] = (await seed.xfer_request())["id"]
     own = await seed.xfer_request(a)

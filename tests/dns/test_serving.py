@@ -222,3 +222,22 @@ async def test_unreachable_target_is_pending_then_error_then_recovers(serving: S
     assert await serving.status(z, "ACTIVE", timeout=30)
     r = await ask(serving.bind.listen, "x.down.test.", "A")
     assert r.answer[0][0].address == "10.3.3.3"
+
+
+async def test_an_operator_tsig_key_is_accepted(serving: Serving) -> None:
+    from kumo.core import dns_admin
+
+    await serving.zone("opkey.test.")
+    secret = base64.b64encode(os.urandom(32)).decode()
+    await dns_admin.create(serving.objects, Actor.kumo(), dm.DNS_TSIG_KEY, {
+        "name": "operator", "algorithm": "hmac-sha512", "secret": secret})
+    addr = serving.source.address
+    assert addr is not None
+    ring = dns.tsigkeyring.from_text({"operator": ("hmac-sha512", secret)})
+
+    async def answered() -> Any:
+        q = dns.message.make_query("opkey.test.", "SOA")
+        q.use_tsig(ring, keyname="operator", algorithm="hmac-sha512")
+        r = await dns.asyncquery.udp(q, addr[0], port=addr[1], timeout=2)
+        return r if r.answer else None
+    assert await until(answered, 5) is not None

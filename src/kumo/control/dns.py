@@ -73,14 +73,20 @@ class DnsController:
         from kumo.store import StoreSource
 
         self.zones = Informer(StoreSource(self.objects, dm.DNS_ZONE), on_event=self._changed)
+        self.tsig = Informer(StoreSource(self.objects, dm.DNS_TSIG_KEY), on_event=self._keys)
         self.wake = asyncio.Event()
         self.keyring = dns.tsigkeyring.from_text({self.key[0]: self.key[1]})
 
     async def _changed(self, typ: str, obj: Obj) -> None:
         self.wake.set()
 
+    def _keys(self, typ: str, obj: Obj) -> None:
+        self.source.set_keys({k["spec"]["name"]: (k["spec"].get("algorithm", "hmac-sha256"),
+                                                  k["spec"]["secret"])
+                              for k in self.tsig.values()})
+
     async def run(self) -> None:
-        await asyncio.gather(self.zones.run(), self._loop())
+        await asyncio.gather(self.zones.run(), self.tsig.run(), self._loop())
 
     async def _loop(self) -> None:
         await self.zones.synced.wait()

@@ -60,6 +60,7 @@ class XfrSource:
 
     def __init__(self, objects: store.ObjectStore, keyring: dict[str, str]) -> None:
         self.objects = objects
+        self.own_keys = dict(keyring)
         self.keyring = dns.tsigkeyring.from_text(keyring)
         self.zones_by_name: dict[str, tuple[str, str]] = {}  # name -> (project, zone id)
         self.history: dict[str, OrderedDict[int, Version]] = {}
@@ -71,6 +72,11 @@ class XfrSource:
         self.address: tuple[str, int] | None = None
         self._servers: list[Any] = []
         self._watch: asyncio.Task[None] | None = None
+
+    def set_keys(self, extra: dict[str, tuple[str, str]]) -> None:
+        """Accept the operator's TSIG keys (``DnsTsigKey``: name → (algorithm, secret))
+        beside kumo's own."""
+        self.keyring = dns.tsigkeyring.from_text({**extra, **self.own_keys})
 
     # ---- the data -------------------------------------------------------------------
     def set_members(self, names: frozenset[str]) -> bool:

@@ -22,8 +22,8 @@ from kumo.model import compute as cm
 from kumo.model import dns as dm
 from kumo.model.names import NAME_CLAIM
 
+from . import dns_admin, names, quotas
 from . import dns_rules as rules
-from . import names, quotas
 from .actor import Actor
 from .errors import AlreadyExists, Invalid, NotFound
 
@@ -55,7 +55,8 @@ async def _zone_owner(objects: store.ObjectStore, name: str) -> str | None:
     return _owner_of(claim)
 
 
-async def check_placement(objects: store.ObjectStore, actor: Actor, name: str) -> None:
+async def check_placement(objects: store.ObjectStore, actor: Actor, name: str,
+                          privileged: bool = False) -> None:
     """No zone inside another project's zone, none above another project's zone."""
     labels = name[:-1].split(".")
     for i in range(1, len(labels)):
@@ -69,6 +70,7 @@ async def check_placement(objects: store.ObjectStore, actor: Actor, name: str) -
         if zname.endswith("." + name) and zone["metadata"]["namespace"] != actor.project_id:
             raise Invalid(f"another project owns {zname}, a zone inside {name}",
                           code="illegal_parent_zone")
+    await dns_admin.check_zone_name(objects, actor, name, privileged)
 
 
 def zone_object(project: str, zone_id: str, spec: Obj) -> Obj:
@@ -84,8 +86,10 @@ def recordset_object(project: str, zone_id: str, rs_id: str, spec: Obj) -> Obj:
             "spec": {"zoneId": zone_id, **spec}}
 
 
-async def create_zone(objects: store.ObjectStore, actor: Actor, body: Obj) -> Obj:
-    """A PRIMARY zone with its SOA and NS recordsets; the zone as stored."""
+async def create_zone(objects: store.ObjectStore, actor: Actor, body: Obj, *,
+                      privileged: bool = False) -> Obj:
+    """A PRIMARY zone with its SOA and NS recordsets; the zone as stored. ``privileged``:
+    the caller is an admin acting in its own project (blacklists do not apply)."""
     actor.require_write("create_zone")
     project = actor.project_id or ""
     name = rules.check_fqdn(body.get("name"), "zone", zone=True)
@@ -97,7 +101,7 @@ async def create_zone(objects: store.ObjectStore, actor: Actor, body: Obj) -> Ob
             "description": rules.check_description(body.get("description")),
             "type": ztype, "serial": new_serial(), "poolId": POOL_ID,
             "attributes": {str(k): str(v) for k, v in (body.get("attributes") or {}).items()}}
-    await check_placement(objects, actor, name)
+    await check_placement(objects, actor, name, privileged)
     zone_id = str(uuid.uuid4())
     await quotas.claim(objects, project, DNS, {zone_id: {"zones": 1}},
                        await limits(objects, project))

@@ -13,6 +13,8 @@ description, managed (SOA/NS kumo writes itself)}
 DnsZoneTask (name = task id) spec, written by the dns face: {task (import | export |
 transfer_request | transfer_accept), status (ACTIVE | COMPLETE | ERROR), zoneId, zoneName,
 message, key (transfer requests), targetProjectId, description, requestId}
+DnsTsigKey {name, algorithm, secret (base64), scope (POOL|ZONE), resourceId}, DnsTld {name,
+description}, DnsBlacklist {pattern, description}: cluster-scoped, admins through the face.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .registry import KindInfo, register
 DNS_ZONE = "DnsZone"
 DNS_RECORDSET = "DnsRecordSet"
 DNS_TASK = "DnsZoneTask"
+DNS_TSIG_KEY = "DnsTsigKey"
+DNS_TLD = "DnsTld"
+DNS_BLACKLIST = "DnsBlacklist"
 ZONE_LABEL = "kumo.io/dns-zone"
 QUOTA_NAME = "dns"  # the QuotaSet of a project's Designate limits
 QUOTA_DEFAULTS: dict[str, int] = {"zones": 10, "zone_recordsets": 500, "zone_records": 500,
@@ -31,3 +36,6 @@ RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "S
 register(KindInfo(DNS_ZONE, "dnszones", namespaced=True))
 register(KindInfo(DNS_RECORDSET, "dnsrecordsets", namespaced=True))
 register(KindInfo(DNS_TASK, "dnszonetasks", namespaced=True))
+register(KindInfo(DNS_TSIG_KEY, "dnstsigkeys", namespaced=False, admin_only=True))
+register(KindInfo(DNS_TLD, "dnstlds", namespaced=False, admin_only=True))
+register(KindInfo(DNS_BLACKLIST, "dnsblacklists", namespaced=False, admin_only=True))

@@ -76,3 +76,36 @@ class TaskSpec(Model):
 class DnsZoneTask(Resource):
     KIND = dm.DNS_TASK
     spec: TaskSpec
+
+
+class TsigKeySpec(Model):
+    name: str
+    algorithm: str = "hmac-sha256"
+    secret: str
+    scope: str = "POOL"
+    resource_id: str = ""
+
+
+class DnsTsigKey(Resource):
+    KIND = dm.DNS_TSIG_KEY
+    spec: TsigKeySpec
+
+
+class TldSpec(Model):
+    name: str
+    description: str | None = None
+
+
+class DnsTld(Resource):
+    KIND = dm.DNS_TLD
+    spec: TldSpec
+
+
+class BlacklistSpec(Model):
+    pattern: str
+    description: str | None = None
+
+
+class DnsBlacklist(Resource):
+    KIND = dm.DNS_BLACKLIST
+    spec: BlacklistSpec

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from kumo.core import errors as domain
 
 from ...errors import ApiError, handlers
-from . import admin, recordsets, tasks, zones
+from . import admin, catalogs, recordsets, tasks, zones
 from .common import base_url, designate_body, from_domain
 
 
@@ -96,6 +96,12 @@ def build_app() -> Starlette:
         Route("/v2/quotas/{project_id}", admin.quota_update, methods=["PATCH"]),
         Route("/v2/quotas/{project_id}", admin.quota_reset, methods=["DELETE"]),
         Route("/v2/pools", admin.pools, methods=["GET"]),
+        *(r for p in catalogs.PATHS for r in (
+            Route(f"/v2/{p}", catalogs.index, methods=["GET"]),
+            Route(f"/v2/{p}", catalogs.create, methods=["POST"]),
+            Route(f"/v2/{p}/{{item_id}}", catalogs.show, methods=["GET"]),
+            Route(f"/v2/{p}/{{item_id}}", catalogs.update, methods=["PATCH"]),
+            Route(f"/v2/{p}/{{item_id}}", catalogs.delete, methods=["DELETE"]))),
         Route("/v2/service_statuses", admin.service_statuses, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers=_handlers())

@@ -62,6 +62,7 @@ class Caller:
     actor: Actor
     all_projects: bool
     token_project: str | None
+    admin: bool = False  # the token's role (the actor is not an admin without the headers)
 
 
 async def caller(request: Request) -> Caller:
@@ -80,8 +81,8 @@ async def caller(request: Request) -> Caller:
         actor = Actor(sudo, actor.user_id, False, True)
     elif not every and actor.is_admin:  # an admin sees its own project unless it asks
         actor = Actor(actor.project_id, actor.user_id, False, actor.can_write)
-        return Caller(actor, False, ctx.project_id)
-    return Caller(actor, every, ctx.project_id)
+        return Caller(actor, False, ctx.project_id, True)
+    return Caller(actor, every, ctx.project_id, ctx.is_admin)
 
 
 async def admin_caller(request: Request) -> Actor:

@@ -49,7 +49,7 @@ def zone_view(request: Request, zone: Obj, deleting: bool = False) -> Obj:
 async def create(request: Request) -> Response:
     c = await caller(request)
     body = await body_of(request)
-    zone = await core.create_zone(runtime(request).objects, c.actor, body)
+    zone = await core.create_zone(runtime(request).objects, c.actor, body, privileged=c.admin)
     return JSONResponse(zone_view(request, zone), status_code=202)
 
 
