@@ -123,6 +123,8 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return s.dns_admin_body(template.rsplit("/", 1)[-1])
     if method == "PATCH" and "{item_id}" in template:
         return {"description": "d"} if "tsigkeys" not in template else {"scope": "POOL"}
+    if key == "POST /dns/v2/zones/{zone_id}/shares":
+        return {"target_project_id": (await s.cloud.project(_u()))}
     if key == "POST /dns/v2/zones/tasks/transfer_accepts":
         req = await s.xfer_request()
         return {"key": req["key"], "zone_transfer_request_id": req["id"]}

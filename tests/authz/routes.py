@@ -163,6 +163,8 @@ class Filler:
         if name == "item_id":
             kind = template.split("/")[3]
             return await s.dns_admin(kind) if write else ids[kind]
+        if name == "share_id":
+            return await s.share(self._zone)
         if name == "task_id":
             return await s.task_id(template, write)
         if name == "recordset_id":

@@ -37,6 +37,8 @@ DNS_RULES: dict[str, Outcome] = {
     "GET /dns/v2/zones": TOKEN, "POST /dns/v2/zones": CREATE,
     f"GET {_Z}": DNS_READ, f"PATCH {_Z}": DNS_WRITE, f"DELETE {_Z}": DNS_WRITE,
     f"GET {_Z}/nameservers": DNS_READ,
+    f"GET {_Z}/shares": DNS_READ, f"POST {_Z}/shares": DNS_WRITE,
+    f"GET {_Z}/shares/{{share_id}}": DNS_READ, f"DELETE {_Z}/shares/{{share_id}}": DNS_WRITE,
     f"GET {_Z}/recordsets": DNS_READ, f"POST {_Z}/recordsets": DNS_WRITE,
     f"GET {_Z}/recordsets/{{recordset_id}}": DNS_READ,
     f"PUT {_Z}/recordsets/{{recordset_id}}": DNS_WRITE,

@@ -83,6 +83,12 @@ class Seed:
         return str((await self.designate("POST", f"/v2/{kind}", self.admin, 201,
                                          json=self.dns_admin_body(kind)))["id"])
 
+    async def share(self, zone_id: str) -> str:
+        """A share with a third project (so the matrix's callers keep their view)."""
+        third = await self.cloud.project(f"third{next(_n)}")
+        return str((await self.designate("POST", f"/v2/zones/{zone_id}/shares", self.owner,
+                                         201, json={"target_project_id": third}))["id"])
+
     def zone_file(self) -> str:
         n = next(_n)
         return (f"$ORIGIN i{n}.authz.example.\n@ 300 IN SOA ns.x. h.authz.example. 1 2 3 4 5\n"

@@ -177,3 +177,29 @@ async def test_lists_filters_sorting_paging_and_admin_headers(cloud: Cloud) -> N
     assert len(rs_all["recordsets"]) == 3
     data = await dns_ok(cloud, "GET", "/v2/recordsets?data=ns1.kumo.test.", b, 200)
     assert len(data["recordsets"]) == 2
+
+
+async def test_shared_zone(cloud: Cloud) -> None:
+    a, b, _ = await _tenants(cloud)
+    z = await zone(cloud, a, "shared.example.")
+    mine = await dns_ok(cloud, "POST", f"/v2/zones/{z['id']}/recordsets", a, json={
+        "name": "owner.shared.example.", "type": "A", "records": ["10.0.0.1"]})
+    _error(await dns_call(cloud, "POST", f"/v2/zones/{z['id']}/recordsets", b, json={
+        "name": "b.shared.example.", "type": "A", "records": ["10.0.0.2"]}),
+        404, "zone_not_found")
+    share = await dns_ok(cloud, "POST", f"/v2/zones/{z['id']}/shares", a, 201,
+                         json={"target_project_id": b.project_id})
+    assert share["target_project_id"] == b.project_id
+    listed = await dns_ok(cloud, "GET", "/v2/zones", b, 200)
+    assert [x["name"] for x in listed["zones"]] == ["shared.example."]
+    assert listed["zones"][0]["shared"] is True
+    theirs = await dns_ok(cloud, "POST", f"/v2/zones/{z['id']}/recordsets", b, json={
+        "name": "b.shared.example.", "type": "A", "records": ["10.0.0.2"]})
+    assert theirs["project_id"] == b.project_id
+    _error(await dns_call(cloud, "DELETE", f"/v2/zones/{z['id']}/recordsets/{mine['id']}",
+                          b), 403, "forbidden")
+    _error(await dns_call(cloud, "PATCH", f"/v2/zones/{z['id']}", b, json={"ttl": 60}),
+           403, "forbidden")
+    await dns_ok(cloud, "DELETE", f"/v2/zones/{z['id']}/recordsets/{theirs['id']}", b)
+    await dns_ok(cloud, "DELETE", f"/v2/zones/{z['id']}/shares/{share['id']}", a, 204)
+    assert (await dns_ok(cloud, "GET", "/v2/zones", b, 200))["zones"] == []

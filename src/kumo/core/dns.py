@@ -25,7 +25,7 @@ from kumo.model.names import NAME_CLAIM
 from . import dns_admin, names, quotas
 from . import dns_rules as rules
 from .actor import Actor
-from .errors import AlreadyExists, Invalid, NotFound
+from .errors import AlreadyExists, Forbidden, Invalid, NotFound
 
 Obj = dict[str, Any]
 DNS = "dns"
@@ -154,13 +154,51 @@ def visible(actor: Actor, zone: Obj) -> bool:
         actor.project_id in (zone["spec"].get("sharedWith") or []))
 
 
-def owned(actor: Actor, zone: Obj, rule: str) -> None:
-    """Writes are the owner's (or an admin's); a project it is shared with only reads."""
+def owned(actor: Actor, zone: Obj, rule: str, *, shared_ok: bool = False) -> None:
+    """Writes are the owner's (or an admin's); a project the zone is shared with may write
+    recordsets (``shared_ok``), never the zone."""
     actor.require_write(rule)
-    if not (actor.is_admin or actor.system
-            or zone["metadata"]["namespace"] == actor.project_id):
-        raise NotFound(f"Could not find Zone {zone['metadata']['name']}",
-                       code="zone_not_found")
+    if actor.is_admin or actor.system or zone["metadata"]["namespace"] == actor.project_id:
+        return
+    if actor.project_id in (zone["spec"].get("sharedWith") or []):
+        if shared_ok:
+            return
+        raise Forbidden(f"zone {zone['spec']['name']} is shared with your project, not "
+                        "owned by it", rule=rule)
+    raise NotFound(f"Could not find Zone {zone['metadata']['name']}", code="zone_not_found")
+
+
+def share_id(zone_id: str, project: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(zone_id), f"share:{project}"))
+
+
+async def share(objects: store.ObjectStore, actor: Actor, zone: Obj, target: object) -> Obj:
+    """Share the zone with ``target`` (a project id); idempotent."""
+    owned(actor, zone, "share_zone")
+    if not isinstance(target, str) or not target or target == zone["metadata"]["namespace"]:
+        raise Invalid("target_project_id must be another project's id", code="invalid_object")
+    md = zone["metadata"]
+
+    def add(cur: Obj) -> Any:
+        have = list(cur["spec"].get("sharedWith") or [])
+        if target in have:
+            return store.UNCHANGED
+        cur["spec"]["sharedWith"] = [*have, target]
+        return None
+
+    return await objects.mutate(dm.DNS_ZONE, md["namespace"], md["name"], add)
+
+
+async def unshare(objects: store.ObjectStore, actor: Actor, zone: Obj, sid: str) -> None:
+    owned(actor, zone, "unshare_zone")
+    md = zone["metadata"]
+    targets = [p for p in zone["spec"].get("sharedWith") or []
+               if share_id(md["name"], p) == sid]
+    if not targets:
+        raise NotFound(f"Could not find SharedZone {sid}", code="shared_zone_not_found")
+    await objects.mutate(dm.DNS_ZONE, md["namespace"], md["name"], lambda cur: cur[
+        "spec"].update(sharedWith=[p for p in cur["spec"].get("sharedWith") or []
+                                   if p not in targets]))
 
 
 def revision_of(obj: Obj) -> int:

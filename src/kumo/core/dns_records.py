@@ -20,7 +20,7 @@ from . import dns as zones
 from . import dns_rules as rules
 from . import names
 from .actor import Actor
-from .errors import AlreadyExists, Invalid, NotFound, QuotaExceeded
+from .errors import AlreadyExists, Forbidden, Invalid, NotFound, QuotaExceeded
 
 Obj = dict[str, Any]
 
@@ -84,9 +84,17 @@ def _check_counts(sets: list[Obj], limits: dict[str, int], adding_sets: int,
                             code="over_quota")
 
 
+def _mine(actor: Actor, zone: Obj, rs: Obj) -> None:
+    """In a shared zone, a project other than the owner changes only its own recordsets."""
+    if actor.is_admin or actor.system or zone["metadata"]["namespace"] == actor.project_id:
+        return
+    if rs["spec"].get("projectId") != actor.project_id:
+        raise Forbidden("this recordset belongs to another project", rule="update_recordset")
+
+
 async def create_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
                            body: Obj) -> Obj:
-    zones.owned(actor, zone, "create_recordset")
+    zones.owned(actor, zone, "create_recordset", shared_ok=True)
     project, zone_id = zone["metadata"]["namespace"], zone["metadata"]["name"]
     name = rules.check_fqdn(body.get("name"), "recordset")
     rtype = rules.check_type(body.get("type"))
@@ -102,7 +110,8 @@ async def create_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
     _check_counts(sets, limits, 1, len(records))
     rs_id = str(uuid.uuid4())
     spec = {"name": name, "type": rtype, "records": records, "ttl": ttl,
-            "description": description, "managed": False}
+            "description": description, "managed": False,
+            "projectId": actor.project_id or project}
     obj = zones.recordset_object(project, zone_id, rs_id, spec)
     try:
         created = await names.create_unique(objects, obj, claim_scope(zone_id, rtype))
@@ -115,8 +124,9 @@ async def create_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
 
 async def update_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj, rs_id: str,
                            body: Obj) -> Obj:
-    zones.owned(actor, zone, "update_recordset")
+    zones.owned(actor, zone, "update_recordset", shared_ok=True)
     rs = await get_recordset(objects, zone, rs_id)
+    _mine(actor, zone, rs)
     if rs["spec"].get("managed") and not actor.is_admin:
         raise Invalid("managed recordsets (SOA, apex NS) are kumo's", code="bad_request")
     extra = sorted(set(body) - {"records", "ttl", "description"})
@@ -144,8 +154,9 @@ async def update_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj, 
 
 async def delete_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
                            rs_id: str) -> Obj:
-    zones.owned(actor, zone, "delete_recordset")
+    zones.owned(actor, zone, "delete_recordset", shared_ok=True)
     rs = await get_recordset(objects, zone, rs_id)
+    _mine(actor, zone, rs)
     if rs["spec"].get("managed"):
         raise Invalid("managed recordsets (SOA, apex NS) are kumo's", code="bad_request")
     md = rs["metadata"]

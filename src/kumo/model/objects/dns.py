@@ -53,6 +53,7 @@ class RecordSetSpec(Model):
     ttl: int | None = None
     description: str | None = None
     managed: bool = False
+    project_id: str | None = None  # who made it (a project the zone is shared with)
 
 
 class DnsRecordSet(Resource):

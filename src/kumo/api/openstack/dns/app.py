@@ -23,7 +23,7 @@ from starlette.routing import Route
 from kumo.core import errors as domain
 
 from ...errors import ApiError, handlers
-from . import admin, catalogs, recordsets, tasks, zones
+from . import admin, catalogs, recordsets, shares, tasks, zones
 from .common import base_url, designate_body, from_domain
 
 
@@ -86,6 +86,10 @@ def build_app() -> Starlette:
         Route("/v2/zones/{zone_id}", z.update, methods=["PATCH"]),
         Route("/v2/zones/{zone_id}", z.delete, methods=["DELETE"]),
         Route("/v2/zones/{zone_id}/nameservers", z.nameservers, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/shares", shares.index, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/shares", shares.create, methods=["POST"]),
+        Route("/v2/zones/{zone_id}/shares/{share_id}", shares.show, methods=["GET"]),
+        Route("/v2/zones/{zone_id}/shares/{share_id}", shares.delete, methods=["DELETE"]),
         Route("/v2/zones/{zone_id}/recordsets", r.index, methods=["GET"]),
         Route("/v2/zones/{zone_id}/recordsets", r.create, methods=["POST"]),
         Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.show, methods=["GET"]),

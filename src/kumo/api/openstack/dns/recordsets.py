@@ -41,7 +41,8 @@ def rs_view(request: Request, zone: Obj, rs: Obj, action: str | None = None) -> 
     md, spec = rs["metadata"], rs["spec"]
     status, zone_action = zone_state(zone)
     zid = zone["metadata"]["name"]
-    return {"id": md["name"], "zone_id": zid, "project_id": md["namespace"],
+    return {"id": md["name"], "zone_id": zid,
+            "project_id": spec.get("projectId") or md["namespace"],
             "name": spec["name"], "zone_name": zone["spec"]["name"], "type": spec["type"],
             "records": records_of(zone, rs), "ttl": spec.get("ttl"),
             "status": "PENDING" if action else status,
