@@ -163,6 +163,11 @@ class Filler:
         if name == "item_id":
             kind = template.split("/")[3]
             return await s.dns_admin(kind) if write else ids[kind]
+        if name == "pool_id":
+            return "794ccc2c-d751-44fe-b57f-8894c9f5c842"
+        if name == "status_id":
+            return str(uuid.uuid5(uuid.UUID("794ccc2c-d751-44fe-b57f-8894c9f5c842"),
+                                  "service:api"))
         if name == "share_id":
             return await s.share(self._zone)
         if name == "task_id":

@@ -63,7 +63,7 @@ async def test_name_and_data_errors(cloud: Cloud) -> None:
                 ("a" * 60 + ".") * 5):
         r = await dns_call(cloud, "POST", "/v2/zones", a,
                            json={"name": bad, "email": "h@x.example"})
-        _error(r, 400, "invalid_name")
+        _error(r, 400, "invalid_object")
     _error(await dns_call(cloud, "POST", "/v2/zones", a, json={"name": "ok.example.",
                                                                 "email": "nope"}),
            400, "invalid_object")
@@ -81,7 +81,7 @@ async def test_name_and_data_errors(cloud: Cloud) -> None:
         ({"name": "data.example.", "type": "CNAME", "records": ["x.example."]},
          400, "invalid_recordset_location"),
         ({"name": "h.data.example.", "type": "WKS", "records": ["x"]},
-         400, "invalid_recordset_type"),
+         400, "invalid_object"),
     ]
     for body, status, typ in cases:
         _error(await dns_call(cloud, "POST", path, a, json=body), status, typ)
@@ -123,11 +123,11 @@ async def test_child_zone_of_another_project_and_quota(cloud: Cloud) -> None:
     a, b, admin = await _tenants(cloud)
     await zone(cloud, a, "parent.example.")
     _error(await dns_call(cloud, "POST", "/v2/zones", b, json={
-        "name": "sub.parent.example.", "email": "h@x.example"}), 400, "illegal_child_zone")
+        "name": "sub.parent.example.", "email": "h@x.example"}), 400, "illegal_child")
     await zone(cloud, a, "sub.parent.example.")  # the owner may
     await zone(cloud, b, "leaf.top.example.")
     _error(await dns_call(cloud, "POST", "/v2/zones", a, json={
-        "name": "top.example.", "email": "h@x.example"}), 400, "illegal_parent_zone")
+        "name": "top.example.", "email": "h@x.example"}), 400, "illegal_parent")
     await dns_ok(cloud, "PATCH", f"/v2/quotas/{b.project_id}", admin, 200,
                  json={"zones": 2, "recordset_records": 2})
     shown = await dns_ok(cloud, "GET", f"/v2/quotas/{b.project_id}", b, 200)

@@ -16,6 +16,8 @@ Targets are real authoritative servers (Knot, BIND...) run as secondaries of the
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
 from dataclasses import dataclass, field
@@ -81,9 +83,16 @@ class DnsController:
         self.wake.set()
 
     def _keys(self, typ: str, obj: Obj) -> None:
-        self.source.set_keys({k["spec"]["name"]: (k["spec"].get("algorithm", "hmac-sha256"),
-                                                  k["spec"]["secret"])
-                              for k in self.tsig.values()})
+        """Keys whose secret is base64 (what DNS TSIG needs); others are stored, not used."""
+        usable = {}
+        for k in self.tsig.values():
+            try:
+                base64.b64decode(k["spec"]["secret"], validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            usable[k["spec"]["name"]] = (k["spec"].get("algorithm", "hmac-sha256"),
+                                         k["spec"]["secret"])
+        self.source.set_keys(usable)
 
     async def run(self) -> None:
         await asyncio.gather(self.zones.run(), self.tsig.run(), self._loop())

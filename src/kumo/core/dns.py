@@ -64,12 +64,12 @@ async def check_placement(objects: store.ObjectStore, actor: Actor, name: str,
         owner = await _zone_owner(objects, parent)
         if owner is not None and owner != actor.project_id and not actor.system:
             raise Invalid(f"zone {name} is inside {parent}, which another project owns",
-                          code="illegal_child_zone")
+                          code="illegal_child")
     for zone in (await objects.list(dm.DNS_ZONE, None)).items:
         zname = zone["spec"]["name"]
         if zname.endswith("." + name) and zone["metadata"]["namespace"] != actor.project_id:
             raise Invalid(f"another project owns {zname}, a zone inside {name}",
-                          code="illegal_parent_zone")
+                          code="illegal_parent")
     await dns_admin.check_zone_name(objects, actor, name, privileged)
 
 
@@ -135,7 +135,7 @@ async def get_zone(objects: store.ObjectStore, actor: Actor, zone_id: str) -> Ob
         found = await objects.try_get(dm.DNS_ZONE, actor.project_id, zone_id)
     found = found or await _find(objects, zone_id)
     if found is None or not visible(actor, found):
-        raise NotFound(f"Could not find Zone {zone_id}", code="zone_not_found")
+        raise NotFound("Could not find Zone", code="zone_not_found")
     return found
 
 
@@ -165,7 +165,7 @@ def owned(actor: Actor, zone: Obj, rule: str, *, shared_ok: bool = False) -> Non
             return
         raise Forbidden(f"zone {zone['spec']['name']} is shared with your project, not "
                         "owned by it", rule=rule)
-    raise NotFound(f"Could not find Zone {zone['metadata']['name']}", code="zone_not_found")
+    raise NotFound("Could not find Zone", code="zone_not_found")
 
 
 def share_id(zone_id: str, project: str) -> str:
@@ -195,7 +195,7 @@ async def unshare(objects: store.ObjectStore, actor: Actor, zone: Obj, sid: str)
     targets = [p for p in zone["spec"].get("sharedWith") or []
                if share_id(md["name"], p) == sid]
     if not targets:
-        raise NotFound(f"Could not find SharedZone {sid}", code="shared_zone_not_found")
+        raise NotFound("Could not find SharedZone", code="shared_zone_not_found")
     await objects.mutate(dm.DNS_ZONE, md["namespace"], md["name"], lambda cur: cur[
         "spec"].update(sharedWith=[p for p in cur["spec"].get("sharedWith") or []
                                    if p not in targets]))
@@ -253,7 +253,7 @@ async def delete_zone(objects: store.ObjectStore, actor: Actor, zone_id: str) ->
     try:
         await objects.delete(dm.DNS_ZONE, project, zone_id)
     except store.NotFound:
-        raise NotFound(f"Could not find Zone {zone_id}", code="zone_not_found") from None
+        raise NotFound("Could not find Zone", code="zone_not_found") from None
     await names.release(objects, dm.DNS_ZONE, "", zone["spec"]["name"], zone_id)
     await quotas.release(objects, project, DNS, [zone_id])
     return zone

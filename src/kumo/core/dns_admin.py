@@ -11,8 +11,6 @@ TLD names and TSIG key names are unique (``names``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from typing import Any
@@ -74,11 +72,10 @@ def _tsig(body: Obj, partial: bool) -> Obj:
                           code="invalid_object")
         out["algorithm"] = body["algorithm"]
     if "secret" in body or not partial:
-        try:
-            base64.b64decode(str(body.get("secret")), validate=True)
-        except (binascii.Error, ValueError):
-            raise Invalid("secret must be base64", code="invalid_object") from None
-        out["secret"] = body["secret"]
+        secret = body.get("secret")
+        if not isinstance(secret, str) or not secret or len(secret) > 4096:
+            raise Invalid("secret must be a non-empty string", code="invalid_object")
+        out["secret"] = secret
     for k, field in (("scope", "scope"), ("resource_id", "resourceId")):
         if k in body:
             out[field] = str(body[k])
@@ -99,7 +96,7 @@ async def create(objects: store.ObjectStore, actor: Actor, kind: str, body: Obj)
 async def get(objects: store.ObjectStore, kind: str, ident: str) -> Obj:
     found = await objects.try_get(kind, "", ident)
     if found is None:
-        raise NotFound(f"Could not find {kind.removeprefix('Dns')} {ident}",
+        raise NotFound(f"Could not find {kind.removeprefix('Dns')}",
                        code=f"{kind.removeprefix('Dns').lower()}_not_found")
     return found
 
@@ -131,11 +128,11 @@ async def check_zone_name(objects: store.ObjectStore, actor: Actor, name: str,
     """TLD and blacklist rules for a new zone."""
     tlds = {t["spec"]["name"] for t in (await objects.list(dm.DNS_TLD, None)).items}
     if name in tlds:
-        raise Invalid(f"{name} is a TLD; zones are made below it", code="invalid_name")
+        raise Invalid(f"{name} is a TLD; zones are made below it", code="invalid_zone_name")
     if tlds and not any(name.endswith("." + t) for t in tlds):
-        raise Invalid(f"{name} is not under a known TLD", code="invalid_name")
+        raise Invalid(f"{name} is not under a known TLD", code="invalid_zone_name")
     if actor.is_admin or actor.system or privileged:
         return
     for entry in (await objects.list(dm.DNS_BLACKLIST, None)).items:
         if re.search(entry["spec"]["pattern"], name):
-            raise Invalid(f"zone name {name} is blacklisted", code="invalid_name")
+            raise Invalid(f"zone name {name} is blacklisted", code="invalid_zone_name")

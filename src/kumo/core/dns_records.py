@@ -36,7 +36,7 @@ async def zone_sets(objects: store.ObjectStore, zone: Obj) -> list[Obj]:
 
 
 def _not_found(rs_id: str) -> NotFound:
-    return NotFound(f"Could not find RecordSet {rs_id}", code="recordset_not_found")
+    return NotFound("Could not find RecordSet", code="recordset_not_found")
 
 
 async def get_recordset(objects: store.ObjectStore, zone: Obj, rs_id: str) -> Obj:
@@ -129,7 +129,9 @@ async def update_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj, 
     _mine(actor, zone, rs)
     if rs["spec"].get("managed") and not actor.is_admin:
         raise Invalid("managed recordsets (SOA, apex NS) are kumo's", code="bad_request")
-    extra = sorted(set(body) - {"records", "ttl", "description"})
+    same = {k for k in ("name", "type") if k in body and str(body[k]).lower() ==
+            str(rs["spec"][k]).lower()}  # a full body naming the set itself
+    extra = sorted(set(body) - {"records", "ttl", "description"} - same)
     if extra:
         raise Invalid(f"{', '.join(extra)} cannot be changed on a recordset",
                       code="invalid_object")

@@ -22,7 +22,7 @@ from .errors import Invalid
 
 MAX_TTL = 2147483647
 _LABEL = re.compile(r"^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$")
-_ZONE_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ZONE_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USER_TYPES = tuple(t for t in dm.RECORD_TYPES if t != "SOA")
 
@@ -37,23 +37,23 @@ def check_fqdn(name: object, what: str, *, zone: bool = False) -> str:
         raise _invalid(f"{what} name is required and must be a string")
     if not name.endswith("."):
         raise _invalid(f"{what} name {name!r} must end with a dot (a fully qualified name)",
-                       "invalid_name")
+                       "invalid_object")
     if len(name) > 255 or len(name.encode("utf-8", "surrogatepass")) > 255:
-        raise _invalid(f"{what} name is longer than 255 characters", "invalid_name")
+        raise _invalid(f"{what} name is longer than 255 characters", "invalid_object")
     labels = name[:-1].split(".")
     if name == "." or any(not label for label in labels):
-        raise _invalid(f"{what} name {name!r} has an empty label", "invalid_name")
+        raise _invalid(f"{what} name {name!r} has an empty label", "invalid_object")
     pattern = _ZONE_LABEL if zone else _LABEL
     for label in labels:
         if len(label) > 63:
             raise _invalid(f"{what} name has a label longer than 63 characters",
-                           "invalid_name")
+                           "invalid_object")
         if not pattern.match(label):
             raise _invalid(f"{what} name {name!r} has an invalid label {label!r}",
-                           "invalid_name")
+                           "invalid_object")
     if zone and len(labels) < 2:
         raise _invalid(f"zone name {name!r} is a top-level domain; zones have at least "
-                       "two labels", "invalid_name")
+                       "two labels", "invalid_object")
     return name.lower()
 
 
@@ -61,7 +61,7 @@ def check_ttl(ttl: object, what: str = "ttl") -> int | None:
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
-        raise _invalid(f"{what} must be an integer between 0 and {MAX_TTL}", "invalid_ttl")
+        raise _invalid(f"{what} must be an integer between 0 and {MAX_TTL}", "invalid_object")
     return ttl
 
 
@@ -86,7 +86,6 @@ def in_zone(name: str, zone: str) -> bool:
 def check_type(rtype: object) -> str:
     if not isinstance(rtype, str) or rtype.upper() not in USER_TYPES:
         raise _invalid(f"type {rtype!r} is not one of {', '.join(USER_TYPES)}",
-                       "invalid_recordset_type" if isinstance(rtype, str) else
                        "invalid_object")
     return rtype.upper()
 

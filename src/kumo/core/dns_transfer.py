@@ -57,7 +57,7 @@ async def find_request(objects: store.ObjectStore, actor: Actor, request_id: str
         if actor.sees(task["metadata"]["namespace"]) or spec.get("targetProjectId") in (
                 None, actor.project_id):
             return task
-    raise NotFound(f"Could not find ZoneTransferRequest {request_id}",
+    raise NotFound("Could not find ZoneTransferRequest",
                    code="zone_transfer_request_not_found")
 
 

@@ -31,7 +31,8 @@ ZONE_LABEL = "kumo.io/dns-zone"
 QUOTA_NAME = "dns"  # the QuotaSet of a project's Designate limits
 QUOTA_DEFAULTS: dict[str, int] = {"zones": 10, "zone_recordsets": 500, "zone_records": 500,
                                   "recordset_records": 20, "api_export_size": 1000}
-RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "SSHFP", "SOA")
+RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "SSHFP", "SPF",
+                "SOA")
 
 register(KindInfo(DNS_ZONE, "dnszones", namespaced=True))
 register(KindInfo(DNS_RECORDSET, "dnsrecordsets", namespaced=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -62,6 +63,29 @@ async def quota_reset(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def quota_own(request: Request) -> Response:
+    ctx = await authenticate(request)
+    return JSONResponse(await core.limits(runtime(request).objects, ctx.project_id or ""))
+
+
+async def limits(request: Request) -> Response:
+    """Designate's absolute limits (this deployment's defaults)."""
+    await authenticate(request)
+    d = dm.QUOTA_DEFAULTS
+    return JSONResponse({"max_page_limit": 1000, "max_recordset_name_length": 255,
+                         "max_recordset_records": d["recordset_records"],
+                         "max_zone_name_length": 255, "max_zone_records": d["zone_records"],
+                         "max_zone_recordsets": d["zone_recordsets"],
+                         "max_zones": d["zones"], "min_ttl": 0})
+
+
+async def pool_show(request: Request) -> Response:
+    await caller(request)
+    if request.path_params["pool_id"] != core.POOL_ID:
+        raise ApiError(404, "Could not find Pool", reason="pool_not_found")
+    return JSONResponse(_pool(request))
+
+
 def _pool(request: Request) -> Obj:
     return {"id": core.POOL_ID, "name": "default", "description": "kumo's name servers",
             "attributes": {}, "project_id": None, "created_at": None, "updated_at": None,
@@ -76,19 +100,36 @@ async def pools(request: Request) -> Response:
                          "metadata": {"total_count": 1}})
 
 
-async def service_statuses(request: Request) -> Response:
-    """The serving side as Designate names it: api (this face), producer (kumo's store),
-    mdns (the zone-transfer source), worker (the status controller)."""
-    await admin_caller(request)
-    rt = runtime(request)
-    provider = rt.debug_providers.get("dns")
+SERVICES = ("api", "central", "producer", "mdns", "worker")
+
+
+def _statuses(request: Request) -> list[Obj]:
+    """The serving side as Designate names it: api, central (this face and the core),
+    producer (kumo's store), mdns (the zone-transfer source), worker (the status
+    controller); ids are stable UUIDs per name."""
+    provider = runtime(request).debug_providers.get("dns")
     state = provider() if provider else {}
     rows = []
-    for name in ("api", "central", "producer", "mdns", "worker"):
+    for name in SERVICES:
         up = name in ("api", "central", "producer") or bool(state.get(name))
-        rows.append({"id": f"kumo-{name}", "service_name": name, "hostname": "kumo",
+        sid = str(uuid.uuid5(uuid.UUID(core.POOL_ID), f"service:{name}"))
+        rows.append({"id": sid, "service_name": name, "hostname": "kumo",
                      "status": "UP" if up else "DOWN", "stats": {},
                      "capabilities": {}, "heartbeated_at": None, "created_at": None,
                      "updated_at": None,
-                     "links": {"self": f"{base_url(request)}/v2/service_statuses/kumo-{name}"}})
-    return JSONResponse({"service_statuses": rows, "links": {"self": str(request.url)}})
+                     "links": {"self": f"{base_url(request)}/v2/service_statuses/{sid}"}})
+    return rows
+
+
+async def service_statuses(request: Request) -> Response:
+    await admin_caller(request)
+    return JSONResponse({"service_statuses": _statuses(request),
+                         "links": {"self": str(request.url)}})
+
+
+async def service_status(request: Request) -> Response:
+    await admin_caller(request)
+    for row in _statuses(request):
+        if row["id"] == request.path_params["status_id"]:
+            return JSONResponse(row)
+    raise ApiError(404, "Could not find ServiceStatus", reason="service_status_not_found")

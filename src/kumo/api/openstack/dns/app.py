@@ -13,6 +13,7 @@ as Designate's ``{"code", "type", "message", "request_id"}``.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.applications import Starlette
@@ -41,6 +42,25 @@ async def v2_root(request: Request) -> Response:
     href = base_url(request) + "/v2"
     return JSONResponse({"version": {"id": "v2", "status": "CURRENT",
                                      "links": [{"href": href, "rel": "self"}]}})
+
+
+UUID_PARAMS = ("zone_id", "recordset_id", "task_id", "item_id", "share_id", "pool_id")
+
+
+def checked(handler: Any) -> Any:
+    """400 ``invalid_uuid`` for a path id that is no UUID (Designate's schema check)."""
+    async def run(request: Request) -> Response:
+        for name in UUID_PARAMS:
+            value = request.path_params.get(name)
+            if value is not None:
+                try:
+                    uuid.UUID(value)
+                except ValueError:
+                    raise ApiError(400, f"{name} {value!r} is not a UUID",
+                                   reason="invalid_uuid") from None
+        return await handler(request)
+
+    return run
 
 
 def _handlers() -> dict[Any, Any]:
@@ -96,6 +116,11 @@ def build_app() -> Starlette:
         Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.update, methods=["PUT"]),
         Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.delete, methods=["DELETE"]),
         Route("/v2/recordsets", r.index_all, methods=["GET"]),
+        Route("/v2/recordsets/{recordset_id}", r.show_any, methods=["GET"]),
+        Route("/v2/limits", admin.limits, methods=["GET"]),
+        Route("/v2/quotas", admin.quota_own, methods=["GET"]),
+        Route("/v2/pools/{pool_id}", admin.pool_show, methods=["GET"]),
+        Route("/v2/service_statuses/{status_id}", admin.service_status, methods=["GET"]),
         Route("/v2/quotas/{project_id}", admin.quota_show, methods=["GET"]),
         Route("/v2/quotas/{project_id}", admin.quota_update, methods=["PATCH"]),
         Route("/v2/quotas/{project_id}", admin.quota_reset, methods=["DELETE"]),
@@ -108,4 +133,7 @@ def build_app() -> Starlette:
             Route(f"/v2/{p}/{{item_id}}", catalogs.delete, methods=["DELETE"]))),
         Route("/v2/service_statuses", admin.service_statuses, methods=["GET"]),
     ]
+    routes = [Route(r.path, checked(r.endpoint),
+                    methods=[m for m in r.methods or () if m != "HEAD"])
+              if "_id}" in r.path else r for r in routes]
     return Starlette(routes=routes, exception_handlers=_handlers())

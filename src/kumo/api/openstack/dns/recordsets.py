@@ -16,6 +16,7 @@ from kumo.core import dns_records as core
 from kumo.core import dns_rules
 from kumo.model import dns as dm
 
+from ...errors import ApiError
 from ...runtime import runtime
 from .common import base_url, body_of, caller, iso, matches, page
 from .zones import zone_state
@@ -46,7 +47,8 @@ def rs_view(request: Request, zone: Obj, rs: Obj, action: str | None = None) -> 
             "name": spec["name"], "zone_name": zone["spec"]["name"], "type": spec["type"],
             "records": records_of(zone, rs), "ttl": spec.get("ttl"),
             "status": "PENDING" if action else status,
-            "action": action or ("NONE" if status == "ACTIVE" else zone_action),
+            "action": action or ("NONE" if status == "ACTIVE" else
+                                 "CREATE" if (md.get("generation") or 1) == 1 else zone_action),
             "version": md.get("generation") or 1, "description": spec.get("description"),
             "created_at": iso(md.get("creationTimestamp")), "updated_at": None,
             "links": {"self": f"{base_url(request)}/v2/zones/{zid}/recordsets/{md['name']}"}}
@@ -113,6 +115,20 @@ async def show(request: Request) -> Response:
     rs = await core.get_recordset(runtime(request).objects, zone,
                                   request.path_params["recordset_id"])
     return JSONResponse(rs_view(request, zone, rs))
+
+
+async def show_any(request: Request) -> Response:
+    """``/v2/recordsets/{id}``: a recordset by id alone (its zone looked up)."""
+    c = await caller(request)
+    objects = runtime(request).objects
+    rid = request.path_params["recordset_id"]
+    ns = None if c.all_projects else c.actor.project_id
+    found = next((rs for rs in (await objects.list(dm.DNS_RECORDSET, ns)).items
+                  if rs["metadata"]["name"] == rid), None)
+    if found is None:
+        raise ApiError(404, "Could not find RecordSet", reason="recordset_not_found")
+    zone = await zones.get_zone(objects, c.actor, found["spec"]["zoneId"])
+    return JSONResponse(rs_view(request, zone, found))
 
 
 async def update(request: Request) -> Response:

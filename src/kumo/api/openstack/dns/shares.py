@@ -56,7 +56,7 @@ async def show(request: Request) -> Response:
     for p in zone["spec"].get("sharedWith") or []:
         if zones.share_id(zone["metadata"]["name"], p) == sid:
             return JSONResponse(_view(request, zone, p))
-    raise ApiError(404, f"Could not find SharedZone {sid}", reason="shared_zone_not_found")
+    raise ApiError(404, "Could not find SharedZone", reason="shared_zone_not_found")
 
 
 async def delete(request: Request) -> Response:

@@ -63,7 +63,7 @@ async def _task(request: Request, task: str, path: str) -> tuple[Any, Obj]:
         found = next((t for t in (await runtime(request).objects.list(dm.DNS_TASK, None)).items
                       if t["metadata"]["name"] == tid), None)
     if found is None or found["spec"]["task"] != task:
-        raise ApiError(404, f"Could not find {path[:-1]} {tid}", reason="not_found")
+        raise ApiError(404, f"Could not find {path[:-1]}", reason="not_found")
     return c, found
 
 
