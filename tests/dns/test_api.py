@@ -123,11 +123,11 @@ async def test_child_zone_of_another_project_and_quota(cloud: Cloud) -> None:
     a, b, admin = await _tenants(cloud)
     await zone(cloud, a, "parent.example.")
     _error(await dns_call(cloud, "POST", "/v2/zones", b, json={
-        "name": "sub.parent.example.", "email": "h@x.example"}), 400, "illegal_child")
+        "name": "sub.parent.example.", "email": "h@x.example"}), 403, "illegal_child")
     await zone(cloud, a, "sub.parent.example.")  # the owner may
     await zone(cloud, b, "leaf.top.example.")
     _error(await dns_call(cloud, "POST", "/v2/zones", a, json={
-        "name": "top.example.", "email": "h@x.example"}), 400, "illegal_parent")
+        "name": "top.example.", "email": "h@x.example"}), 403, "illegal_parent")
     await dns_ok(cloud, "PATCH", f"/v2/quotas/{b.project_id}", admin, 200,
                  json={"zones": 2, "recordset_records": 2})
     shown = await dns_ok(cloud, "GET", f"/v2/quotas/{b.project_id}", b, 200)

@@ -63,14 +63,19 @@ async def check_placement(objects: store.ObjectStore, actor: Actor, name: str,
         parent = ".".join(labels[i:]) + "."
         owner = await _zone_owner(objects, parent)
         if owner is not None and owner != actor.project_id and not actor.system:
-            raise Invalid(f"zone {name} is inside {parent}, which another project owns",
-                          code="illegal_child")
+            raise Forbidden(f"zone {name} is inside {parent}, which another project owns",
+                            rule="create_zone", code="illegal_child")
     for zone in (await objects.list(dm.DNS_ZONE, None)).items:
         zname = zone["spec"]["name"]
         if zname.endswith("." + name) and zone["metadata"]["namespace"] != actor.project_id:
-            raise Invalid(f"another project owns {zname}, a zone inside {name}",
-                          code="illegal_parent")
+            raise Forbidden(f"another project owns {zname}, a zone inside {name}",
+                            rule="create_zone", code="illegal_parent")
     await dns_admin.check_zone_name(objects, actor, name, privileged)
+
+
+def _ttl(value: object) -> int:
+    ttl = rules.check_ttl(value)
+    return 3600 if ttl is None else ttl
 
 
 def zone_object(project: str, zone_id: str, spec: Obj) -> Obj:
@@ -97,7 +102,7 @@ async def create_zone(objects: store.ObjectStore, actor: Actor, body: Obj, *,
     if ztype != "PRIMARY":
         raise Invalid("only PRIMARY zones are served by kumo", code="invalid_object")
     spec = {"name": name, "email": rules.check_email(body.get("email")),
-            "ttl": rules.check_ttl(body.get("ttl"), "ttl") or 3600,
+            "ttl": _ttl(body.get("ttl")),
             "description": rules.check_description(body.get("description")),
             "type": ztype, "serial": new_serial(), "poolId": POOL_ID,
             "attributes": {str(k): str(v) for k, v in (body.get("attributes") or {}).items()}}
@@ -233,7 +238,7 @@ async def update_zone(objects: store.ObjectStore, actor: Actor, zone_id: str,
     if "email" in body:
         change["email"] = rules.check_email(body["email"])
     if "ttl" in body:
-        change["ttl"] = rules.check_ttl(body["ttl"]) or 3600
+        change["ttl"] = _ttl(body["ttl"])
     if "description" in body:
         change["description"] = rules.check_description(body["description"])
     return await bump_serial(objects, zone, change)

@@ -39,8 +39,9 @@ def check(kind: str, body: Obj, partial: bool = False) -> Obj:
     if "description" in body:
         out["description"] = rules.check_description(body["description"])
     if kind == dm.DNS_TLD and ("name" in body or not partial):
-        name = str(body.get("name") or "").rstrip(".").lower()
-        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9-]{1,63})*", name):
+        name = str(body.get("name") or "").lower()
+        if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_-]{1,63})*",
+                            name) or len(name) > 255:
             raise Invalid(f"TLD name {body.get('name')!r} is invalid", code="invalid_object")
         out["name"] = name + "."
     if kind == dm.DNS_BLACKLIST and ("pattern" in body or not partial):
@@ -62,9 +63,8 @@ def _tsig(body: Obj, partial: bool) -> Obj:
     out: Obj = {}
     if "name" in body or not partial:
         name = body.get("name")
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,160}", name):
-            raise Invalid("a TSIG key name is letters, digits, '.', '_' and '-'",
-                          code="invalid_object")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise Invalid("a TSIG key name is a non-empty string", code="invalid_object")
         out["name"] = name
     if "algorithm" in body or not partial:
         if body.get("algorithm") not in ALGORITHMS:
@@ -76,9 +76,15 @@ def _tsig(body: Obj, partial: bool) -> Obj:
         if not isinstance(secret, str) or not secret or len(secret) > 4096:
             raise Invalid("secret must be a non-empty string", code="invalid_object")
         out["secret"] = secret
-    for k, field in (("scope", "scope"), ("resource_id", "resourceId")):
-        if k in body:
-            out[field] = str(body[k])
+    if "scope" in body or not partial:
+        if body.get("scope", "POOL") not in ("POOL", "ZONE"):
+            raise Invalid("scope must be POOL or ZONE", code="invalid_object")
+        out["scope"] = body.get("scope", "POOL")
+    if "resource_id" in body:
+        try:
+            out["resourceId"] = str(uuid.UUID(str(body["resource_id"])))
+        except ValueError:
+            raise Invalid("resource_id must be a UUID", code="invalid_object") from None
     return out
 
 

@@ -96,6 +96,9 @@ async def create_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
                            body: Obj) -> Obj:
     zones.owned(actor, zone, "create_recordset", shared_ok=True)
     project, zone_id = zone["metadata"]["namespace"], zone["metadata"]["name"]
+    extra = sorted(set(body) - {"name", "type", "records", "ttl", "description", "zone_id"})
+    if extra:
+        raise Invalid(f"unknown attribute(s) {', '.join(extra)}", code="invalid_object")
     name = rules.check_fqdn(body.get("name"), "recordset")
     rtype = rules.check_type(body.get("type"))
     limits = await zones.limits(objects, project)
@@ -105,6 +108,8 @@ async def create_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
     await _check_name(objects, zone, name)
     sets = await zone_sets(objects, zone)
     _check_cname(sets, zone, name, rtype)
+    if rtype == "NS" and name.startswith("*."):
+        raise Invalid("an NS recordset cannot have a wildcard name", code="invalid_object")
     if rtype == "NS" and name == zone["spec"]["name"]:
         raise Invalid("the apex NS recordset is managed by kumo", code="bad_request")
     _check_counts(sets, limits, 1, len(records))
@@ -127,7 +132,7 @@ async def update_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj, 
     zones.owned(actor, zone, "update_recordset", shared_ok=True)
     rs = await get_recordset(objects, zone, rs_id)
     _mine(actor, zone, rs)
-    if rs["spec"].get("managed") and not actor.is_admin:
+    if rs["spec"].get("managed"):
         raise Invalid("managed recordsets (SOA, apex NS) are kumo's", code="bad_request")
     same = {k for k in ("name", "type") if k in body and str(body[k]).lower() ==
             str(rs["spec"][k]).lower()}  # a full body naming the set itself

@@ -106,6 +106,8 @@ def check_records(rtype: str, records: object, limit: int) -> list[str]:
         except (dns.exception.DNSException, ValueError, TypeError) as exc:
             raise _invalid(f"record {text!r} is not valid {rtype} data: {exc}",
                            "invalid_object") from None
+        if rtype in ("TXT", "SPF") and text.endswith("\\"):
+            raise _invalid(f"record {text!r} ends with a backslash (an escape of nothing)")
         rendered = rd.to_text()
         if rendered not in out:
             out.append(rendered)

@@ -45,6 +45,10 @@ async def v2_root(request: Request) -> Response:
 
 
 UUID_PARAMS = ("zone_id", "recordset_id", "task_id", "item_id", "share_id", "pool_id")
+ITEM_NAMES = {"tlds": "tld_id", "tsigkeys": "tsigkey_id", "blacklists": "blacklist_id",
+              "imports": "zone_import_id", "exports": "zone_export_id",
+              "transfer_requests": "transfer_request_id",
+              "transfer_accepts": "transfer_accept_id"}
 
 
 def checked(handler: Any) -> Any:
@@ -56,7 +60,10 @@ def checked(handler: Any) -> Any:
                 try:
                     uuid.UUID(value)
                 except ValueError:
-                    raise ApiError(400, f"{name} {value!r} is not a UUID",
+                    parts = request.url.path.rstrip("/").split("/")
+                    shown = ITEM_NAMES.get(parts[-2], name) if name in (
+                        "item_id", "task_id") else name
+                    raise ApiError(400, f"Invalid UUID {shown}: {value}",
                                    reason="invalid_uuid") from None
         return await handler(request)
 

@@ -48,7 +48,7 @@ def from_domain(exc: domain.DomainError) -> ApiError:
     if isinstance(exc, domain.QuotaExceeded):
         return ApiError(413, exc.message, reason="over_quota")
     if isinstance(exc, domain.Forbidden):
-        return ApiError(403, exc.message, reason="forbidden")
+        return ApiError(403, exc.message, reason=_typed(exc.code, "forbidden"))
     status = STATUS_BY_CODE.get(exc.code, 400)
     return ApiError(status, exc.message, reason=_typed(exc.code, "invalid_object"))
 

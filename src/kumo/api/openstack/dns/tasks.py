@@ -14,7 +14,7 @@ from kumo.core import dns_io, dns_transfer
 from kumo.core import errors as domain
 from kumo.model import dns as dm
 
-from ...common import read_body
+from ...common import parse_json, read_body
 from ...errors import ApiError
 from ...runtime import runtime
 from .common import base_url, body_of, caller, iso, page
@@ -49,7 +49,7 @@ async def _tasks(request: Request, task: str, path: str, key: str) -> Response:
     ns = None if c.all_projects else c.actor.project_id
     rows = [_view(request, t, path) for t in (await runtime(request).objects.list(
         dm.DNS_TASK, ns)).items if t["spec"]["task"] == task]
-    rows, links, total = page(request, rows, key, ("status", "zone_id"), TASK_SORT)
+    rows, links, total = page(request, rows, key, ("status", "zone_id", "message"), TASK_SORT)
     return JSONResponse({key: rows, "links": links, "metadata": {"total_count": total}})
 
 
@@ -127,7 +127,9 @@ async def export_create(request: Request) -> Response:
     task = await objects.create(dns_transfer.task_object(
         zone["metadata"]["namespace"], str(uuid.uuid4()),
         {"task": "export", "status": "COMPLETE", "zoneId": zone["metadata"]["name"]}))
-    return JSONResponse(_view(request, task, "exports"), status_code=202)
+    view = _view(request, task, "exports")
+    view["status"] = "PENDING"  # Designate's accepted-task answer; a GET shows COMPLETE
+    return JSONResponse(view, status_code=202)
 
 
 async def export_index(request: Request) -> Response:
@@ -140,6 +142,9 @@ async def export_show(request: Request) -> Response:
 
 
 async def export_file(request: Request) -> Response:
+    accept = request.headers.get("accept", "text/dns")
+    if not any(t in accept for t in ("text/dns", "*/*")):
+        raise ApiError(406, "zone files are served as text/dns", reason="not_acceptable")
     c, task = await _task(request, "export", "exports")
     objects = runtime(request).objects
     zone = await zones.get_zone(objects, c.actor, task["spec"]["zoneId"])
@@ -151,7 +156,9 @@ async def request_create(request: Request) -> Response:
     c = await caller(request)
     objects = runtime(request).objects
     zone = await zones.get_zone(objects, c.actor, request.path_params["zone_id"])
-    task = await dns_transfer.create_request(objects, c.actor, zone, await body_of(request))
+    raw = await read_body(request)
+    body = parse_json(raw) if raw.strip() else {}
+    task = await dns_transfer.create_request(objects, c.actor, zone, body)
     return JSONResponse(_view(request, task, "transfer_requests"), status_code=201)
 
 

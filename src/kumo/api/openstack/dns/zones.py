@@ -31,9 +31,10 @@ def zone_state(zone: Obj) -> tuple[str, str]:
     return "PENDING", "CREATE" if not st.get("served") and st.get("serial") is None else "UPDATE"
 
 
-def zone_view(request: Request, zone: Obj, deleting: bool = False) -> Obj:
+def zone_view(request: Request, zone: Obj, action: str | None = None) -> Obj:
     md, spec = zone["metadata"], zone["spec"]
-    status, action = ("PENDING", "DELETE") if deleting else zone_state(zone)
+    status, shown = zone_state(zone)
+    status, action = ("PENDING", action) if action else (status, shown)
     return {"id": md["name"], "pool_id": spec.get("poolId") or core.POOL_ID,
             "project_id": md["namespace"], "name": spec["name"], "email": spec.get("email"),
             "description": spec.get("description"), "ttl": spec.get("ttl"),
@@ -79,14 +80,14 @@ async def update(request: Request) -> Response:
     body = await body_of(request)
     zone = await core.update_zone(runtime(request).objects, c.actor,
                                   request.path_params["zone_id"], body)
-    return JSONResponse(zone_view(request, zone), status_code=202)
+    return JSONResponse(zone_view(request, zone, "UPDATE"), status_code=202)
 
 
 async def delete(request: Request) -> Response:
     c = await caller(request)
     zone = await core.delete_zone(runtime(request).objects, c.actor,
                                   request.path_params["zone_id"])
-    return JSONResponse(zone_view(request, zone, deleting=True), status_code=202)
+    return JSONResponse(zone_view(request, zone, "DELETE"), status_code=202)
 
 
 async def nameservers(request: Request) -> Response:
