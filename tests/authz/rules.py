@@ -50,7 +50,7 @@ DNS_RULES: dict[str, Outcome] = {
     "GET /dns/v2/pools": TOKEN,
     "GET /dns/v2/service_statuses": ADMIN,
     "GET /dns/v2/service_statuses/{status_id}": ADMIN,
-    "GET /dns/v2/recordsets/{recordset_id}": DNS_READ,
+    "GET /dns/v2/recordsets/{recordset_id}": ("401", "404", "3xx", "3xx", "404"),  # 301
     "GET /dns/v2/limits": TOKEN, "GET /dns/v2/quotas": TOKEN,
     "GET /dns/v2/pools/{pool_id}": TOKEN,
     "GET /dns/v2/zones/tasks/imports": TOKEN, "POST /dns/v2/zones/tasks/imports": CREATE,

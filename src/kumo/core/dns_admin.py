@@ -43,7 +43,7 @@ def check(kind: str, body: Obj, partial: bool = False) -> Obj:
         if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_-]{1,63})*",
                             name) or len(name) > 255:
             raise Invalid(f"TLD name {body.get('name')!r} is invalid", code="invalid_object")
-        out["name"] = name + "."
+        out["name"] = name
     if kind == dm.DNS_BLACKLIST and ("pattern" in body or not partial):
         pattern = body.get("pattern")
         try:
@@ -132,7 +132,8 @@ async def delete(objects: store.ObjectStore, actor: Actor, kind: str, ident: str
 async def check_zone_name(objects: store.ObjectStore, actor: Actor, name: str,
                           privileged: bool = False) -> None:
     """TLD and blacklist rules for a new zone."""
-    tlds = {t["spec"]["name"] for t in (await objects.list(dm.DNS_TLD, None)).items}
+    tlds = {t["spec"]["name"].rstrip(".") + "." for t in
+            (await objects.list(dm.DNS_TLD, None)).items}
     if name in tlds:
         raise Invalid(f"{name} is a TLD; zones are made below it", code="invalid_zone_name")
     if tlds and not any(name.endswith("." + t) for t in tlds):

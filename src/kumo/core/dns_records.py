@@ -165,7 +165,8 @@ async def delete_recordset(objects: store.ObjectStore, actor: Actor, zone: Obj,
     rs = await get_recordset(objects, zone, rs_id)
     _mine(actor, zone, rs)
     if rs["spec"].get("managed"):
-        raise Invalid("managed recordsets (SOA, apex NS) are kumo's", code="bad_request")
+        raise Forbidden("managed recordsets (SOA, apex NS) are kumo's",
+                        rule="delete_recordset")
     md = rs["metadata"]
     try:
         gone = await objects.delete(dm.DNS_RECORDSET, md["namespace"], md["name"])

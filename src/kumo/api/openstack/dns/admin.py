@@ -64,13 +64,14 @@ async def quota_reset(request: Request) -> Response:
 
 
 async def quota_own(request: Request) -> Response:
-    ctx = await authenticate(request)
-    return JSONResponse(await core.limits(runtime(request).objects, ctx.project_id or ""))
+    c = await caller(request)
+    return JSONResponse(await core.limits(runtime(request).objects,
+                                          c.actor.project_id or ""))
 
 
 async def limits(request: Request) -> Response:
     """Designate's absolute limits (this deployment's defaults)."""
-    await authenticate(request)
+    await caller(request)  # sudo/all-projects headers: admins only
     d = dm.QUOTA_DEFAULTS
     return JSONResponse({"max_page_limit": 1000, "max_recordset_name_length": 255,
                          "max_recordset_records": d["recordset_records"],

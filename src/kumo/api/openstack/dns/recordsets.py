@@ -128,7 +128,9 @@ async def show_any(request: Request) -> Response:
     if found is None:
         raise ApiError(404, "Could not find RecordSet", reason="recordset_not_found")
     zone = await zones.get_zone(objects, c.actor, found["spec"]["zoneId"])
-    return JSONResponse(rs_view(request, zone, found))
+    where = f"{base_url(request)}/v2/zones/{zone['metadata']['name']}/recordsets/{rid}"
+    return JSONResponse(rs_view(request, zone, found), status_code=301,
+                        headers={"Location": where})
 
 
 async def update(request: Request) -> Response:

@@ -157,7 +157,8 @@ async def request_create(request: Request) -> Response:
     objects = runtime(request).objects
     zone = await zones.get_zone(objects, c.actor, request.path_params["zone_id"])
     raw = await read_body(request)
-    body = parse_json(raw) if raw.strip() else {}
+    body = parse_json(raw, require_object=False) if raw.strip() else {}
+    body = body if isinstance(body, dict) else {}
     task = await dns_transfer.create_request(objects, c.actor, zone, body)
     return JSONResponse(_view(request, task, "transfer_requests"), status_code=201)
 
