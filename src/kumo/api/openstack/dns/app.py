@@ -82,13 +82,10 @@ def _handlers() -> dict[Any, Any]:
     return hs
 
 
-def build_app() -> Starlette:
-    z, r, t = zones, recordsets, tasks
-    tk = "/v2/zones/tasks"
-    routes = [
-        Route("/", versions),
-        Route("/v2", v2_root),
-        Route("/v2/", v2_root),
+def _task_routes() -> list[Route]:
+    """Imports, exports, transfer requests and accepts (Designate's zone tasks)."""
+    t, tk = tasks, "/v2/zones/tasks"
+    return [
         Route(f"{tk}/imports", t.import_index, methods=["GET"]),
         Route(f"{tk}/imports", t.import_create, methods=["POST"]),
         Route(f"{tk}/imports/{{task_id}}", t.import_show, methods=["GET"]),
@@ -107,6 +104,16 @@ def build_app() -> Starlette:
         Route("/v2/zones/{zone_id}/tasks/export", t.export_create, methods=["POST"]),
         Route("/v2/zones/{zone_id}/tasks/transfer_requests", t.request_create,
               methods=["POST"]),
+    ]
+
+
+def build_app() -> Starlette:
+    z, r = zones, recordsets
+    routes = [
+        Route("/", versions),
+        Route("/v2", v2_root),
+        Route("/v2/", v2_root),
+        *_task_routes(),
         Route("/v2/zones", z.index, methods=["GET"]),
         Route("/v2/zones", z.create, methods=["POST"]),
         Route("/v2/zones/{zone_id}", z.show, methods=["GET"]),
