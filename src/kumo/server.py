@@ -181,7 +181,7 @@ async def _local_dns_secondary(rt: Runtime, run_dir: Path) -> None:
     sec = agent_dns.secondary(run_dir, ctl.source.address, ctl.key)
     ctl.targets.append(Target("knot", *sec.listen))
     try:
-        await agent_dns.supervise(sec)
+        await agent_dns.supervise(sec, die_with_parent=True)
     finally:
         await knot.stop(sec)
 

@@ -49,12 +49,13 @@ def secondary(run_dir: Path, primary: tuple[str, int], key: tuple[str, str],
 
 
 async def supervise(sec: knot.Secondary, on_start: Callable[[int], None] | None = None,
-                    every: float = CHECK_EVERY) -> None:
-    """Keep the server running until cancelled (it is left running: it outlives us)."""
+                    every: float = CHECK_EVERY, die_with_parent: bool = False) -> None:
+    """Keep the server running until cancelled (``die_with_parent``: it ends with this
+    process, else it outlives us and is adopted by pidfile)."""
     knot.write_config(sec)
     while True:
         if knot.pid(sec) is None:
-            pid = knot.start(sec)
+            pid = knot.start(sec, die_with_parent=die_with_parent)
             RESTARTS.inc()
             log.info("knotd started (pid %d) on %s:%d", pid, *sec.listen)
             if on_start is not None:

@@ -11,7 +11,10 @@ agent restart and is adopted by pidfile.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,14 +128,28 @@ def _ours(s: Secondary, p: int) -> bool:
     return bool(argv) and argv[0].endswith("knotd") and str(s.run_dir / "knot.conf") in argv
 
 
-def start(s: Secondary) -> int:
-    """Start knotd (or adopt the one running); its pid."""
-    running = pid(s)
+def start(s: Secondary, *, die_with_parent: bool = False) -> int:
+    """Start knotd (or adopt the one running); its pid. ``die_with_parent``: the kernel
+    sends it SIGTERM when this process exits, however it exits (``kumo up``'s own server,
+    which must not outlive it)."""
+    running = pid(s) or _scan(s)
     if running is not None:
         return running
     conf = write_config(s)
-    proc = procs.spawn_detached(["knotd", "-c", str(conf)], s.run_dir / "knot.log")
+    argv = ["knotd", "-c", str(conf)]
+    if not die_with_parent:
+        return procs.spawn_detached(argv, s.run_dir / "knot.log").pid
+    with open(s.run_dir / "knot.log", "ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,  # noqa: S603
+                                stderr=subprocess.STDOUT, close_fds=True,
+                                preexec_fn=_parent_death_signal)  # noqa: PLW1509
     return proc.pid
+
+
+def _parent_death_signal() -> None:
+    """In the child before exec: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 async def stop(s: Secondary, timeout: float = 5.0) -> None:
