@@ -2,7 +2,7 @@
 
 Knot 3.2 is the default target: it interprets catalog zones (RFC 9432) natively
 (``catalog-role: interpret``), so one static configuration follows every zone kumo adds
-or drops; it takes NOTIFY and IXFR, and keeps zones in its journal across restarts. The
+or drops (template ``static`` is for a zone an operator loads from a file); it takes NOTIFY and IXFR, and keeps zones in its journal across restarts. The
 configuration names one primary (the source, TSIG key included), one catalog zone and a
 template for its members; it listens only on the given loopback address. The process
 runs detached (its own session) with a pidfile in its run directory, so it outlives an
@@ -91,6 +91,10 @@ template:
     zonefile-sync: -1
     zonefile-load: none
     journal-content: all
+  - id: static
+    storage: "{d}/zones"
+    zonefile-load: whole
+    zonefile-sync: -1
 
 zone:
   - domain: {CATALOG}
