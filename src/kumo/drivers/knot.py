@@ -75,7 +75,16 @@ acl:
     key: {s.key_name}
     action: notify
 
-template:
+{_templates(d)}zone:
+  - domain: {CATALOG}
+    catalog-role: interpret
+    catalog-template: member
+"""
+
+
+def _templates(d: Path) -> str:
+    """Zone templates: ``default`` and ``member`` follow kumo; ``static`` loads a file."""
+    return f"""template:
   - id: default
     storage: "{d}/zones"
     master: kumo
@@ -96,10 +105,6 @@ template:
     zonefile-load: whole
     zonefile-sync: -1
 
-zone:
-  - domain: {CATALOG}
-    catalog-role: interpret
-    catalog-template: member
 """
 
 
