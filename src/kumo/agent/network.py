@@ -29,6 +29,7 @@ from kumo.observe import metrics
 from . import network_desired
 from .network_dhcp import DhcpServices
 from .network_report import Reporter
+from .network_secgroups import SecurityGroupAgent, firewall_for
 
 log = logging.getLogger("kumo.agent.network")
 Obj = dict[str, Any]
@@ -62,7 +63,7 @@ class NetDriver(Protocol):
 class NetworkAgent:
     def __init__(self, api: ApiClient, host: str, state_dir: Path, vtep_ip: str | None,
                  net: NetDriver, *, dhcp: bool = True, resync_interval: float = RESYNC_INTERVAL,
-                 vif_plug_timeout: float = VIF_PLUG_TIMEOUT) -> None:
+                 vif_plug_timeout: float = VIF_PLUG_TIMEOUT, firewall: Any = None) -> None:
         self.api = api
         self.host = host
         self.state_dir = state_dir
@@ -88,9 +89,11 @@ class NetworkAgent:
         self.unplugged: set[str] = set()  # local ports whose device could not be set up
         self.failures: dict[str, str] = {}
         self.after_sync: list[Any] = []  # coroutines run after each sync (the router agent)
+        self.secgroups = SecurityGroupAgent(api, host, self.ports, firewall or firewall_for(net))
 
     def _changed(self, typ: str, obj: Obj) -> None:
         self._dirty.set()
+        self.secgroups.changed()
 
     def _host_changed(self, typ: str, obj: Obj) -> None:
         """Hosts change on every scheduler claim; only a VTEP appearing, moving or going
@@ -137,7 +140,7 @@ class NetworkAgent:
     # ---- sync loop ---------------------------------------------------------
     async def run(self) -> None:
         await asyncio.gather(self.ports.run(), self.networks.run(), self.subnets.run(),
-                             self.hosts.run(), self._loop())
+                             self.hosts.run(), self._loop(), self.secgroups.run())
 
     async def _loop(self) -> None:
         for inf in (self.ports, self.networks, self.subnets, self.hosts):
@@ -328,4 +331,4 @@ class NetworkAgent:
                 "last_sync": self.last_sync, "failures": dict(self.failures),
                 "cache": {"ports": len(self.ports.items), "networks": len(self.networks.items),
                           "subnets": len(self.subnets.items), "hosts": len(self.hosts.items)},
-                **self.services.debug_state()}
+                "firewall": self.secgroups.debug_state(), **self.services.debug_state()}

@@ -73,3 +73,19 @@ FIP_PACKETS = Gauge("kumo_floatingip_nat_packets", "Packets through a floating I
                     registry=REGISTRY)
 METADATA_REQUESTS = Counter("kumo_metadata_requests_total", "Metadata proxy requests",
                             ["host", "status"], registry=REGISTRY)
+
+# ---- host agent: security groups (nftables) -----------------------------------
+FW_RULES = Gauge("kumo_agent_firewall_rules", "nftables rules of the security-group tables",
+                 ["host", "state"], registry=REGISTRY)  # programmed|desired
+FW_ELEMENTS = Gauge("kumo_agent_firewall_set_elements", "Remote-group set elements",
+                    ["host", "state"], registry=REGISTRY)  # programmed|desired
+FW_LAST_APPLY = Gauge("kumo_agent_firewall_last_apply_seconds", "Time from seeing the last "
+                      "change to having it programmed", ["host"], registry=REGISTRY)
+FW_APPLY_LATENCY = Histogram(
+    "kumo_agent_firewall_apply_duration_seconds", "Change seen → nftables transaction done",
+    ["host", "kind"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    registry=REGISTRY)  # kind: change|full
+FW_REPAIRS = Counter("kumo_agent_firewall_repairs_total", "Rebuilds after the kernel's tables "
+                     "were found to differ from what was programmed", ["host"], registry=REGISTRY)
+FW_ERRORS = Counter("kumo_agent_firewall_errors_total", "nftables transactions refused",
+                    ["host"], registry=REGISTRY)

@@ -1,0 +1,297 @@
+"""The security-group firewall on one host: desired ruleset → one nftables transaction.
+
+``NftFirewall.apply(ruleset)`` flattens the ruleset into chains, map entries and set
+elements (a ``Plan``; the text of each piece is nftables_render.py's), diffs it with
+what it applied last and sends only the difference as one batch: a rule added to a
+group rewrites that group's two chains, a member joining a remote group adds one set
+element, a port coming or going adds or removes its chains and map entries. The first
+apply, and every repair, rebuilds both tables in one batch (``add table; delete table;
+…`` — atomic, so no packet ever sees a half-built firewall). ``verify`` reads the
+kernel's tables back (JSON) and names every chain, map entry or set element that
+differs; the agent repairs by rebuilding. ``FakeFirewall`` keeps the plan in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import nftables_render as r
+from .nftables_lib import Nft, NftError
+
+Key = tuple[str, str]  # (family, chain or map name)
+__all__ = ["ApplyResult", "FakeFirewall", "NftError", "NftFirewall", "Plan"]
+
+
+@dataclass
+class Plan:
+    chains: dict[Key, list[str]] = field(default_factory=dict)
+    maps: dict[Key, dict[str, str]] = field(default_factory=dict)  # key text -> chain
+    sets: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
+
+    def rules(self) -> int:
+        return sum(len(v) for v in self.chains.values())
+
+    def elements(self) -> int:
+        return sum(len(e) for _, e in self.sets.values())
+
+
+@dataclass
+class ApplyResult:
+    commands: int
+    seconds: float
+    full: bool
+    changed_groups: list[str]
+    changed_ports: list[str]
+
+
+class Indexes:
+    """A small number per port for the mark; stable while the port stays."""
+
+    def __init__(self) -> None:
+        self.of: dict[str, int] = {}
+
+    def assign(self, taps: list[str]) -> dict[str, int]:
+        for tap in list(self.of):
+            if tap not in taps:
+                del self.of[tap]
+        used = set(self.of.values())
+        nxt = 1
+        for tap in sorted(taps):
+            if tap in self.of:
+                continue
+            while nxt in used:
+                nxt += 1
+            if nxt > r.MAX_PORTS:
+                raise NftError(f"more than {r.MAX_PORTS} filtered ports on one host")
+            self.of[tap] = nxt
+            used.add(nxt)
+        return dict(self.of)
+
+
+def build_plan(rs: r.Ruleset, index: dict[str, int]) -> Plan:
+    p = Plan()
+    for gid, rules in rs.groups.items():
+        p.chains[("inet", f"ge-{gid}")] = r.group_chain(rules, "egress")
+        p.chains[("inet", f"gi-{gid}")] = r.group_chain(rules, "ingress")
+    for gid, (v4, v6) in rs.remote.items():
+        p.sets[f"r4-{gid}"] = (4, frozenset(r.collapse(v4, 4)))
+        p.sets[f"r6-{gid}"] = (6, frozenset(r.collapse(v6, 6)))
+    pout, pin, pe, pi = {}, {}, {}, {}
+    for tap, pf in rs.ports.items():
+        n = index[tap]
+        p.chains[("bridge", f"o-{tap}")] = r.bridge_out_chain(pf, n)
+        p.chains[("bridge", f"i-{tap}")] = r.bridge_in_chain(n)
+        p.chains[("inet", f"o-{tap}")] = r.inet_port_chain(pf, "egress")
+        p.chains[("inet", f"i-{tap}")] = r.inet_port_chain(pf, "ingress")
+        pout[f'"{tap}"'], pin[f'"{tap}"'] = f"o-{tap}", f"i-{tap}"
+        pe[f"{n:#x}"], pi[f"{n << r.IDX_BITS:#x}"] = f"o-{tap}", f"i-{tap}"
+    p.maps = {("bridge", "pout"): pout, ("bridge", "pin"): pin, ("inet", "pe"): pe,
+              ("inet", "pi"): pi}
+    return p
+
+
+def _chain_cmds(fam: str, name: str, lines: list[str], flush: bool) -> list[str]:
+    head = [f"flush chain {fam} {r.TABLE} {name}"] if flush else []
+    return head + [f"add rule {fam} {r.TABLE} {name} {line}" for line in lines]
+
+
+def _elem_cmd(verb: str, fam: str, name: str, items: list[str]) -> list[str]:
+    return [f"{verb} element {fam} {r.TABLE} {name} {{ {', '.join(items)} }}"] if items else []
+
+
+def _map_cmds(fam: str, name: str, old: dict[str, str], new: dict[str, str]) -> list[str]:
+    gone = [k for k, v in old.items() if new.get(k) != v]
+    added = [f"{k} : jump {v}" for k, v in new.items() if old.get(k) != v]
+    return _elem_cmd("delete", fam, name, gone) + _elem_cmd("add", fam, name, added)
+
+
+def full_batch(plan: Plan) -> list[str]:
+    """Both tables from nothing, replacing whatever is there, in one transaction."""
+    cmds = []
+    for fam in ("bridge", "inet"):
+        cmds += [f"add table {fam} {r.TABLE}", f"delete table {fam} {r.TABLE}"]
+    cmds += r.base_bridge() + r.base_inet()
+    for name, (version, elems) in sorted(plan.sets.items()):
+        cmds.append(f"add set inet {r.TABLE} {name} {r.set_decl(name, version)}")
+        cmds += _elem_cmd("add", "inet", name, sorted(elems))
+    cmds += [f"add chain {fam} {r.TABLE} {name}" for fam, name in plan.chains]
+    for (fam, name), lines in _ordered(plan.chains):
+        cmds += _chain_cmds(fam, name, lines, flush=False)
+    for (fam, name), entries in plan.maps.items():
+        cmds += _map_cmds(fam, name, {}, entries)
+    return cmds
+
+
+def _ordered(chains: dict[Key, list[str]]) -> list[tuple[Key, list[str]]]:
+    """Group chains before the port chains that jump to them."""
+    return sorted(chains.items(), key=lambda kv: (not kv[0][1].startswith("g"), kv[0]))
+
+
+def diff_batch(old: Plan, new: Plan) -> tuple[list[str], list[str]]:
+    """The commands that turn ``old`` into ``new``, and the chains they touched."""
+    cmds: list[str] = []
+    for name, (version, elems) in sorted(new.sets.items()):
+        before = old.sets.get(name, (version, frozenset()))[1]
+        if name not in old.sets:
+            cmds.append(f"add set inet {r.TABLE} {name} {r.set_decl(name, version)}")
+        cmds += _elem_cmd("delete", "inet", name, sorted(before - elems))
+        cmds += _elem_cmd("add", "inet", name, sorted(elems - before))
+    changed = [k for k, v in new.chains.items() if old.chains.get(k) != v]
+    cmds += [f"add chain {fam} {r.TABLE} {name}" for fam, name in changed
+             if (fam, name) not in old.chains]
+    for (fam, name), lines in _ordered({k: new.chains[k] for k in changed}):
+        cmds += _chain_cmds(fam, name, lines, flush=(fam, name) in old.chains)
+    for key, entries in new.maps.items():
+        cmds += _map_cmds(key[0], key[1], old.maps.get(key, {}), entries)
+    gone = [k for k in old.chains if k not in new.chains]
+    cmds += [f"flush chain {fam} {r.TABLE} {name}" for fam, name in gone]
+    cmds += [f"delete chain {fam} {r.TABLE} {name}" for fam, name in gone]
+    cmds += [f"delete set inet {r.TABLE} {name}" for name in old.sets if name not in new.sets]
+    return cmds, [name for _, name in changed + gone]
+
+
+def _touched(names: list[str]) -> tuple[list[str], list[str]]:
+    groups = sorted({n[3:] for n in names if n.startswith(("ge-", "gi-"))})
+    ports = sorted({n[2:] for n in names if n.startswith(("o-", "i-"))})
+    return groups, ports
+
+
+class NftFirewall:
+    """The real firewall: nftables tables ``kumo_sg`` in this (or ``netns``'s) namespace."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.nft = Nft(netns)
+        self.index = Indexes()
+        self.applied: Plan | None = None
+        self.desired: Plan = Plan()
+
+    def plan(self, rs: r.Ruleset) -> Plan:
+        return build_plan(rs, self.index.assign(list(rs.ports)))
+
+    def apply(self, rs: r.Ruleset, *, full: bool = False) -> ApplyResult:
+        """Make the kernel match ``rs``: the difference only, or everything if ``full``."""
+        t0 = time.perf_counter()
+        new = self.plan(rs)
+        self.desired = new
+        whole = full or self.applied is None
+        if whole:
+            cmds, touched = full_batch(new), [n for _, n in new.chains]
+        else:
+            cmds, touched = diff_batch(self.applied, new)
+        if cmds:
+            try:
+                self.nft.run("\n".join(cmds) + "\n")
+            except NftError:
+                self.applied = None  # unknown now: the next apply rebuilds
+                raise
+        self.applied = new
+        groups, ports = _touched(touched)
+        return ApplyResult(len(cmds), time.perf_counter() - t0, whole, groups, ports)
+
+    def verify(self) -> list[str]:
+        """What in the kernel differs from the last applied plan ([] = all in place)."""
+        want = self.applied or Plan()
+        seen = read_kernel(self.nft)
+        return compare(want, seen)
+
+    def remove(self) -> None:
+        """Both tables gone (tests, and a host leaving kumo)."""
+        for fam in ("bridge", "inet"):
+            self.nft.run(f"add table {fam} {r.TABLE}\ndelete table {fam} {r.TABLE}\n")
+        self.applied = None
+
+    def close(self) -> None:
+        self.nft.close()
+
+
+def _elem_text(e: Any) -> str:
+    if isinstance(e, dict) and "prefix" in e:
+        return f"{e['prefix']['addr']}/{e['prefix']['len']}"
+    if isinstance(e, dict) and "range" in e:
+        return "-".join(e["range"])
+    if isinstance(e, dict) and "elem" in e:
+        return _elem_text(e["elem"]["val"])
+    return str(e)
+
+
+def _key_text(k: Any) -> str:
+    return f"{k:#x}" if isinstance(k, int) else f'"{k}"'
+
+
+def read_kernel(nft: Nft) -> Plan:
+    """The tables as the kernel has them, summarised like a Plan: each chain as its rule
+    count and last comment, each map and set with its elements."""
+    seen = Plan()
+    for fam in ("bridge", "inet"):
+        for obj in nft.list_json(f"table {fam} {r.TABLE}"):
+            if "chain" in obj:
+                seen.chains.setdefault((fam, obj["chain"]["name"]), [])
+            elif "rule" in obj:
+                rule = obj["rule"]
+                seen.chains.setdefault((fam, rule["chain"]), []).append(rule.get("comment", ""))
+            elif "map" in obj:
+                m = obj["map"]
+                seen.maps[(fam, m["name"])] = {
+                    _key_text(k): v.get("jump", {}).get("target", "")
+                    for k, v in m.get("elem", [])}
+            elif "set" in obj:
+                s = obj["set"]
+                version = 6 if s["type"] == "ipv6_addr" else 4
+                seen.sets[s["name"]] = (version, frozenset(_elem_text(e)
+                                                           for e in s.get("elem", [])))
+    return seen
+
+
+def compare(want: Plan, seen: Plan) -> list[str]:
+    drift = []
+    base = {("bridge", "kfwd"), ("inet", "kegress"), ("inet", "kingress")}
+    for key, lines in want.chains.items():
+        got = seen.chains.get(key)
+        last = lines[-1].rsplit('comment "', 1)[-1].rstrip('"') if lines else ""
+        if got is None:
+            drift.append(f"chain {key[0]} {key[1]} missing")
+        elif len(got) != len(lines) or (got[-1] if got else "") != last:
+            drift.append(f"chain {key[0]} {key[1]} differs")
+    for key in set(seen.chains) - set(want.chains) - base:
+        drift.append(f"chain {key[0]} {key[1]} unexpected")
+    for key in base:
+        if key not in seen.chains or len(seen.chains[key]) != (1 if key[1] != "kfwd" else 2):
+            drift.append(f"base chain {key[0]} {key[1]} differs")
+    for key, entries in want.maps.items():
+        if seen.maps.get(key) != entries:
+            drift.append(f"map {key[0]} {key[1]} differs")
+    for name, (_, elems) in want.sets.items():
+        if seen.sets.get(name, (0, None))[1] != elems:
+            drift.append(f"set {name} differs")
+    return drift
+
+
+class FakeFirewall:
+    """The same interface in memory, for fake hosts and control-plane tests."""
+
+    def __init__(self) -> None:
+        self.index = Indexes()
+        self.applied: Plan | None = None
+        self.desired: Plan = Plan()
+        self.batches = 0
+
+    def apply(self, rs: r.Ruleset, *, full: bool = False) -> ApplyResult:
+        t0 = time.perf_counter()
+        new = build_plan(rs, self.index.assign(list(rs.ports)))
+        old = None if full else self.applied
+        cmds, touched = full_batch(new) if old is None else diff_batch(old, new)
+        self.applied = self.desired = new
+        self.batches += 1
+        groups, ports = _touched(touched if old is not None else [n for _, n in new.chains])
+        return ApplyResult(len(cmds), time.perf_counter() - t0, old is None, groups, ports)
+
+    def verify(self) -> list[str]:
+        return []
+
+    def remove(self) -> None:
+        self.applied = None
+
+    def close(self) -> None:
+        pass
