@@ -289,6 +289,7 @@ RULES: dict[str, Outcome] = {
     "GET /compute/v2.1/servers/{server_id}/os-interface/{port_id}": READ,
     "DELETE /compute/v2.1/servers/{server_id}/os-interface/{port_id}": WRITE,
     "GET /compute/v2.1/servers/{server_id}/os-instance-actions": READ,
+    "GET /compute/v2.1/servers/{server_id}/os-security-groups": READ,
     "GET /compute/v2.1/servers/{server_id}/os-instance-actions/{request_id}": READ,
     "GET /compute/v2.1/flavors": TOKEN,
     "POST /compute/v2.1/flavors": ADMIN,
@@ -308,6 +309,9 @@ RULES: dict[str, Outcome] = {
     "GET /compute/v2.1/os-keypairs/{name}": USER_KEYPAIR,
     "DELETE /compute/v2.1/os-keypairs/{name}": USER_KEYPAIR,
     "GET /compute/v2.1/os-server-groups": TOKEN,
+    # Nova's deprecated proxies: gone from microversion 2.36 on (the matrix asks for 2.100)
+    "GET /compute/v2.1/os-security-groups": ("401", "404", "404", "404", "404"),
+    "GET /compute/v2.1/os-security-groups/{group_id}": ("401", "404", "404", "404", "404"),
     "POST /compute/v2.1/os-server-groups": CREATE,
     "GET /compute/v2.1/os-server-groups/{group_id}": READ,
     "DELETE /compute/v2.1/os-server-groups/{group_id}": WRITE,

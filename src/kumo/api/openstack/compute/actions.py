@@ -45,6 +45,7 @@ from .instance_actions import record_action, record_step
 from .microversion import at_least
 from .quotas import limits_for
 from .schemas import ConsoleOutput, Lock, Reboot, Rebuild, gate
+from .secgroups import ACTIONS as SECURITY_GROUP_ACTIONS
 from .views import effective_state
 
 Obj = dict[str, Any]
@@ -236,6 +237,7 @@ ACTIONS: dict[str, Handler] = {
     "pause": lambda r, c, s, b: _simple(r, c, s, "pause", ("active",), "paused"),
     "unpause": lambda r, c, s, b: _simple(r, c, s, "unpause", ("paused",), "on"),
     "rebuild": _rebuild, "lock": _lock, "unlock": _unlock, "os-getConsoleOutput": _console,
+    **SECURITY_GROUP_ACTIONS,
 }
 
 
@@ -251,7 +253,9 @@ async def action(request: Request) -> Response:
         raise bad(f"There is no such action: {name}")
     rule = {"os-getConsoleOutput": "os_compute_api:os-console-output",
             "lock": "os_compute_api:os-lock-server:lock",
-            "unlock": "os_compute_api:os-lock-server:unlock"}.get(
+            "unlock": "os_compute_api:os-lock-server:unlock",
+            "addSecurityGroup": "os_compute_api:os-security-groups:add",
+            "removeSecurityGroup": "os_compute_api:os-security-groups:remove"}.get(
         name, f"os_compute_api:servers:{name.removeprefix('os-')}")
     require_member(ctx, rule)
     return await handler(request, ctx, server, body)

@@ -52,6 +52,7 @@ from . import instance_actions as compute_instance_actions
 from . import keypairs as compute_keypairs
 from . import ports as compute_ports
 from . import quotas as compute_quotas
+from . import secgroups as compute_secgroups
 from . import server_meta as compute_server_meta
 from . import servers as compute_servers
 from .common import compute_root
@@ -105,6 +106,7 @@ def _server_routes() -> list[Route]:
         *_at(srv + "/os-interface/{port_id}", get=ports.show_interface,
              delete=ports.detach_interface),
         *_at(srv + "/os-instance-actions", get=ia.index),
+        *_at(srv + "/os-security-groups", get=compute_secgroups.server_groups),
         *_at(srv + "/os-instance-actions/{request_id}", get=ia.show),
     ]
 
@@ -126,6 +128,8 @@ def _flavor_and_tenant_routes() -> list[Route]:
         *_at("/v2.1/os-server-groups/{group_id}", get=g.show, delete=g.delete),
         *_at("/v2.1/os-floating-ips", get=compute_fips.index),
         *_at("/v2.1/os-floating-ips/{floating_ip_id}", get=compute_fips.show),
+        *_at("/v2.1/os-security-groups", get=compute_secgroups.index),
+        *_at("/v2.1/os-security-groups/{group_id}", get=compute_secgroups.show),
     ]
 
 
