@@ -60,6 +60,7 @@ class SecurityGroupAgent:
         self.firewall = firewall
         self.verify_interval = verify_interval
         self.rules = Informer(ApiSource(api, "securitygrouprules"), on_event=self.changed)
+        self.memo = desired_mod.Memo()
         self._dirty = asyncio.Event()
         self._since: float | None = None
         self.applies = 0
@@ -75,7 +76,7 @@ class SecurityGroupAgent:
 
     def desired(self) -> Ruleset:
         return desired_mod.compute(self.host, list(self.ports.items.values()),
-                                   list(self.rules.items.values()))
+                                   list(self.rules.items.values()), self.memo)
 
     async def run(self) -> None:
         await asyncio.gather(self.rules.run(), self._loop())

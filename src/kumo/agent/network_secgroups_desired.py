@@ -61,17 +61,46 @@ def sg_rule(rule: Obj) -> SgRule:
                   remote_group=s.get("remoteGroupId"))
 
 
-def compute(host: str, ports: list[Obj], rules: list[Obj]) -> Ruleset:
+class Memo:
+    """Conversions kept per object version, so a change among thousands of rules converts
+    one object, not all (informer objects carry their resourceVersion)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], Any] = {}
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def get(self, kind: str, obj: Obj, make: Any) -> Any:
+        md = obj["metadata"]
+        rv = md.get("resourceVersion")
+        if rv is None:
+            return make(obj)
+        key = (kind, md["name"], str(rv))
+        self.seen.add(key)
+        hit = self.items.get(key)
+        if hit is None:
+            hit = self.items[key] = make(obj)
+        return hit
+
+    def sweep(self) -> None:
+        """Drop what the last computation did not use (old versions, deleted objects)."""
+        self.items = {k: v for k, v in self.items.items() if k in self.seen}
+        self.seen = set()
+
+
+def compute(host: str, ports: list[Obj], rules: list[Obj], memo: Memo | None = None
+            ) -> Ruleset:
+    memo = memo or Memo()
     local = [p for p in ports if (p.get("spec") or {}).get("bindingHostId") == host
              and filtered(p)]
-    filters = {pf.tap: pf for pf in map(port_filter, local)}
+    filters = {pf.tap: pf for pf in (memo.get("pf", p, port_filter) for p in local)}
     used = {g for pf in filters.values() for g in pf.groups}
     by_group: dict[str, list[Obj]] = {g: [] for g in used}
     for rule in rules:
         gid = rule["spec"].get("securityGroupId")
         if gid in by_group:
             by_group[gid].append(rule)
-    groups = {g: tuple(sg_rule(x) for x in sorted(rs, key=lambda x: x["metadata"]["name"]))
+    groups = {g: tuple(memo.get("rule", x, sg_rule)
+                       for x in sorted(rs, key=lambda x: x["metadata"]["name"]))
               for g, rs in by_group.items()}
     wanted = {x.remote_group for rs in groups.values() for x in rs if x.remote_group}
     members: dict[str, tuple[set[str], set[str]]] = {g: (set(), set()) for g in wanted}
@@ -80,8 +109,9 @@ def compute(host: str, ports: list[Obj], rules: list[Obj]) -> Ruleset:
             continue
         for g in (port.get("spec") or {}).get("securityGroups") or []:
             if g in members:
-                v4, v6 = addresses(port)
+                v4, v6 = memo.get("addr", port, addresses)
                 members[g][0].update(v4)
                 members[g][1].update(v6)
     remote = {g: (frozenset(v4), frozenset(v6)) for g, (v4, v6) in members.items()}
+    memo.sweep()
     return Ruleset(ports=filters, groups=groups, remote=remote)

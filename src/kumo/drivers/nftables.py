@@ -53,9 +53,11 @@ class Indexes:
         self.of: dict[str, int] = {}
 
     def assign(self, taps: list[str]) -> dict[str, int]:
-        for tap in list(self.of):
-            if tap not in taps:
-                del self.of[tap]
+        present = set(taps)
+        for tap in [t for t in self.of if t not in present]:
+            del self.of[tap]
+        if len(self.of) == len(present):
+            return self.of
         used = set(self.of.values())
         nxt = 1
         for tap in sorted(taps):
@@ -67,28 +69,68 @@ class Indexes:
                 raise NftError(f"more than {r.MAX_PORTS} filtered ports on one host")
             self.of[tap] = nxt
             used.add(nxt)
-        return dict(self.of)
+        return self.of
 
 
-def build_plan(rs: r.Ruleset, index: dict[str, int]) -> Plan:
+class Renderer:
+    """Chains and set elements rendered once per content: a change to one group of
+    thousands re-renders that group only (equal inputs are found by identity first)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, tuple[tuple[r.SgRule, ...], list[str], list[str]]] = {}
+        self.ports: dict[str, tuple[r.PortFilter, int, list[list[str]]]] = {}
+        self.sets: dict[str, tuple[frozenset[str], ...]] = {}
+
+    def group(self, gid: str, rules: tuple[r.SgRule, ...]) -> tuple[list[str], list[str]]:
+        hit = self.groups.get(gid)
+        if hit is None or hit[0] != rules:
+            hit = (rules, r.group_chain(rules, "egress"), r.group_chain(rules, "ingress"))
+            self.groups[gid] = hit
+        return hit[1], hit[2]
+
+    def port(self, pf: r.PortFilter, n: int) -> list[list[str]]:
+        hit = self.ports.get(pf.tap)
+        if hit is None or hit[1] != n or hit[0] != pf:
+            hit = (pf, n, [r.bridge_out_chain(pf, n), r.bridge_in_chain(n),
+                           r.inet_port_chain(pf, "egress"), r.inet_port_chain(pf, "ingress")])
+            self.ports[pf.tap] = hit
+        return hit[2]
+
+    def members(self, gid: str, v4: frozenset[str], v6: frozenset[str]
+                ) -> tuple[frozenset[str], frozenset[str]]:
+        hit = self.sets.get(gid)
+        if hit is None or hit[0] != v4 or hit[1] != v6:
+            hit = (v4, v6, frozenset(r.collapse(v4, 4)), frozenset(r.collapse(v6, 6)))
+            self.sets[gid] = hit
+        return hit[2], hit[3]
+
+    def forget(self, rs: r.Ruleset) -> None:
+        for cache, keep in ((self.groups, rs.groups), (self.ports, rs.ports),
+                            (self.sets, rs.remote)):
+            for k in [k for k in cache if k not in keep]:
+                del cache[k]
+
+
+def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = None) -> Plan:
+    cache = cache or Renderer()
     p = Plan()
     for gid, rules in rs.groups.items():
-        p.chains[("inet", f"ge-{gid}")] = r.group_chain(rules, "egress")
-        p.chains[("inet", f"gi-{gid}")] = r.group_chain(rules, "ingress")
+        p.chains[("inet", f"ge-{gid}")], p.chains[("inet", f"gi-{gid}")] = \
+            cache.group(gid, rules)
     for gid, (v4, v6) in rs.remote.items():
-        p.sets[f"r4-{gid}"] = (4, frozenset(r.collapse(v4, 4)))
-        p.sets[f"r6-{gid}"] = (6, frozenset(r.collapse(v6, 6)))
+        c4, c6 = cache.members(gid, v4, v6)
+        p.sets[f"r4-{gid}"], p.sets[f"r6-{gid}"] = (4, c4), (6, c6)
     pout, pin, pe, pi = {}, {}, {}, {}
     for tap, pf in rs.ports.items():
         n = index[tap]
-        p.chains[("bridge", f"o-{tap}")] = r.bridge_out_chain(pf, n)
-        p.chains[("bridge", f"i-{tap}")] = r.bridge_in_chain(n)
-        p.chains[("inet", f"o-{tap}")] = r.inet_port_chain(pf, "egress")
-        p.chains[("inet", f"i-{tap}")] = r.inet_port_chain(pf, "ingress")
+        bo, bi, io, ii = cache.port(pf, n)
+        p.chains[("bridge", f"o-{tap}")], p.chains[("bridge", f"i-{tap}")] = bo, bi
+        p.chains[("inet", f"o-{tap}")], p.chains[("inet", f"i-{tap}")] = io, ii
         pout[f'"{tap}"'], pin[f'"{tap}"'] = f"o-{tap}", f"i-{tap}"
         pe[f"{n:#x}"], pi[f"{n << r.IDX_BITS:#x}"] = f"o-{tap}", f"i-{tap}"
     p.maps = {("bridge", "pout"): pout, ("bridge", "pin"): pin, ("inet", "pe"): pe,
               ("inet", "pi"): pi}
+    cache.forget(rs)
     return p
 
 
@@ -164,11 +206,12 @@ class NftFirewall:
     def __init__(self, netns: str | None = None) -> None:
         self.nft = Nft(netns)
         self.index = Indexes()
+        self.renderer = Renderer()
         self.applied: Plan | None = None
         self.desired: Plan = Plan()
 
     def plan(self, rs: r.Ruleset) -> Plan:
-        return build_plan(rs, self.index.assign(list(rs.ports)))
+        return build_plan(rs, self.index.assign(list(rs.ports)), self.renderer)
 
     def apply(self, rs: r.Ruleset, *, full: bool = False) -> ApplyResult:
         """Make the kernel match ``rs``: the difference only, or everything if ``full``."""
