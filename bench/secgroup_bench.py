@@ -74,6 +74,7 @@ def ms(x: float) -> str:
 
 
 MEMO = desired.Memo()
+INDEX = desired.RuleIndex()
 
 
 def touch(obj: Obj) -> None:
@@ -81,9 +82,15 @@ def touch(obj: Obj) -> None:
     obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
 
 
-def timed(fw: NftFirewall, ports: list[Obj], rules: list[Obj]) -> float:
+def timed(fw: NftFirewall, ports: list[Obj], rules: list[Obj], change: Obj | None = None,
+          typ: str = "ADDED") -> float:
+    """The agent's work for one watch event: index the changed rule, recompute, apply."""
     t0 = time.perf_counter()
-    fw.apply(desired.compute("h", ports, rules, MEMO))
+    if change is not None:
+        INDEX.event(typ, change)
+    elif INDEX.size != len(rules):
+        INDEX.reset(rules)
+    fw.apply(desired.compute("h", ports, INDEX, MEMO))
     return time.perf_counter() - t0
 
 
@@ -98,9 +105,9 @@ def bench_change(fw: NftFirewall, args: argparse.Namespace) -> None:
         gid = rnd.choice(ports)["spec"]["securityGroups"][0]
         extra = _rule(gid, "ingress", "udp", 20000 + i, prefix="0.0.0.0/0")
         rules.append(extra)
-        add.append(timed(fw, ports, rules))
+        add.append(timed(fw, ports, rules, extra))
         rules.remove(extra)
-        remove.append(timed(fw, ports, rules))
+        remove.append(timed(fw, ports, rules, extra, "DELETED"))
         port = rnd.choice(ports)
         other = rnd.choice(ports)["spec"]["securityGroups"][0]
         port["spec"]["securityGroups"].append(other)

@@ -158,3 +158,33 @@ def test_one_transaction_per_change_and_sets_change_by_element(lab: Lab, world: 
     assert result.changed_groups == []  # the group's chains stay; only its set grows
     assert world.fw.applied.sets[f"r4-{P1_DEFAULT}"][1] == {a.address, b.address}
     assert world.fw.verify() == []
+
+
+def test_shallow_verify_finds_deleted_chains_entries_and_members(lab: Lab, world: World
+                                                                 ) -> None:
+    a = lab.vm(1, [P1_DEFAULT])
+    world.apply()
+    tap = f"tap{a.port_id[:11]}"
+    assert world.fw.verify(deep=False) == []
+    _nft(lab, "delete", "element", "bridge", TABLE, "pout", f'{{ "{tap}" }}')
+    assert world.fw.verify(deep=False) == ["map bridge pout differs"]
+    _nft(lab, "flush", "chain", "inet", TABLE, f"o-{tap}")
+    assert world.fw.verify(deep=False) == ["map bridge pout differs"]  # rules: deep only
+    assert f"chain inet o-{tap} differs" in world.fw.verify()
+
+
+def test_member_with_a_prefix_makes_an_interval_set(lab: Lab, world: World) -> None:
+    web, db = "sg-web", "sg-db"
+    world.rules += [rule(db, "ingress", "tcp", 80, 80, remote=web), rule(web, "egress")]
+    app = lab.vm(1, [web])
+    server = lab.vm(2, [db])
+    world.apply()
+    assert "r4-sg-web" in world.fw.applied.sets
+    app.port["spec"]["allowedAddressPairs"] = [{"ipAddress": "10.77.0.128/25"}]
+    world.apply()
+    assert world.fw.applied.sets["r4n-sg-web"][1] == {app.address, "10.77.0.128/25"}
+    assert "r4-sg-web" not in world.fw.applied.sets and world.fw.verify() == []
+    lab.serve(server, 80)
+    subprocess.run(["ip", "-n", app.ns, "addr", "add", "10.77.0.130/24", "dev", "eth0"],
+                   check=True)
+    assert lab.connects(app, server, 80, source="10.77.0.130")

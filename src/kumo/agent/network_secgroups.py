@@ -31,6 +31,7 @@ log = logging.getLogger("kumo.agent.firewall")
 Obj = dict[str, Any]
 COMPONENT = "kumo-agent/firewall"
 VERIFY_INTERVAL = 15.0
+DEEP_EVERY = 4  # every 4th pass reads every rule back (a minute at the default interval)
 MAX_EVENTS = 20  # per change: a full rebuild of 1,000 ports writes a summary, not 1,000
 
 
@@ -39,7 +40,7 @@ class Firewall(Protocol):
     applied: Any
 
     def apply(self, rs: Ruleset, *, full: bool = False) -> ApplyResult: ...
-    def verify(self) -> list[str]: ...
+    def verify(self, *, deep: bool = True) -> list[str]: ...
 
 
 def firewall_for(net: Any) -> Firewall:
@@ -59,11 +60,13 @@ class SecurityGroupAgent:
         self.ports = ports
         self.firewall = firewall
         self.verify_interval = verify_interval
-        self.rules = Informer(ApiSource(api, "securitygrouprules"), on_event=self.changed)
+        self.rules = Informer(ApiSource(api, "securitygrouprules"), on_event=self._rule_event)
+        self.index = desired_mod.RuleIndex()
         self.memo = desired_mod.Memo()
         self._dirty = asyncio.Event()
         self._since: float | None = None
         self.applies = 0
+        self.verifies = 0
         self.repairs = 0
         self.last: dict[str, Any] = {}
         self.last_error = ""
@@ -74,9 +77,15 @@ class SecurityGroupAgent:
             self._since = time.perf_counter()
         self._dirty.set()
 
+    def _rule_event(self, typ: str, obj: Obj) -> None:
+        self.index.event(typ, obj)
+        self.changed()
+
     def desired(self) -> Ruleset:
-        return desired_mod.compute(self.host, list(self.ports.items.values()),
-                                   list(self.rules.items.values()), self.memo)
+        if self.index.size != len(self.rules.items):  # a re-list the events did not show
+            self.index.reset(list(self.rules.items.values()))
+        return desired_mod.compute(self.host, list(self.ports.items.values()), self.index,
+                                   self.memo)
 
     async def run(self) -> None:
         await asyncio.gather(self.rules.run(), self._loop())
@@ -109,8 +118,10 @@ class SecurityGroupAgent:
 
     async def _verify(self) -> bool:
         """True when the kernel's tables differ from what was programmed (repair due)."""
+        self.verifies += 1
+        deep = self.verifies % DEEP_EVERY == 1 or DEEP_EVERY <= 1
         try:
-            drift = await asyncio.to_thread(self.firewall.verify)
+            drift = await asyncio.to_thread(lambda: self.firewall.verify(deep=deep))
         except Exception as exc:  # unreadable counts as drift: the rebuild says more
             drift = [f"verify failed: {exc}"]
         if not drift:
@@ -125,6 +136,8 @@ class SecurityGroupAgent:
     async def sync(self, *, full: bool = False) -> ApplyResult:
         since = self._since or time.perf_counter()
         self._since = None
+        if full:
+            self.index.reset(list(self.rules.items.values()))
         rs = self.desired()
         result = await asyncio.to_thread(self.firewall.apply, rs, full=full)
         elapsed = time.perf_counter() - since

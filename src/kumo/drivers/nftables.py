@@ -77,22 +77,31 @@ class Renderer:
     thousands re-renders that group only (equal inputs are found by identity first)."""
 
     def __init__(self) -> None:
-        self.groups: dict[str, tuple[tuple[r.SgRule, ...], list[str], list[str]]] = {}
-        self.ports: dict[str, tuple[r.PortFilter, int, list[list[str]]]] = {}
+        self.groups: dict[str, tuple[Any, list[str], list[str]]] = {}
+        self.ports: dict[str, tuple[r.PortFilter, int, list[Any]]] = {}
         self.sets: dict[str, tuple[frozenset[str], ...]] = {}
 
-    def group(self, gid: str, rules: tuple[r.SgRule, ...]) -> tuple[list[str], list[str]]:
+    def group(self, gid: str, rules: tuple[r.SgRule, ...], sets: dict[tuple[str, int], str]
+              ) -> tuple[list[str], list[str]]:
+        names = tuple(sets.get((x.remote_group, 6 if x.ethertype == "IPv6" else 4), "")
+                      for x in rules if x.remote_group)
         hit = self.groups.get(gid)
-        if hit is None or hit[0] != rules:
-            hit = (rules, r.group_chain(rules, "egress"), r.group_chain(rules, "ingress"))
+        if hit is None or hit[0] != (rules, names):
+            hit = ((rules, names), r.group_chain(rules, "egress", sets),
+                   r.group_chain(rules, "ingress", sets))
             self.groups[gid] = hit
         return hit[1], hit[2]
 
-    def port(self, pf: r.PortFilter, n: int) -> list[list[str]]:
+    def port(self, pf: r.PortFilter, n: int) -> list[Any]:
+        """The port's four chains and its four map keys."""
         hit = self.ports.get(pf.tap)
         if hit is None or hit[1] != n or hit[0] != pf:
+            tap = pf.tap
             hit = (pf, n, [r.bridge_out_chain(pf, n), r.bridge_in_chain(n),
-                           r.inet_port_chain(pf, "egress"), r.inet_port_chain(pf, "ingress")])
+                           r.inet_port_chain(pf, "egress"), r.inet_port_chain(pf, "ingress"),
+                           f'"{tap}"', f"{n:#x}", f"{n << r.IDX_BITS:#x}",
+                           ("bridge", f"o-{tap}"), ("bridge", f"i-{tap}"),
+                           ("inet", f"o-{tap}"), ("inet", f"i-{tap}")])
             self.ports[pf.tap] = hit
         return hit[2]
 
@@ -114,20 +123,24 @@ class Renderer:
 def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = None) -> Plan:
     cache = cache or Renderer()
     p = Plan()
+    wanted = {(x.remote_group, 6 if x.ethertype == "IPv6" else 4)
+              for rules in rs.groups.values() for x in rules if x.remote_group}
+    names: dict[tuple[str, int], str] = {}
+    for gid, (v4, v6) in rs.remote.items():
+        for version, elems in zip((4, 6), cache.members(gid, v4, v6), strict=True):
+            if (gid, version) in wanted:
+                hosts = all("/" not in e for e in elems)
+                names[(gid, version)] = name = r.set_name(gid, version, hosts)
+                p.sets[name] = (version, elems)
     for gid, rules in rs.groups.items():
         p.chains[("inet", f"ge-{gid}")], p.chains[("inet", f"gi-{gid}")] = \
-            cache.group(gid, rules)
-    for gid, (v4, v6) in rs.remote.items():
-        c4, c6 = cache.members(gid, v4, v6)
-        p.sets[f"r4-{gid}"], p.sets[f"r6-{gid}"] = (4, c4), (6, c6)
+            cache.group(gid, rules, names)
     pout, pin, pe, pi = {}, {}, {}, {}
+    chains = p.chains
     for tap, pf in rs.ports.items():
-        n = index[tap]
-        bo, bi, io, ii = cache.port(pf, n)
-        p.chains[("bridge", f"o-{tap}")], p.chains[("bridge", f"i-{tap}")] = bo, bi
-        p.chains[("inet", f"o-{tap}")], p.chains[("inet", f"i-{tap}")] = io, ii
-        pout[f'"{tap}"'], pin[f'"{tap}"'] = f"o-{tap}", f"i-{tap}"
-        pe[f"{n:#x}"], pi[f"{n << r.IDX_BITS:#x}"] = f"o-{tap}", f"i-{tap}"
+        bo, bi, io, ii, name, ke, ki, kbo, kbi, kio, kii = cache.port(pf, index[tap])
+        chains[kbo], chains[kbi], chains[kio], chains[kii] = bo, bi, io, ii
+        pout[name], pin[name], pe[ke], pi[ki] = kbo[1], kbi[1], kio[1], kii[1]
     p.maps = {("bridge", "pout"): pout, ("bridge", "pin"): pin, ("inet", "pe"): pe,
               ("inet", "pi"): pi}
     cache.forget(rs)
@@ -233,11 +246,14 @@ class NftFirewall:
         groups, ports = _touched(touched)
         return ApplyResult(len(cmds), time.perf_counter() - t0, whole, groups, ports)
 
-    def verify(self) -> list[str]:
-        """What in the kernel differs from the last applied plan ([] = all in place)."""
+    def verify(self, *, deep: bool = True) -> list[str]:
+        """What in the kernel differs from the last applied plan ([] = all in place).
+        ``deep`` reads every rule (seconds at tens of thousands of rules); otherwise
+        chains, maps and sets only (a deleted chain, port entry or member is found, an
+        edited rule inside a chain is not)."""
         want = self.applied or Plan()
-        seen = read_kernel(self.nft)
-        return compare(want, seen)
+        seen = read_kernel(self.nft, deep=deep)
+        return compare(want, seen, rules=deep)
 
     def remove(self) -> None:
         """Both tables gone (tests, and a host leaving kumo)."""
@@ -263,12 +279,23 @@ def _key_text(k: Any) -> str:
     return f"{k:#x}" if isinstance(k, int) else f'"{k}"'
 
 
-def read_kernel(nft: Nft) -> Plan:
+def _listing(nft: Nft, fam: str, deep: bool) -> list[dict[str, Any]]:
+    if deep:
+        return nft.list_json(f"table {fam} {r.TABLE}")
+    out = []
+    for what in ("chains", "maps", "sets"):
+        out += [o for o in nft.list_json(f"{what} {fam}")
+                if next(iter(o.values())).get("table") == r.TABLE]
+    return out
+
+
+def read_kernel(nft: Nft, *, deep: bool = True) -> Plan:
     """The tables as the kernel has them, summarised like a Plan: each chain as its rule
-    count and last comment, each map and set with its elements."""
+    count and last comment (``deep``; else the chain alone), each map and set with its
+    elements."""
     seen = Plan()
     for fam in ("bridge", "inet"):
-        for obj in nft.list_json(f"table {fam} {r.TABLE}"):
+        for obj in _listing(nft, fam, deep):
             if "chain" in obj:
                 seen.chains.setdefault((fam, obj["chain"]["name"]), [])
             elif "rule" in obj:
@@ -287,20 +314,20 @@ def read_kernel(nft: Nft) -> Plan:
     return seen
 
 
-def compare(want: Plan, seen: Plan) -> list[str]:
+def compare(want: Plan, seen: Plan, *, rules: bool = True) -> list[str]:
     drift = []
-    base = {("bridge", "kfwd"), ("inet", "kegress"), ("inet", "kingress")}
+    base = r.BASE_RULES
     for key, lines in want.chains.items():
         got = seen.chains.get(key)
         last = lines[-1].rsplit('comment "', 1)[-1].rstrip('"') if lines else ""
         if got is None:
             drift.append(f"chain {key[0]} {key[1]} missing")
-        elif len(got) != len(lines) or (got[-1] if got else "") != last:
+        elif rules and (len(got) != len(lines) or (got[-1] if got else "") != last):
             drift.append(f"chain {key[0]} {key[1]} differs")
-    for key in set(seen.chains) - set(want.chains) - base:
+    for key in set(seen.chains) - set(want.chains) - set(base):
         drift.append(f"chain {key[0]} {key[1]} unexpected")
-    for key in base:
-        if key not in seen.chains or len(seen.chains[key]) != (1 if key[1] != "kfwd" else 2):
+    for key, count in base.items():
+        if key not in seen.chains or (rules and len(seen.chains[key]) != count):
             drift.append(f"base chain {key[0]} {key[1]} differs")
     for key, entries in want.maps.items():
         if seen.maps.get(key) != entries:
@@ -330,7 +357,7 @@ class FakeFirewall:
         groups, ports = _touched(touched if old is not None else [n for _, n in new.chains])
         return ApplyResult(len(cmds), time.perf_counter() - t0, old is None, groups, ports)
 
-    def verify(self) -> list[str]:
+    def verify(self, *, deep: bool = True) -> list[str]:
         return []
 
     def remove(self) -> None:

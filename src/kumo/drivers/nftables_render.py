@@ -6,15 +6,17 @@ reach it through br_netfilter) and the bridge family says which port a frame cam
 from and goes to by setting bits of the packet mark:
 
     bridge kumo_sg  forward -200: iifname vmap @pout → o-<tap>: anti-spoofing (MAC, ARP,
-                    IPv4/IPv6 source), no DHCP server replies or router advertisements
-                    from the VM; then mark bits 0-13 = the port's index.
+                    IPv4/IPv6 source), kvm-out: no DHCP server replies or router
+                    advertisements from a VM; then mark bits 0-13 = the port's index.
                     oifname vmap @pin → i-<tap>: mark bits 14-27 = the port's index.
-    inet kumo_sg    forward 0: mark & 0x3fff vmap @pe → o-<tap>: ct established/related
-                    accept, invalid drop, DHCP out, jump ge-<group>… then drop.
+    inet kumo_sg    forward 0: mark & 0x3fff vmap @pe → o-<tap>: jump kvm-egress (ct
+                    established/related accept, invalid drop, DHCP, neighbour discovery),
+                    jump ge-<group>… then drop.
                     forward 1: mark & 0xfffc000 vmap @pi → i-<tap>: same with gi-<group>.
                     ge-/gi-<group>: the group's rules, each ending in accept.
                     r4-/r6-<group>: the member addresses of a group that rules name as
-                    remote group (interval sets, updated element by element).
+                    remote group (hash sets; r4n-/r6n- interval sets when a member has a
+                    prefix), updated element by element.
 
 Ports without port security have no map entry: nothing of theirs is filtered. Every
 chain's last rule carries ``comment "k:<hash of the chain>"`` so a verification pass
@@ -105,7 +107,8 @@ def sealed(lines: list[str], last: str) -> list[str]:
 
 
 def _elements(items: list[str]) -> str:
-    return "{ " + ", ".join(items) + " }"
+    """One value as itself, several as an anonymous set (a kernel object per rule)."""
+    return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
 
 
 def _icmp(rule: SgRule, v6: bool) -> list[str]:
@@ -118,7 +121,15 @@ def _icmp(rule: SgRule, v6: bool) -> list[str]:
     return out
 
 
-def rule_line(rule: SgRule) -> str:
+def set_name(gid: str, version: int, hosts_only: bool) -> str:
+    """A remote group's set: a plain hash set of addresses, or — only when a member
+    brings a prefix (an allowed address pair with a CIDR) — an interval set. Interval
+    sets make every element change fetch all interval sets' elements first (nft's
+    overlap check), so the common case avoids them."""
+    return f"r{version}{'' if hosts_only else 'n'}-{gid}"
+
+
+def rule_line(rule: SgRule, sets: dict[tuple[str, int], str] | None = None) -> str:
     """One Neutron rule as one nft rule (in the group's ingress or egress chain)."""
     v6 = rule.ethertype == "IPv6"
     ip = "ip6" if v6 else "ip"
@@ -127,7 +138,10 @@ def rule_line(rule: SgRule) -> str:
     if rule.remote_prefix and ipaddress.ip_network(rule.remote_prefix).prefixlen:
         parts.append(f"{ip} {side} {rule.remote_prefix}")
     if rule.remote_group:
-        parts.append(f"{ip} {side} @r{6 if v6 else 4}-{rule.remote_group}")
+        version = 6 if v6 else 4
+        name = (sets or {}).get((rule.remote_group, version)) or \
+            set_name(rule.remote_group, version, True)
+        parts.append(f"{ip} {side} @{name}")
     proto = protocol_number(rule.protocol)
     if proto in (1, 58):
         parts += _icmp(rule, v6)
@@ -140,24 +154,30 @@ def rule_line(rule: SgRule) -> str:
     return " ".join([*parts, "accept"])
 
 
-def group_chain(rules: tuple[SgRule, ...], direction: str) -> list[str]:
-    lines = [rule_line(r) for r in rules if r.direction == direction]
+def group_chain(rules: tuple[SgRule, ...], direction: str,
+                sets: dict[tuple[str, int], str] | None = None) -> list[str]:
+    lines = [rule_line(r, sets) for r in rules if r.direction == direction]
     return sealed(lines, "return")
 
 
 def bridge_out_chain(p: PortFilter, index: int) -> list[str]:
-    """Frames from the VM: anti-spoofing, then the port's index into the mark."""
-    ips4 = collapse(("0.0.0.0", *p.ips4), 4)
-    ips6 = collapse(("::", "fe80::/10", *p.ips6), 6)
+    """Frames from the VM: anti-spoofing, then the port's index into the mark. DHCP
+    discovery (from 0.0.0.0) and ARP probes leave before the mark: nothing filters them."""
     macs = _elements(sorted({m.lower() for m in p.macs}))
+    ips4 = _elements(collapse(p.ips4, 4) or ["255.255.255.255"])
     lines = [f"ether saddr != {macs} drop",
+             "jump kvm-out",
              f"ether type arp arp saddr ether != {macs} drop",
-             f"ether type arp arp saddr ip != {_elements(ips4)} drop",
-             f"ether type ip ip saddr != {_elements(ips4)} drop",
-             "ether type ip udp sport 67 udp dport 68 drop",
-             f"ether type ip6 ip6 saddr != {_elements(ips6)} drop",
-             "ether type ip6 icmpv6 type nd-router-advert drop",
-             "ether type ip6 udp sport 547 udp dport 546 drop"]
+             "ether type arp arp saddr ip 0.0.0.0 accept",
+             f"ether type arp arp saddr ip != {ips4} drop",
+             "ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 return",
+             f"ether type ip ip saddr != {ips4} drop"]
+    ips6 = collapse(p.ips6, 6)
+    if ips6:
+        lines.append(f"ether type ip6 ip6 saddr != {_elements(['::', 'fe80::/10', *ips6])} "
+                     "drop")
+    else:
+        lines.append("ether type ip6 ip6 saddr != fe80::/10 ip6 saddr != :: drop")
     return sealed(lines, f"meta mark set meta mark and {KEEP_OUT:#x} or {index:#x}")
 
 
@@ -166,24 +186,16 @@ def bridge_in_chain(index: int) -> list[str]:
 
 
 def inet_port_chain(p: PortFilter, direction: str) -> list[str]:
-    """The port's stateful chain: established traffic, DHCP and neighbour discovery,
-    then each of its groups' chains, then drop."""
-    lines = ["ct state established,related accept", "ct state invalid drop"]
-    if direction == "egress":
-        lines += ["meta nfproto ipv4 udp sport 68 udp dport 67 accept",
-                  "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
-                  "mld-listener-report, mld2-listener-report } accept"]
-    else:
-        lines += ["meta nfproto ipv4 udp sport 67 udp dport 68 accept",
-                  "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, "
-                  "mld-listener-query } accept"]
+    """The port's stateful chain: the shared part (established traffic, DHCP, neighbour
+    discovery), then each of its groups' chains, then drop."""
     prefix = "ge" if direction == "egress" else "gi"
-    lines += [f"jump {prefix}-{g}" for g in p.groups]
+    lines = [f"jump kvm-{direction}", *(f"jump {prefix}-{g}" for g in p.groups)]
     return sealed(lines, "drop")
 
 
 def set_decl(name: str, version: int) -> str:
-    return f"{{ type ipv{version}_addr; flags interval; }}"
+    flags = "" if name[2] == "-" else " flags interval;"
+    return f"{{ type ipv{version}_addr;{flags} }}"
 
 
 def base_bridge() -> list[str]:
@@ -193,7 +205,11 @@ def base_bridge() -> list[str]:
             f"add chain bridge {TABLE} kfwd {{ type filter hook forward priority -200; "
             "policy accept; }",
             f"add rule bridge {TABLE} kfwd iifname vmap @pout",
-            f"add rule bridge {TABLE} kfwd oifname vmap @pin"]
+            f"add rule bridge {TABLE} kfwd oifname vmap @pin",
+            f"add chain bridge {TABLE} kvm-out",  # what no VM may send
+            f"add rule bridge {TABLE} kvm-out ether type ip udp sport 67 udp dport 68 drop",
+            f"add rule bridge {TABLE} kvm-out ether type ip6 icmpv6 type nd-router-advert drop",
+            f"add rule bridge {TABLE} kvm-out ether type ip6 udp sport 547 udp dport 546 drop"]
 
 
 def base_inet() -> list[str]:
@@ -207,4 +223,23 @@ def base_inet() -> list[str]:
             f"add chain inet {TABLE} kingress {{ type filter hook forward priority 1; "
             "policy accept; }",
             f'add rule inet {TABLE} kingress iifname "kbr-*" meta mark & {INGRESS_MASK:#x} '
-            "vmap @pi"]
+            "vmap @pi",
+            *_shared("egress", "meta nfproto ipv4 udp sport 68 udp dport 67 accept",
+                     "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
+                     "mld-listener-report, mld2-listener-report } accept"),
+            *_shared("ingress", "meta nfproto ipv4 udp sport 67 udp dport 68 accept",
+                     "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, "
+                     "mld-listener-query } accept")]
+
+
+def _shared(direction: str, *lines: str) -> list[str]:
+    """Every filtered port's first jump: accept what is established or always allowed
+    (accept ends the port's evaluation), return for the groups to decide."""
+    name = f"kvm-{direction}"
+    rules = ["ct state established,related accept", "ct state invalid drop", *lines]
+    return [f"add chain inet {TABLE} {name}", *(f"add rule inet {TABLE} {name} {x}"
+                                                 for x in rules)]
+
+
+BASE_RULES = {("bridge", "kfwd"): 2, ("bridge", "kvm-out"): 3, ("inet", "kegress"): 1,
+              ("inet", "kingress"): 1, ("inet", "kvm-egress"): 4, ("inet", "kvm-ingress"): 4}
