@@ -86,3 +86,23 @@ async def test_deprecated_list_proxy_before_236_only(nova: Nova, alice: Tenant) 
     assert one["security_group"]["id"] == default["id"]
     r = await nova.call("GET", "/v2.1/os-security-groups", alice, version="2.36")
     assert r.status_code == 404
+
+
+async def test_create_with_named_groups(nova: Nova, alice: Tenant, public_image: str) -> None:
+    net = (await _neutron(nova, alice, "POST", "/networks", 201,
+                          json={"network": {"name": "n"}}))["network"]["id"]
+    await _neutron(nova, alice, "POST", "/subnets", 201, json={"subnet": {
+        "network_id": net, "ip_version": 4, "cidr": "10.6.0.0/24"}})
+    web = (await _neutron(nova, alice, "POST", "/security-groups", 201,
+                          json={"security_group": {"name": "web"}}))["security_group"]
+    sid = await nova.boot(alice, public_image, networks=[{"uuid": net}],
+                          security_groups=[{"name": "web"}, {"name": "default"}])
+    ports = (await _neutron(nova, alice, "GET", f"/ports?device_id={sid}", 200))["ports"]
+    default = (await nova.ok("GET", "/v2.1/os-security-groups", alice, version="2.1")
+               )["security_groups"]
+    ids = {g["name"]: g["id"] for g in default}
+    assert ports[0]["security_groups"] == [web["id"], ids["default"]]
+    r = await nova.call("POST", "/v2.1/servers", alice, json={"server": {
+        "name": "x", "imageRef": public_image, "flavorRef": "42",
+        "networks": [{"uuid": net}], "security_groups": [{"name": "nope"}]}})
+    assert r.status_code == 400 and "Security group nope not found." in r.text

@@ -89,7 +89,8 @@ class NetworkAgent:
         self.unplugged: set[str] = set()  # local ports whose device could not be set up
         self.failures: dict[str, str] = {}
         self.after_sync: list[Any] = []  # coroutines run after each sync (the router agent)
-        self.secgroups = SecurityGroupAgent(api, host, self.ports, firewall or firewall_for(net))
+        self.secgroups = SecurityGroupAgent(api, host, self.ports, firewall or firewall_for(net),
+                                            verify_interval=resync_interval)
 
     def _changed(self, typ: str, obj: Obj) -> None:
         self._dirty.set()

@@ -25,6 +25,7 @@ from ...auth import AuthContext
 from ...runtime import runtime
 from . import lookup
 from . import ports as compute_ports
+from . import secgroups as compute_secgroups
 from .common import (
     ANN_HOSTNAME,
     ANN_LAUNCH_INDEX,
@@ -90,10 +91,13 @@ def _counts(server: ServerCreate, most: int) -> tuple[int, int]:
     return low, high
 
 
-def _security_groups(server: ServerCreate) -> None:
-    for group in server.security_groups or []:
-        if group.name != "default":
-            raise bad(f"Security group {group.name} not found.")
+async def _security_groups(request: Request, ctx: AuthContext, server: ServerCreate
+                           ) -> list[str] | None:
+    """The requested groups' ids (by name or id, in the caller's project), or None."""
+    if not server.security_groups:
+        return None
+    return await compute_secgroups.resolve_names(runtime(request), project_of(ctx),
+                                                 [g.name for g in server.security_groups])
 
 
 async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> dict[str, Any]:
@@ -122,7 +126,7 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
     wanted_host = wanted_host or forced_host
     image_ref = _boot_image(server)
     networks = compute_ports.parse_networks(request, server.networks)
-    _security_groups(server)
+    groups = await _security_groups(request, ctx, server)
     flavor_id = lookup.flavor_ref(server.flavorRef)
     flavor = await lookup.get_flavor(objects, ctx, flavor_id)
     if flavor is None:
@@ -149,6 +153,8 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
         {"uuid": n.network_id, "port": n.port_id, "fixed_ip": n.fixed_ip} for n in networks]
     try:
         networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
+        for req in networks if isinstance(networks, list) else []:
+            req.security_groups = groups  # ports made for the server (a given port keeps its)
     except BaseException:
         await release(objects, pid, sids)
         raise

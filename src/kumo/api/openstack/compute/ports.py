@@ -52,6 +52,7 @@ class Requested:
     network_id: str | None = None
     port_id: str | None = None
     fixed_ip: str | None = None
+    security_groups: list[str] | None = None  # ids; None: the project's default
 
 
 def parse_networks(request: Request, nets: Any) -> str | list[Requested]:
@@ -222,7 +223,8 @@ async def create_server_port(rt: Runtime, ctx: AuthContext, req: Requested, serv
     assert req.network_id is not None
     return await core_ports.create_port(rt.objects, actor_of(ctx), core_ports.PortRequest(
         network_id=req.network_id, project=project_of(ctx), device_id=server_id,
-        device_owner=owner, fixed_ips=fixed, auto_delete=True))
+        device_owner=owner, fixed_ips=fixed, auto_delete=True,
+        security_groups=req.security_groups))
 
 
 async def release_port(rt: Runtime, port: Obj) -> None:

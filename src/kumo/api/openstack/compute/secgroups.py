@@ -127,6 +127,23 @@ async def _find(rt: Runtime, project: str, body: Any) -> Obj:
     return found[0]
 
 
+async def resolve_names(rt: Runtime, project: str, names: list[str]) -> list[str]:
+    """Server create's ``security_groups``: each name (or id) to one group id (400 as Nova
+    when one is missing or ambiguous)."""
+    groups, _ = await _groups_of(rt, project)
+    out: list[str] = []
+    for name in names:
+        found = [g for g in groups.values() if name in (g["metadata"]["name"],
+                                                       g["spec"].get("name"))]
+        if len(found) != 1:
+            raise bad(f"Security group {name} not found." if not found else
+                      f"Multiple security_group matches found for name '{name}', use an ID "
+                      "to be more specific.")
+        if found[0]["metadata"]["name"] not in out:
+            out.append(found[0]["metadata"]["name"])
+    return out
+
+
 async def _set_groups(rt: Runtime, ctx: AuthContext, port: Obj, groups: list[str]) -> None:
     try:
         await core_ports.update_port(rt.objects, actor_of(ctx), port,
