@@ -100,6 +100,17 @@ async def _security_groups(request: Request, ctx: AuthContext, server: ServerCre
                                                  [g.name for g in server.security_groups])
 
 
+async def _resolve(request: Request, ctx: AuthContext, server: ServerCreate, networks: Any,
+                   count: int) -> Any:
+    """The requested networks checked; ports made for the server will get the requested
+    security groups (a port the caller brings keeps its own)."""
+    groups = await _security_groups(request, ctx, server)
+    networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
+    for req in networks if isinstance(networks, list) else []:
+        req.security_groups = groups
+    return networks
+
+
 async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> dict[str, Any]:
     """Every check of the request, in Nova's order; returns what the writes need."""
     server = body.server
@@ -126,7 +137,6 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
     wanted_host = wanted_host or forced_host
     image_ref = _boot_image(server)
     networks = compute_ports.parse_networks(request, server.networks)
-    groups = await _security_groups(request, ctx, server)
     flavor_id = lookup.flavor_ref(server.flavorRef)
     flavor = await lookup.get_flavor(objects, ctx, flavor_id)
     if flavor is None:
@@ -152,9 +162,7 @@ async def _validated(request: Request, ctx: AuthContext, body: CreateBody) -> di
     requested = networks if isinstance(networks, str) else [
         {"uuid": n.network_id, "port": n.port_id, "fixed_ip": n.fixed_ip} for n in networks]
     try:
-        networks = await compute_ports.resolve(runtime(request), ctx, networks, count)
-        for req in networks if isinstance(networks, list) else []:
-            req.security_groups = groups  # ports made for the server (a given port keeps its)
+        networks = await _resolve(request, ctx, server, networks, count)
     except BaseException:
         await release(objects, pid, sids)
         raise
