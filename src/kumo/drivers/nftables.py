@@ -13,6 +13,7 @@ differs; the agent repairs by rebuilding. ``FakeFirewall`` keeps the plan in mem
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from . import nftables_render as r
 from .nftables_lib import Nft, NftError
 
+log = logging.getLogger("kumo.drivers.nftables")
 Key = tuple[str, str]  # (family, chain or map name)
 __all__ = ["ApplyResult", "FakeFirewall", "NftError", "NftFirewall", "Plan"]
 
@@ -233,6 +235,7 @@ class NftFirewall:
         self.desired = new
         whole = full or self.applied is None
         if whole:
+            self._bridged_ip_visible()
             cmds, touched = full_batch(new), [n for _, n in new.chains]
         else:
             cmds, touched = diff_batch(self.applied, new)
@@ -245,6 +248,16 @@ class NftFirewall:
         self.applied = new
         groups, ports = _touched(touched)
         return ApplyResult(len(cmds), time.perf_counter() - t0, whole, groups, ports)
+
+    def _bridged_ip_visible(self) -> None:
+        """The stateful rules see bridged packets only through br_netfilter: make sure
+        this namespace passes them to the IP hooks (the kernel's default is 1)."""
+        for name in ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
+            try:
+                if self.nft.ensure_sysctl(name, "1"):
+                    log.warning("%s was 0: set to 1 so security groups are enforced", name)
+            except OSError as exc:
+                raise NftError(f"{name} cannot be read or set: {exc}") from exc
 
     def verify(self, *, deep: bool = True) -> list[str]:
         """What in the kernel differs from the last applied plan ([] = all in place).

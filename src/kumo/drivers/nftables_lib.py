@@ -120,5 +120,20 @@ class Nft:
         return [o for o in json.loads(out or '{"nftables": []}')["nftables"]
                 if "metainfo" not in o]
 
+    def ensure_sysctl(self, name: str, value: str) -> bool:
+        """Set ``/proc/sys/<name>`` in this namespace (the worker's); True if it changed."""
+        path = "/proc/sys/" + name.replace(".", "/")
+
+        def write() -> bool:
+            with open(path) as f:
+                if f.read().strip() == value:
+                    return False
+            with open(path, "w") as f:
+                f.write(value)
+            return True
+
+        with self._lock:
+            return self._call(write)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
