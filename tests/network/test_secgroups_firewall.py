@@ -36,7 +36,7 @@ class World:
 
     def apply(self) -> None:
         ports = [vm.port for vm in self.lab.vms]
-        self.fw.apply(desired.compute("h1", ports, self.rules))
+        self.fw.apply(desired.compute("h1", ports, self.rules, bridges={"n1": "kbr-77"}))
 
     def close(self) -> None:
         self.fw.close()
@@ -143,7 +143,8 @@ def test_hand_deleted_rules_are_found_and_rebuilt(lab: Lab, world: World) -> Non
     assert drift == [f"chain inet i-tap{a.port_id[:11]} differs"]
     _nft(lab, "delete", "element", "inet", TABLE, f"r4-{P1_DEFAULT}", "{ 10.77.0.1 }")
     assert f"set r4-{P1_DEFAULT} differs" in world.fw.verify()
-    world.fw.apply(desired.compute("h1", [vm.port for vm in lab.vms], world.rules), full=True)
+    world.fw.apply(desired.compute("h1", [vm.port for vm in lab.vms], world.rules,
+                                   bridges={"n1": "kbr-77"}), full=True)
     assert world.fw.verify() == []
     assert not lab.connects(b, a, 81) and lab.connects(b, a, 80)
 
@@ -153,7 +154,7 @@ def test_one_transaction_per_change_and_sets_change_by_element(lab: Lab, world: 
     world.apply()
     b = lab.vm(2, [P1_DEFAULT])
     ports = [vm.port for vm in lab.vms]
-    result = world.fw.apply(desired.compute("h1", ports, world.rules))
+    result = world.fw.apply(desired.compute("h1", ports, world.rules, bridges={"n1": "kbr-77"}))
     assert not result.full and result.changed_ports == [f"tap{b.port_id[:11]}"]
     assert result.changed_groups == []  # the group's chains stay; only its set grows
     assert world.fw.applied.sets[f"r4-{P1_DEFAULT}"][1] == {a.address, b.address}
@@ -201,3 +202,15 @@ def test_bridged_packets_are_handed_to_the_ip_hooks(lab: Lab, world: World) -> N
     assert got == "1"
     lab.serve(a, 80)
     assert not lab.connects(b, a, 80)
+
+
+def test_each_bridge_is_its_own_conntrack_zone(lab: Lab, world: World) -> None:
+    a = lab.vm(1, [P1_DEFAULT])
+    b = lab.vm(2, [P1_DEFAULT])
+    world.apply()
+    assert world.fw.applied.maps[("inet", "zones")] == {'"kbr-77"': "1"}
+    lab.serve(a, 80)
+    assert lab.connects(b, a, 80), "stateful filtering works inside the bridge's zone"
+    out = _nft(lab, "list", "map", "inet", TABLE, "zones")
+    assert '"kbr-77" : 1' in out
+    assert world.fw.verify() == []

@@ -90,7 +90,8 @@ class NetworkAgent:
         self.failures: dict[str, str] = {}
         self.after_sync: list[Any] = []  # coroutines run after each sync (the router agent)
         self.secgroups = SecurityGroupAgent(api, host, self.ports, firewall or firewall_for(net),
-                                            verify_interval=resync_interval)
+                                            verify_interval=resync_interval,
+                                            networks=self.networks)
 
     def _changed(self, typ: str, obj: Obj) -> None:
         self._dirty.set()

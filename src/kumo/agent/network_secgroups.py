@@ -54,10 +54,12 @@ def firewall_for(net: Any) -> Firewall:
 
 class SecurityGroupAgent:
     def __init__(self, api: ApiClient, host: str, ports: Informer, firewall: Firewall, *,
-                 verify_interval: float = VERIFY_INTERVAL) -> None:
+                 verify_interval: float = VERIFY_INTERVAL, networks: Informer | None = None
+                 ) -> None:
         self.api = api
         self.host = host
         self.ports = ports
+        self.networks = networks
         self.firewall = firewall
         self.verify_interval = verify_interval
         self.rules = Informer(ApiSource(api, "securitygrouprules"), on_event=self._rule_event)
@@ -84,8 +86,9 @@ class SecurityGroupAgent:
     def desired(self) -> Ruleset:
         if self.index.size != len(self.rules.items):  # a re-list the events did not show
             self.index.reset(list(self.rules.items.values()))
+        nets = list(self.networks.items.values()) if self.networks is not None else []
         return desired_mod.compute(self.host, list(self.ports.items.values()), self.index,
-                                   self.memo)
+                                   self.memo, desired_mod.bridges_of(nets))
 
     async def run(self) -> None:
         await asyncio.gather(self.rules.run(), self._loop())

@@ -11,6 +11,7 @@ routers) are trusted and unfiltered, as Neutron treats them.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from typing import Any
 
 from kumo.drivers.nftables_render import PortFilter, Ruleset, SgRule
@@ -124,13 +125,23 @@ class RuleIndex:
         return hit
 
 
+def bridges_of(networks: list[Obj]) -> dict[str, str]:
+    """Network id → its bridge on every host (the conntrack zone of its ports)."""
+    return {n["metadata"]["name"]: nm.bridge_name(int(n["spec"]["segmentationId"]))
+            for n in networks if (n.get("spec") or {}).get("segmentationId")}
+
+
 def compute(host: str, ports: list[Obj], rules: list[Obj] | RuleIndex,
-            memo: Memo | None = None) -> Ruleset:
+            memo: Memo | None = None, bridges: dict[str, str] | None = None) -> Ruleset:
     memo = memo or Memo()
     index = rules if isinstance(rules, RuleIndex) else RuleIndex(rules)
     local = [p for p in ports if (p.get("spec") or {}).get("bindingHostId") == host
              and filtered(p)]
-    filters = {pf.tap: pf for pf in (memo.get("pf", p, port_filter) for p in local)}
+    filters = {}
+    for p in local:
+        pf = memo.get("pf", p, port_filter)
+        bridge = (bridges or {}).get(p["spec"].get("networkId"), "")
+        filters[pf.tap] = pf if pf.bridge == bridge else replace(pf, bridge=bridge)
     used = {g for pf in filters.values() for g in pf.groups}
     groups = {g: index.rules(g) for g in used}
     wanted = {x.remote_group for rs in groups.values() for x in rs if x.remote_group}

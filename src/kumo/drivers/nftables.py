@@ -122,7 +122,8 @@ class Renderer:
                 del cache[k]
 
 
-def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = None) -> Plan:
+def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = None,
+               zones: dict[str, int] | None = None) -> Plan:
     cache = cache or Renderer()
     p = Plan()
     wanted = {(x.remote_group, 6 if x.ethertype == "IPv6" else 4)
@@ -144,7 +145,8 @@ def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = No
         chains[kbo], chains[kbi], chains[kio], chains[kii] = bo, bi, io, ii
         pout[name], pin[name], pe[ke], pi[ki] = kbo[1], kbi[1], kio[1], kii[1]
     p.maps = {("bridge", "pout"): pout, ("bridge", "pin"): pin, ("inet", "pe"): pe,
-              ("inet", "pi"): pi}
+              ("inet", "pi"): pi, ("inet", "zones"): {
+                  f'"{b}"': str(n) for b, n in (zones or {}).items()}}
     cache.forget(rs)
     return p
 
@@ -159,8 +161,9 @@ def _elem_cmd(verb: str, fam: str, name: str, items: list[str]) -> list[str]:
 
 
 def _map_cmds(fam: str, name: str, old: dict[str, str], new: dict[str, str]) -> list[str]:
+    verb = "" if name == "zones" else "jump "  # the zones map holds numbers, not verdicts
     gone = [k for k, v in old.items() if new.get(k) != v]
-    added = [f"{k} : jump {v}" for k, v in new.items() if old.get(k) != v]
+    added = [f"{k} : {verb}{v}" for k, v in new.items() if old.get(k) != v]
     return _elem_cmd("delete", fam, name, gone) + _elem_cmd("add", fam, name, added)
 
 
@@ -221,12 +224,15 @@ class NftFirewall:
     def __init__(self, netns: str | None = None) -> None:
         self.nft = Nft(netns)
         self.index = Indexes()
+        self.zones = Indexes()
         self.renderer = Renderer()
         self.applied: Plan | None = None
         self.desired: Plan = Plan()
 
     def plan(self, rs: r.Ruleset) -> Plan:
-        return build_plan(rs, self.index.assign(list(rs.ports)), self.renderer)
+        bridges = sorted({p.bridge for p in rs.ports.values() if p.bridge})
+        return build_plan(rs, self.index.assign(list(rs.ports)), self.renderer,
+                          self.zones.assign(bridges))
 
     def apply(self, rs: r.Ruleset, *, full: bool = False) -> ApplyResult:
         """Make the kernel match ``rs``: the difference only, or everything if ``full``."""
@@ -317,7 +323,8 @@ def read_kernel(nft: Nft, *, deep: bool = True) -> Plan:
             elif "map" in obj:
                 m = obj["map"]
                 seen.maps[(fam, m["name"])] = {
-                    _key_text(k): v.get("jump", {}).get("target", "")
+                    _key_text(k): v.get("jump", {}).get("target", "") if isinstance(v, dict)
+                    else str(v)
                     for k, v in m.get("elem", [])}
             elif "set" in obj:
                 s = obj["set"]

@@ -63,6 +63,7 @@ class PortFilter:
     ips4: tuple[str, ...]  # addresses or prefixes it may send from (allowed pairs too)
     ips6: tuple[str, ...]
     groups: tuple[str, ...]
+    bridge: str = ""  # its network's bridge: the conntrack zone of the port's traffic
 
 
 @dataclass
@@ -216,6 +217,12 @@ def base_inet() -> list[str]:
     return [f"add table inet {TABLE}",
             f"add map inet {TABLE} pe {{ type mark : verdict; }}",
             f"add map inet {TABLE} pi {{ type mark : verdict; }}",
+            # one conntrack zone per bridge: equal addresses on two networks never share
+            # (or spoof) each other's connection state
+            f"add map inet {TABLE} zones {{ typeof iifname : ct zone; }}",
+            f"add chain inet {TABLE} kzone {{ type filter hook prerouting priority raw; "
+            "policy accept; }",
+            f"add rule inet {TABLE} kzone ct zone set iifname map @zones",
             f"add chain inet {TABLE} kegress {{ type filter hook forward priority 0; "
             "policy accept; }",
             f'add rule inet {TABLE} kegress iifname "kbr-*" meta mark & {EGRESS_MASK:#x} '
@@ -241,5 +248,6 @@ def _shared(direction: str, *lines: str) -> list[str]:
                                                  for x in rules)]
 
 
-BASE_RULES = {("bridge", "kfwd"): 2, ("bridge", "kvm-out"): 3, ("inet", "kegress"): 1,
+BASE_RULES = {("bridge", "kfwd"): 2, ("bridge", "kvm-out"): 3, ("inet", "kzone"): 1,
+              ("inet", "kegress"): 1,
               ("inet", "kingress"): 1, ("inet", "kvm-egress"): 4, ("inet", "kvm-ingress"): 4}
