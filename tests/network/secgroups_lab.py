@@ -152,3 +152,42 @@ def default_rules(group: str, project: str = "p1") -> list[dict[str, Any]]:
             rule(group, "egress", ethertype="IPv6", project=project),
             rule(group, "ingress", remote=group, project=project),
             rule(group, "ingress", remote=group, ethertype="IPv6", project=project)]
+
+
+_ECHO = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4)
+print("ready", flush=True)
+c, _ = s.accept()
+while True:
+    data = c.recv(64)
+    if not data:
+        break
+    c.sendall(data)
+"""
+_TALKER = r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.0)
+while True:
+    try:
+        s.sendall(b"x"); s.recv(64); print("alive", flush=True)
+    except OSError:
+        print("dead", flush=True); break
+    time.sleep(0.1)
+"""
+
+
+def long_connection(lab: Lab, server: Vm, client: Vm, port: int
+                    ) -> subprocess.Popen[str]:
+    """An echo connection from client to server, printing alive/dead as it goes."""
+    echo = subprocess.Popen(["ip", "netns", "exec", server.ns, sys.executable, "-c", _ECHO,
+                             str(port)], stdout=subprocess.PIPE, text=True)
+    assert echo.stdout is not None and echo.stdout.readline().strip() == "ready"
+    lab.servers.append(echo)
+    talker = subprocess.Popen(["ip", "netns", "exec", client.ns, sys.executable, "-c",
+                               _TALKER, server.address, str(port)], stdout=subprocess.PIPE,
+                              text=True)
+    lab.servers.append(talker)
+    assert talker.stdout is not None and talker.stdout.readline().strip() == "alive"
+    return talker

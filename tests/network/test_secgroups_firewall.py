@@ -5,6 +5,7 @@ agent's own function from port and rule objects."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from kumo.agent import network_secgroups_desired as desired
 from kumo.drivers.nftables import NftFirewall
 from kumo.drivers.nftables_render import TABLE
 
-from .secgroups_lab import Lab, default_rules, need_root_nft, rule
+from .secgroups_lab import Lab, default_rules, long_connection, need_root_nft, rule
 
 P2_DEFAULT = "sg-default-p2"
 P1_DEFAULT = "sg-default-p1"
@@ -214,3 +215,19 @@ def test_each_bridge_is_its_own_conntrack_zone(lab: Lab, world: World) -> None:
     out = _nft(lab, "list", "map", "inet", TABLE, "zones")
     assert '"kbr-77" : 1' in out
     assert world.fw.verify() == []
+
+
+def test_removing_a_rule_ends_the_connections_it_admitted(lab: Lab, world: World) -> None:
+    tcp = rule(P1_DEFAULT, "ingress", "tcp", 7000, 7000, prefix="10.77.0.0/24")
+    world.rules.append(tcp)
+    a = lab.vm(1, [P1_DEFAULT])
+    b = lab.vm(2, [P2_DEFAULT], project="p2")
+    world.apply()
+    talker = long_connection(lab, a, b, 7000)
+    world.rules.remove(tcp)
+    t0 = time.monotonic()
+    world.apply()
+    assert talker.stdout is not None
+    while (line := talker.stdout.readline().strip()) == "alive":
+        assert time.monotonic() - t0 < 5, "the connection outlived its rule"
+    assert line == "dead" and world.fw.connections_ended >= 1

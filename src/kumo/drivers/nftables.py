@@ -15,28 +15,17 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from . import nftables_conntrack as conntrack
 from . import nftables_render as r
 from .nftables_lib import Nft, NftError
+from .nftables_verify import Plan, compare, read_kernel
 
 log = logging.getLogger("kumo.drivers.nftables")
 Key = tuple[str, str]  # (family, chain or map name)
 __all__ = ["ApplyResult", "FakeFirewall", "NftError", "NftFirewall", "Plan"]
-
-
-@dataclass
-class Plan:
-    chains: dict[Key, list[str]] = field(default_factory=dict)
-    maps: dict[Key, dict[str, str]] = field(default_factory=dict)  # key text -> chain
-    sets: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
-
-    def rules(self) -> int:
-        return sum(len(v) for v in self.chains.values())
-
-    def elements(self) -> int:
-        return sum(len(e) for _, e in self.sets.values())
 
 
 @dataclass
@@ -226,6 +215,7 @@ class NftFirewall:
         self.index = Indexes()
         self.zones = Indexes()
         self.renderer = Renderer()
+        self.connections_ended = 0
         self.applied: Plan | None = None
         self.desired: Plan = Plan()
 
@@ -237,6 +227,7 @@ class NftFirewall:
     def apply(self, rs: r.Ruleset, *, full: bool = False) -> ApplyResult:
         """Make the kernel match ``rs``: the difference only, or everything if ``full``."""
         t0 = time.perf_counter()
+        before = {gid: hit[0][0] for gid, hit in self.renderer.groups.items()}
         new = self.plan(rs)
         self.desired = new
         whole = full or self.applied is None
@@ -252,8 +243,28 @@ class NftFirewall:
                 self.applied = None  # unknown now: the next apply rebuilds
                 raise
         self.applied = new
+        self._end_removed(rs, before)
         groups, ports = _touched(touched)
         return ApplyResult(len(cmds), time.perf_counter() - t0, whole, groups, ports)
+
+    def _end_removed(self, rs: r.Ruleset, before: dict[str, tuple[r.SgRule, ...]]) -> None:
+        """Connections admitted by rules that are gone now end (nftables_conntrack)."""
+        by_zone: dict[int, list[tuple[r.SgRule, tuple[str, ...]]]] = {}
+        for gid, rules in rs.groups.items():
+            removed = set(before.get(gid, ())) - set(rules)
+            if not removed:
+                continue
+            for pf in rs.ports.values():
+                if gid in pf.groups and pf.bridge in self.zones.of and pf.ips4:
+                    by_zone.setdefault(self.zones.of[pf.bridge], []).extend(
+                        (rule, pf.ips4) for rule in removed)
+        for zone, work in by_zone.items():
+            try:
+                n = self.nft.in_namespace(conntrack.flush, zone, work)
+            except Exception as exc:  # the rules are in place; ending old flows is extra
+                log.warning("conntrack cleanup in zone %d failed: %s", zone, exc)
+            else:
+                self.connections_ended += n
 
     def _bridged_ip_visible(self) -> None:
         """The stateful rules see bridged packets only through br_netfilter: make sure
@@ -282,80 +293,6 @@ class NftFirewall:
 
     def close(self) -> None:
         self.nft.close()
-
-
-def _elem_text(e: Any) -> str:
-    if isinstance(e, dict) and "prefix" in e:
-        return f"{e['prefix']['addr']}/{e['prefix']['len']}"
-    if isinstance(e, dict) and "range" in e:
-        return "-".join(e["range"])
-    if isinstance(e, dict) and "elem" in e:
-        return _elem_text(e["elem"]["val"])
-    return str(e)
-
-
-def _key_text(k: Any) -> str:
-    return f"{k:#x}" if isinstance(k, int) else f'"{k}"'
-
-
-def _listing(nft: Nft, fam: str, deep: bool) -> list[dict[str, Any]]:
-    if deep:
-        return nft.list_json(f"table {fam} {r.TABLE}")
-    out = []
-    for what in ("chains", "maps", "sets"):
-        out += [o for o in nft.list_json(f"{what} {fam}")
-                if next(iter(o.values())).get("table") == r.TABLE]
-    return out
-
-
-def read_kernel(nft: Nft, *, deep: bool = True) -> Plan:
-    """The tables as the kernel has them, summarised like a Plan: each chain as its rule
-    count and last comment (``deep``; else the chain alone), each map and set with its
-    elements."""
-    seen = Plan()
-    for fam in ("bridge", "inet"):
-        for obj in _listing(nft, fam, deep):
-            if "chain" in obj:
-                seen.chains.setdefault((fam, obj["chain"]["name"]), [])
-            elif "rule" in obj:
-                rule = obj["rule"]
-                seen.chains.setdefault((fam, rule["chain"]), []).append(rule.get("comment", ""))
-            elif "map" in obj:
-                m = obj["map"]
-                seen.maps[(fam, m["name"])] = {
-                    _key_text(k): v.get("jump", {}).get("target", "") if isinstance(v, dict)
-                    else str(v)
-                    for k, v in m.get("elem", [])}
-            elif "set" in obj:
-                s = obj["set"]
-                version = 6 if s["type"] == "ipv6_addr" else 4
-                seen.sets[s["name"]] = (version, frozenset(_elem_text(e)
-                                                           for e in s.get("elem", [])))
-    return seen
-
-
-def compare(want: Plan, seen: Plan, *, rules: bool = True) -> list[str]:
-    drift = []
-    base = r.BASE_RULES
-    for key, lines in want.chains.items():
-        got = seen.chains.get(key)
-        last = lines[-1].rsplit('comment "', 1)[-1].rstrip('"') if lines else ""
-        if got is None:
-            drift.append(f"chain {key[0]} {key[1]} missing")
-        elif rules and (len(got) != len(lines) or (got[-1] if got else "") != last):
-            drift.append(f"chain {key[0]} {key[1]} differs")
-    for key in set(seen.chains) - set(want.chains) - set(base):
-        drift.append(f"chain {key[0]} {key[1]} unexpected")
-    for key, count in base.items():
-        if key not in seen.chains or (rules and len(seen.chains[key]) != count):
-            drift.append(f"base chain {key[0]} {key[1]} differs")
-    for key, entries in want.maps.items():
-        if seen.maps.get(key) != entries:
-            drift.append(f"map {key[0]} {key[1]} differs")
-    for name, (_, elems) in want.sets.items():
-        if seen.sets.get(name, (0, None))[1] != elems:
-            drift.append(f"set {name} differs")
-    return drift
 
 
 class FakeFirewall:

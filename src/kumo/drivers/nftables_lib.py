@@ -120,6 +120,11 @@ class Nft:
         return [o for o in json.loads(out or '{"nftables": []}')["nftables"]
                 if "metainfo" not in o]
 
+    def in_namespace(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the worker thread, in the firewall's namespace."""
+        with self._lock:
+            return self._call(fn, *args)
+
     def ensure_sysctl(self, name: str, value: str) -> bool:
         """Set ``/proc/sys/<name>`` in this namespace (the worker's); True if it changed."""
         path = "/proc/sys/" + name.replace(".", "/")
