@@ -35,6 +35,7 @@ class ApplyResult:
     full: bool
     changed_groups: list[str]
     changed_ports: list[str]
+    kernel_seconds: float = 0.0  # of ``seconds``: the libnftables call (cache fetch + commit)
 
 
 class Indexes:
@@ -71,12 +72,25 @@ class Renderer:
         self.groups: dict[str, tuple[Any, list[str], list[str]]] = {}
         self.ports: dict[str, tuple[r.PortFilter, int, list[Any]]] = {}
         self.sets: dict[str, tuple[frozenset[str], ...]] = {}
+        self.remotes: dict[str, tuple[tuple[r.SgRule, ...], set[tuple[str, int]]]] = {}
+        self.names: dict[tuple[str, int], str] = {}  # the set names of the last plan
 
-    def group(self, gid: str, rules: tuple[r.SgRule, ...], sets: dict[tuple[str, int], str]
-              ) -> tuple[list[str], list[str]]:
+    def referenced(self, gid: str, rules: tuple[r.SgRule, ...]) -> set[tuple[str, int]]:
+        """The (group, IP version) sets a group's rules name, kept per rules tuple."""
+        hit = self.remotes.get(gid)
+        if hit is None or hit[0] is not rules:
+            hit = self.remotes[gid] = (rules, {
+                (x.remote_group, 6 if x.ethertype == "IPv6" else 4)
+                for x in rules if x.remote_group})
+        return hit[1]
+
+    def group(self, gid: str, rules: tuple[r.SgRule, ...], sets: dict[tuple[str, int], str],
+              same_names: bool) -> tuple[list[str], list[str]]:
+        hit = self.groups.get(gid)
+        if hit is not None and same_names and hit[0][0] is rules:
+            return hit[1], hit[2]  # nothing it depends on changed
         names = tuple(sets.get((x.remote_group, 6 if x.ethertype == "IPv6" else 4), "")
                       for x in rules if x.remote_group)
-        hit = self.groups.get(gid)
         if hit is None or hit[0] != (rules, names):
             hit = ((rules, names), r.group_chain(rules, "egress", sets),
                    r.group_chain(rules, "ingress", sets))
@@ -106,7 +120,7 @@ class Renderer:
 
     def forget(self, rs: r.Ruleset) -> None:
         for cache, keep in ((self.groups, rs.groups), (self.ports, rs.ports),
-                            (self.sets, rs.remote)):
+                            (self.sets, rs.remote), (self.remotes, rs.groups)):
             for k in [k for k in cache if k not in keep]:
                 del cache[k]
 
@@ -115,8 +129,9 @@ def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = No
                zones: dict[str, int] | None = None) -> Plan:
     cache = cache or Renderer()
     p = Plan()
-    wanted = {(x.remote_group, 6 if x.ethertype == "IPv6" else 4)
-              for rules in rs.groups.values() for x in rules if x.remote_group}
+    wanted: set[tuple[str, int]] = set()
+    for gid, rules in rs.groups.items():
+        wanted |= cache.referenced(gid, rules)
     names: dict[tuple[str, int], str] = {}
     for gid, (v4, v6) in rs.remote.items():
         for version, elems in zip((4, 6), cache.members(gid, v4, v6), strict=True):
@@ -124,9 +139,10 @@ def build_plan(rs: r.Ruleset, index: dict[str, int], cache: Renderer | None = No
                 hosts = all("/" not in e for e in elems)
                 names[(gid, version)] = name = r.set_name(gid, version, hosts)
                 p.sets[name] = (version, elems)
+    same, cache.names = names == cache.names, names
     for gid, rules in rs.groups.items():
         p.chains[("inet", f"ge-{gid}")], p.chains[("inet", f"gi-{gid}")] = \
-            cache.group(gid, rules, names)
+            cache.group(gid, rules, names, same)
     pout, pin, pe, pi = {}, {}, {}, {}
     chains = p.chains
     for tap, pf in rs.ports.items():
@@ -187,7 +203,8 @@ def diff_batch(old: Plan, new: Plan) -> tuple[list[str], list[str]]:
             cmds.append(f"add set inet {r.TABLE} {name} {r.set_decl(name, version)}")
         cmds += _elem_cmd("delete", "inet", name, sorted(before - elems))
         cmds += _elem_cmd("add", "inet", name, sorted(elems - before))
-    changed = [k for k, v in new.chains.items() if old.chains.get(k) != v]
+    was = old.chains
+    changed = [k for k, v in new.chains.items() if was.get(k) is not v and was.get(k) != v]
     cmds += [f"add chain {fam} {r.TABLE} {name}" for fam, name in changed
              if (fam, name) not in old.chains]
     for (fam, name), lines in _ordered({k: new.chains[k] for k in changed}):
@@ -236,22 +253,27 @@ class NftFirewall:
             cmds, touched = full_batch(new), [n for _, n in new.chains]
         else:
             cmds, touched = diff_batch(self.applied, new)
+        t1 = time.perf_counter()
         if cmds:
             try:
                 self.nft.run("\n".join(cmds) + "\n")
             except NftError:
                 self.applied = None  # unknown now: the next apply rebuilds
                 raise
+        kernel = time.perf_counter() - t1
         self.applied = new
         self._end_removed(rs, before)
         groups, ports = _touched(touched)
-        return ApplyResult(len(cmds), time.perf_counter() - t0, whole, groups, ports)
+        return ApplyResult(len(cmds), time.perf_counter() - t0, whole, groups, ports, kernel)
 
     def _end_removed(self, rs: r.Ruleset, before: dict[str, tuple[r.SgRule, ...]]) -> None:
         """Connections admitted by rules that are gone now end (nftables_conntrack)."""
         by_zone: dict[int, list[tuple[r.SgRule, tuple[str, ...]]]] = {}
         for gid, rules in rs.groups.items():
-            removed = set(before.get(gid, ())) - set(rules)
+            old = before.get(gid)
+            if old is None or old is rules or old == rules:
+                continue  # unchanged (the rule index hands out the same tuple)
+            removed = set(old) - set(rules)
             if not removed:
                 continue
             for pf in rs.ports.values():
