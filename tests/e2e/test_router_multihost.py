@@ -135,6 +135,11 @@ def test_router_snat_fip_hairpin_and_cut(multihost, tmp_path: Path) -> None:  # 
                 "b1": os_("port", "create", "--network", net_b["id"], "--fixed-ip",
                           f"subnet={sub_b['id']},ip-address=10.32.0.11", "p-b1"),
             }
+            # Security groups are enforced: the default group admits only its members, so
+            # (as in Neutron) HTTP from the outside and through the hairpin needs a rule.
+            os_("security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
+                "--dst-port", "80", "--remote-ip", "0.0.0.0/0",
+                ports["a1"]["security_group_ids"][0])
             scripts = {"a1": probe_script({"b": "http://10.32.0.11/",
                                            "ext": f"http://{OUTSIDE}:8080/"}, big=True),
                        "a2": probe_script({"hairpin": f"http://{fip_ip}/"}),
