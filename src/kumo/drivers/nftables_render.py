@@ -191,7 +191,7 @@ def inet_port_chain(p: PortFilter, direction: str) -> list[str]:
     discovery), then each of its groups' chains, then drop."""
     prefix = "ge" if direction == "egress" else "gi"
     lines = [f"jump kvm-{direction}", *(f"jump {prefix}-{g}" for g in p.groups)]
-    return sealed(lines, "drop")
+    return sealed(lines, "counter drop")
 
 
 def set_decl(name: str, version: int) -> str:
@@ -243,7 +243,7 @@ def _shared(direction: str, *lines: str) -> list[str]:
     """Every filtered port's first jump: accept what is established or always allowed
     (accept ends the port's evaluation), return for the groups to decide."""
     name = f"kvm-{direction}"
-    rules = ["ct state established,related accept", "ct state invalid drop", *lines]
+    rules = ["ct state established,related accept", "ct state invalid counter drop", *lines]
     return [f"add chain inet {TABLE} {name}", *(f"add rule inet {TABLE} {name} {x}"
                                                  for x in rules)]
 
