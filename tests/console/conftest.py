@@ -65,3 +65,46 @@ async def browser(cloud: Cloud, who: Person) -> httpx.AsyncClient:
 @pytest.fixture
 async def alice(cloud: Cloud) -> Person:
     return await person(cloud, "alice")
+
+
+async def sse(app, path: str, cookie: str, until) -> list[dict]:  # noqa: ANN001
+    """Read a server-sent event stream straight off the ASGI app (httpx's ASGI transport
+    buffers whole answers) until ``until(events)`` holds; then disconnect."""
+    import asyncio
+    import json
+
+    events: list[dict] = []
+    done = asyncio.Event()
+    buf = b""
+
+    async def receive() -> dict:
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(msg: dict) -> None:
+        nonlocal buf
+        if msg["type"] == "http.response.start":
+            assert msg["status"] == 200, msg
+        if msg["type"] == "http.response.body":
+            buf += msg.get("body", b"")
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                for line in block.decode().splitlines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line[6:]))
+            if until(events):
+                done.set()
+
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+             "root_path": "", "client": ("127.0.0.1", 1), "server": ("kumo", 80),
+             "headers": [(b"host", b"kumo"), (b"accept", b"text/event-stream"),
+                         (b"cookie", f"kumo_session={cookie}".encode())]}
+    task = asyncio.create_task(app(scope, receive, send))
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        done.set()
+        await asyncio.wait_for(task, 10)
+    return events

@@ -25,8 +25,8 @@ from kumo.observe import logging as klog
 from kumo.observe import metrics
 
 from . import diagnose, native
-from .console import app as console
 from .auth import authenticate
+from .console import app as console
 from .disconnect import GONE, CancelOnDisconnect
 from .errors import handlers, keystone_body
 from .runtime import Runtime, runtime

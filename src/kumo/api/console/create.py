@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from . import apicall
-from .forms import read_form
+from .forms import posted
 from .render import handler, page
-from .session import check_csrf, context, session_token
+from .session import context, session_token
 
 MAX_USER_DATA = 65535
 FIELD = 255
@@ -59,9 +59,8 @@ def server_body(form: Any) -> dict[str, Any]:
 
 @handler
 async def create_server(request: Request) -> Response:
+    form = await posted(request)
     ctx = await context(request)
-    form = await read_form(request)
-    check_csrf(request, form.get("csrf"))
     token = session_token(request)
     r = await apicall.call(request, "POST", "/compute/v2.1/servers", token,
                            json=server_body(form))
@@ -77,9 +76,8 @@ async def create_server(request: Request) -> Response:
 async def create_network(request: Request) -> Response:
     """A network and (when a CIDR is given) its subnet; a refused subnet removes the
     network again, so a bad form leaves nothing behind."""
+    form = await posted(request)
     ctx = await context(request)
-    form = await read_form(request)
-    check_csrf(request, form.get("csrf"))
     token = session_token(request)
     name, cidr = str(form.get("name") or "")[:FIELD + 1], str(form.get("cidr") or "")[:64]
     net = await apicall.call(request, "POST", "/network/v2.0/networks", token,

@@ -8,10 +8,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from . import apicall
-from .forms import read_form
+from .forms import posted
 from .render import handler, page
-from .session import (PRELOGIN, SESSION, check_csrf, clear, context, prelogin_token,
-                      session_token, set_cookie)
+from .session import (
+    PRELOGIN,
+    SESSION,
+    clear,
+    context,
+    prelogin_token,
+    session_token,
+    set_cookie,
+)
 
 MAX_FIELD = 255
 
@@ -56,8 +63,7 @@ def _fields(raw: Any) -> dict[str, str]:
 
 @handler
 async def login(request: Request) -> Response:
-    raw = await read_form(request)
-    check_csrf(request, raw.get("csrf"))
+    raw = await posted(request)
     form = _fields(raw)
     try:
         if not form["user"] or not form["password"]:
@@ -76,9 +82,8 @@ async def login(request: Request) -> Response:
 
 @handler
 async def switch_project(request: Request) -> Response:
+    raw = await posted(request)
     await context(request)
-    raw = await read_form(request)
-    check_csrf(request, raw.get("csrf"))
     token = session_token(request) or ""
     new = await scoped(request, token, str(raw.get("project_id") or "")[:64])
     resp = RedirectResponse("/console/", status_code=303)
@@ -88,8 +93,7 @@ async def switch_project(request: Request) -> Response:
 
 @handler
 async def logout(request: Request) -> Response:
-    raw = await read_form(request)
-    check_csrf(request, raw.get("csrf"))
+    await posted(request)
     token = session_token(request)
     if token:  # the API revokes it: the cookie is useless even if it were copied
         await apicall.call(request, "DELETE", "/v3/auth/tokens", token,

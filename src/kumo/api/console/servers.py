@@ -21,9 +21,9 @@ from kumo.model import compute as cm
 from ..openstack.compute.views import server_status
 from ..runtime import runtime
 from . import apicall
-from .forms import read_form
+from .forms import posted
 from .render import handler, page
-from .session import check_csrf, context, session_token
+from .session import context, session_token
 
 Obj = dict[str, Any]
 ACTIONS = {"start": {"os-start": None}, "stop": {"os-stop": None},
@@ -88,9 +88,8 @@ async def server(request: Request) -> Response:
 
 @handler
 async def action(request: Request) -> Response:
+    form = await posted(request)
     await context(request)
-    form = await read_form(request)
-    check_csrf(request, form.get("csrf"))
     sid, token = request.path_params["server_id"], session_token(request)
     what = str(form.get("action") or "")
     if what == "delete":

@@ -1,0 +1,129 @@
+"""Tenant pages: what a member sees and changes, and what it cannot."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kumo.model import network as nm
+
+from .conftest import Person, browser, csrf_of, person, sse
+
+
+async def _net(c, name: str, cidr: str):  # noqa: ANN001, ANN202
+    page = await c.get("/console/net/networks")
+    return await c.post("/console/networks", data={"csrf": csrf_of(page.text), "name": name,
+                                                   "cidr": cidr})
+
+
+async def test_every_tenant_page_renders(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    for path in ("/console/", "/console/servers", "/console/servers/new", "/console/images",
+                 "/console/keypairs", *(f"/console/net/{n}" for n in (
+                     "networks", "subnets", "ports", "routers", "floatingips",
+                     "security-groups"))):
+        r = await c.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert "<h1>" in r.text and "Traceback" not in r.text
+
+
+async def test_network_create_and_isolation(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    r = await _net(c, "web-net", "10.20.0.0/24")
+    assert r.status_code == 303
+    page = await c.get("/console/net/subnets")
+    assert "10.20.0.0/24" in page.text
+    bob = await browser(cloud, await person(cloud, "bob"))
+    for path in ("/console/net/networks", "/console/net/subnets"):
+        assert "web-net" not in (await bob.get(path)).text
+        assert "10.20.0.0/24" not in (await bob.get(path)).text
+
+
+async def test_bad_network_input_shows_api_error_and_changes_nothing(cloud, alice: Person
+                                                                     ) -> None:
+    c = await browser(cloud, alice)
+    before = len((await cloud.objects.list(nm.NETWORK, alice.project_id)).items)
+    for name, cidr in (("bad-cidr", "10.0.0.0/99"), ("x" * 300, ""), ("huge", "1" * 5000)):
+        r = await _net(c, name, cidr)
+        assert r.status_code == 400, (name[:10], r.status_code)
+        assert 'role="alert"' in r.text and "Traceback" not in r.text
+    after = len((await cloud.objects.list(nm.NETWORK, alice.project_id)).items)
+    assert after == before
+
+
+async def test_csrf_less_post_is_refused_and_changes_nothing(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    r = await c.post("/console/networks", data={"name": "sneaky"})
+    assert r.status_code == 403
+    r = await c.post("/console/networks", data={"name": "sneaky", "csrf": "0" * 40})
+    assert r.status_code == 403
+    nets = (await cloud.objects.list(nm.NETWORK, alice.project_id)).items
+    assert not [n for n in nets if n["spec"].get("name") == "sneaky"]
+
+
+async def test_bad_server_input_shows_api_error(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    form = await c.get("/console/servers/new")
+    for fields in ({"name": "vm", "image": "", "flavor": ""},
+                   {"name": "vm", "image": "no-such-image", "flavor": "1"},
+                   {"name": "x" * 1000, "image": "x", "flavor": "1"}):
+        r = await c.post("/console/servers", data={"csrf": csrf_of(form.text), **fields})
+        assert r.status_code == 400, r.text[:500]
+        assert 'id="error"' in r.text
+    assert await cloud.servers(alice.project_id) == []
+
+
+async def test_server_create_list_live_and_delete(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    image = await cloud.image_id()
+    form = await c.get("/console/servers/new")
+    r = await c.post("/console/servers", data={"csrf": csrf_of(form.text), "name": "web1",
+                                               "image": image, "flavor": "1",
+                                               "user_data": "#!/bin/sh\necho hi"})
+    assert r.status_code == 303, r.text[:500]
+    sid = r.headers["location"].rsplit("/", 1)[1]
+    listing = await c.get("/console/servers")
+    assert f'id="s-{sid}"' in listing.text and "BUILD" in listing.text
+    rev = listing.text.split('data-rev="')[1].split('"')[0]
+    app = cloud.client._transport.app
+    watch = asyncio.create_task(sse(app, f"/console/servers?rev={rev}",
+                                    c.cookies["kumo_session"],
+                                    lambda ev: bool(ev) and ev[-1]["status"] == "ACTIVE"))
+    await asyncio.sleep(0.2)
+    await cloud.play_agent(alice.project_id, sid, vm_state="active", power_state=1)
+    seen = await watch
+    assert seen[-1]["id"] == sid and seen[-1]["status"] == "ACTIVE"
+    detail = await c.get(f"/console/servers/{sid}")
+    assert detail.status_code == 200 and "ACTIVE" in detail.text
+    bob = await browser(cloud, await person(cloud, "bob"))
+    assert sid not in (await bob.get("/console/servers")).text
+    assert (await bob.get(f"/console/servers/{sid}")).status_code == 404
+    r = await c.post(f"/console/servers/{sid}/action",
+                     data={"csrf": csrf_of(detail.text), "action": "delete"})
+    assert r.status_code == 303
+    server = await cloud.server_obj(alice.project_id, sid)
+    assert server is None or server["metadata"].get("deletionTimestamp")
+
+
+async def test_timeline_shows_the_trace(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    await _net(c, "traced", "10.30.0.0/24")
+    nets = (await cloud.objects.list(nm.NETWORK, alice.project_id)).items
+    nid = [n for n in nets if n["spec"].get("name") == "traced"][0]["metadata"]["name"]
+    r = await c.get(f"/console/trace/networks/{nid}")
+    assert r.status_code == 200 and "Event timeline" in r.text
+    bob = await browser(cloud, await person(cloud, "bob"))
+    assert (await bob.get(f"/console/trace/networks/{nid}")).status_code in (403, 404)
+
+
+async def test_operator_pages_are_admin_only(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    for path in ("/console/admin/hosts", "/console/admin/doctor"):
+        r = await c.get(path)
+        assert r.status_code == 403, path
+    assert "/console/admin/" not in (await c.get("/console/")).text
+    boss = await browser(cloud, await person(cloud, "ops", role="admin"))
+    await cloud.host("node1")
+    hosts = await boss.get("/console/admin/hosts")
+    assert hosts.status_code == 200 and "node1" in hosts.text
+    doc = await boss.get("/console/admin/doctor")
+    assert doc.status_code == 200 and "doctor" in doc.text
