@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Route
 
 from . import create, login, operator, resources, servers
@@ -28,4 +30,4 @@ def build_app() -> Starlette:
         Route("/trace/{kind}/{object_id}", resources.timeline),
         Route("/admin/hosts", operator.hosts),
         Route("/admin/doctor", operator.doctor),
-    ])
+    ], middleware=[Middleware(GZipMiddleware, minimum_size=1024)])  # never the SSE stream

@@ -72,7 +72,7 @@ async def login(request: Request) -> Response:
         token = await scoped(request, unscoped, None)
     except apicall.ApiFailed as exc:
         return page(request, "login.html", None, status=exc.status, here="login",
-                    csrf=raw.get("csrf"), error=exc.message,
+                    csrf=prelogin_token(request), error=exc.message,
                     form={"domain": form["domain"], "user": form["user"]})
     resp = RedirectResponse("/console/", status_code=303)
     set_cookie(resp, SESSION, token)

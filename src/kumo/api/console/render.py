@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..auth import AuthContext
 from ..errors import ApiError
 from .apicall import ApiFailed
-from .session import CsrfRefused, NoSession, csrf_for, session_token
+from .session import CsrfRefused, NoSession, csrf_for, masked, session_token
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                   autoescape=select_autoescape(["html"]), auto_reload=False)
@@ -38,7 +38,7 @@ def page(request: Request, template: str, ctx: AuthContext | None, *, status: in
          **values: Any) -> HTMLResponse:
     tok = session_token(request) if ctx is not None else None
     html = ENV.get_template(template).render(
-        ctx=ctx, csrf=csrf_for(tok) if tok else values.pop("csrf", ""), nav=NAV,
+        ctx=ctx, csrf=masked(csrf_for(tok) if tok else values.pop("csrf", "")), nav=NAV,
         admin_nav=ADMIN_NAV if ctx is not None and ctx.is_admin else [], **values)
     return HTMLResponse(html, status_code=status)
 

@@ -52,11 +52,32 @@ def csrf_for(token: str) -> str:
     return hmac.new(b"kumo-console-csrf", token.encode(), hashlib.sha256).hexdigest()[:40]
 
 
+def masked(secret: str) -> str:
+    """``secret`` under a fresh one-time pad, so the (compressed) pages that carry it differ
+    every time (no BREACH-style guessing of it byte by byte)."""
+    raw = secret.encode()
+    pad = secrets.token_bytes(len(raw))
+    return (pad + bytes(a ^ b for a, b in zip(pad, raw, strict=True))).hex()
+
+
+def unmasked(value: str) -> str:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return ""
+    half = len(raw) // 2
+    try:
+        return bytes(a ^ b for a, b in zip(raw[:half], raw[half:], strict=True)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
 def check_csrf(request: Request, form_value: str | None) -> None:
     """The form's token must match the session's (or, to log in, the pre-login cookie)."""
     tok = request.cookies.get(SESSION)
     expected = csrf_for(tok) if tok else request.cookies.get(PRELOGIN)
-    if not expected or not form_value or not hmac.compare_digest(expected, form_value):
+    got = unmasked(form_value or "")
+    if not expected or not got or not hmac.compare_digest(expected, got):
         raise CsrfRefused
 
 
