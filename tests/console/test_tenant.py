@@ -127,3 +127,14 @@ async def test_operator_pages_are_admin_only(cloud, alice: Person) -> None:
     assert hosts.status_code == 200 and "node1" in hosts.text
     doc = await boss.get("/console/admin/doctor")
     assert doc.status_code == 200 and "doctor" in doc.text
+
+
+async def test_live_stream_ends_when_the_token_expires(cloud, alice: Person) -> None:
+    import time
+
+    token = cloud.rt.tokens.issue(alice.user_id, methods=["password"],
+                                  project_id=alice.project_id, expires_at=time.time() + 1.5)
+    t0 = time.monotonic()
+    events = await sse(cloud.client._transport.app, "/console/servers?rev=0", token,
+                       lambda ev: bool(ev) and ev[-1] == {})
+    assert events[-1] == {} and time.monotonic() - t0 < 8

@@ -8,7 +8,9 @@ tells the page to reload).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,7 +30,6 @@ from .session import context, session_token
 Obj = dict[str, Any]
 ACTIONS = {"start": {"os-start": None}, "stop": {"os-stop": None},
            "reboot": {"reboot": {"type": "SOFT"}}}
-KEEPALIVE_S = 15.0
 
 
 def row(server: Obj) -> Obj:
@@ -50,7 +51,7 @@ async def servers(request: Request) -> Response:
     ctx = await context(request)
     objects = runtime(request).objects
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(_stream(request, _namespace(ctx)),
+        return StreamingResponse(_stream(request, _namespace(ctx), ctx.expires_at),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
     listed = await objects.list(cm.SERVER, _namespace(ctx))
@@ -59,20 +60,37 @@ async def servers(request: Request) -> Response:
                 revision=listed.resource_version, form=None, error=None, choices=None)
 
 
-async def _stream(request: Request, namespace: str | None) -> AsyncIterator[bytes]:
-    """Every Server change of the project from the page's revision, as SSE events."""
+async def _stream(request: Request, namespace: str | None,
+                  expires_at: float) -> AsyncIterator[bytes]:
+    """Every Server change of the project from the page's revision, as SSE events, until
+    the token expires (then the page reloads, which sends it to the login form)."""
     raw = request.query_params.get("rev") or request.headers.get("last-event-id") or "0"
     rev = int(raw) if raw.isdigit() and len(raw) < 19 else 0
     yield b"retry: 1000\n\n"
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+
+    async def follow() -> None:  # the watch in its own task; the stream waits on a queue
+        try:
+            async for ev in runtime(request).objects.watch(cm.SERVER, namespace, rev):
+                await queue.put(ev)
+        except Gone as exc:
+            await queue.put(exc)
+
+    watcher = asyncio.create_task(follow())
     try:
-        async for ev in runtime(request).objects.watch(cm.SERVER, namespace, rev):
-            if ev.object is None:
-                continue
-            data = row(ev.object)
-            data["gone"] = ev.type == "DELETED"
-            yield f"id: {ev.revision}\ndata: {json.dumps(data)}\n\n".encode()
-    except Gone:
+        while True:
+            ev = await asyncio.wait_for(queue.get(), max(1.0, expires_at - time.time()))
+            if isinstance(ev, Gone):
+                raise ev
+            if ev.object is not None:
+                data = row(ev.object)
+                data["gone"] = ev.type == "DELETED"
+                yield f"id: {ev.revision}\ndata: {json.dumps(data)}\n\n".encode()
+    except (Gone, TimeoutError):
         yield b"event: reload\ndata: {}\n\n"
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
 
 
 @handler
