@@ -161,3 +161,37 @@ def test_operator_sees_hosts_and_doctor(live: tuple[LiveCloud, Admin], browser: 
     assert browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")
     browser.get(cloud.base_url + "/console/admin/doctor")
     assert "kumo doctor" in text(browser)
+
+
+AXE_JS = Path(__file__).resolve().parents[2] / ".venv" / "axe" / "node_modules" / "axe-core" \
+    / "axe.min.js"
+PAGES = ["/console/", "/console/servers", "/console/servers/new", "/console/images",
+         "/console/keypairs", "/console/admin/hosts", "/console/admin/doctor",
+         *(f"/console/net/{n}" for n in ("networks", "subnets", "ports", "routers",
+                                         "floatingips", "security-groups"))]
+
+
+@pytest.mark.skipif(not AXE_JS.exists(), reason="needs axe-core (make axe installs it)")
+def test_no_critical_accessibility_violation(live: tuple[LiveCloud, Admin],
+                                             browser: Any) -> None:
+    cloud, admin = live
+    ops = admin.account("a11y", role="admin")
+    axe = AXE_JS.read_text()
+    browser.delete_all_cookies()
+    found: dict[str, list[str]] = {}
+    pages = ["/console/login", "/console/no-such-page"]
+    for i, path in enumerate([*pages, *PAGES]):
+        if i == len(pages):
+            log_in(browser, cloud.base_url, ops)
+        browser.get(cloud.base_url + path)
+        browser.execute_script(axe)
+        result = browser.execute_async_script(
+            "var done = arguments[0]; axe.run(document).then(done, "
+            "function (e) { done({error: String(e)}); });")
+        assert "error" not in result and result["passes"], result  # axe ran its rules
+        print(path, sorted({(v["impact"], v["id"]) for v in result["violations"]}))
+        bad = [f"{v['id']}: {v['help']}" for v in result["violations"]
+               if v["impact"] == "critical"]
+        if bad:
+            found[path] = bad
+    assert not found, found

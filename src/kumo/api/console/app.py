@@ -5,9 +5,16 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import create, login, operator, resources, servers
+from .render import error_page
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error_page(request, 404, "There is no such page in the console.")
 
 
 def build_app() -> Starlette:
@@ -30,4 +37,5 @@ def build_app() -> Starlette:
         Route("/trace/{kind}/{object_id}", resources.timeline),
         Route("/admin/hosts", operator.hosts),
         Route("/admin/doctor", operator.doctor),
-    ], middleware=[Middleware(GZipMiddleware, minimum_size=1024)])  # never the SSE stream
+    ], middleware=[Middleware(GZipMiddleware, minimum_size=1024)],  # never the SSE stream
+        exception_handlers={404: not_found})

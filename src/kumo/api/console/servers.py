@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
@@ -40,6 +41,16 @@ def row(server: Obj) -> Obj:
             "created": server["metadata"].get("creationTimestamp", "")}
 
 
+def rows_html(rows: list[Obj]) -> Markup:
+    """The list's rows, escaped, without a template loop: at a thousand servers the loop
+    was most of the page's time."""
+    return Markup("".join(
+        f'<tr id="s-{escape(r["id"])}"><td><a href="/console/servers/{escape(r["id"])}">'
+        f'{escape(r["name"] or r["id"])}</a></td><td class="st-{escape(r["status"])}">'
+        f'{escape(r["status"])}</td><td>{escape(r["flavor"])}</td>'
+        f'<td>{escape(r["created"])}</td></tr>\n' for r in rows))
+
+
 def _namespace(ctx: Any) -> str | None:
     """An admin's list is still its project's (Horizon's project view); the admin pages
     show the cloud."""
@@ -56,7 +67,7 @@ async def servers(request: Request) -> Response:
                                  headers={"Cache-Control": "no-store"})
     listed = await objects.list(cm.SERVER, _namespace(ctx))
     rows = sorted((row(s) for s in listed.items), key=lambda r: r["created"], reverse=True)
-    return page(request, "servers.html", ctx, here="servers", rows=rows,
+    return page(request, "servers.html", ctx, here="servers", rows=rows_html(rows),
                 revision=listed.resource_version, form=None, error=None, choices=None)
 
 
