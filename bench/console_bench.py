@@ -14,12 +14,17 @@ networks) and waits until none is BUILD. Then, logged in through the console's f
   server through Nova, and a MutationObserver in the page stamps when the row's text
   changes; latency = stamp - time before the rename request (p50, p95).
 
+Then the same list in-process (the API app on a temp store, N Server objects written
+straight into it, no other component running): wall and CPU time per request, the
+server-side figure without a client or a loaded cloud beside it.
+
 No asserts: it measures. Prints the load average (the machine is shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import statistics
@@ -140,13 +145,56 @@ def live_latency(base: str, name: str, password: str, token: str, ids: list[str]
         b.quit()
 
 
+async def in_process(n: int, runs: int, where: Path) -> None:
+    import uuid
+
+    from kumo.api.app import build_app
+    from kumo.config import Config
+    from kumo.model import compute as cm
+    from kumo.model import identity as m
+    from kumo.server import open_runtime
+
+    rt = await open_runtime(Config(data_dir=where, listen="127.0.0.1:1"))
+    admin = (await rt.objects.list(m.PROJECT, "", label_selector="name=admin")).items[0]
+    pid = admin["metadata"]["name"]
+    users = await rt.objects.list(m.USER, "", label_selector="name=admin")
+    token = rt.tokens.issue(users.items[0]["metadata"]["name"], methods=["password"],
+                            project_id=pid)
+    for i in range(n):
+        await rt.objects.create({"kind": cm.SERVER, "metadata": {
+            "name": str(uuid.uuid4()), "namespace": pid}, "spec": {
+            "displayName": f"s{i:04d}", "flavor": {"name": "m1.nano", "id": "42"}},
+            "status": {"vmState": "active", "powerState": 1}})
+    transport = httpx.ASGITransport(app=build_app(rt))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kumo") as c:
+        wall, cpu = [], []
+        for _ in range(runs):
+            t, p = time.perf_counter(), time.process_time()
+            r = await c.get("/console/servers", headers={"Cookie": f"kumo_session={token}",
+                                                         "Accept-Encoding": "gzip"})
+            wall.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - p) * 1000)
+            assert r.status_code == 200 and r.text.count('<tr id="s-') == n
+    await rt.objects.backend.close()
+    print(f"in-process server list ({n} rows): wall p50 {statistics.median(wall):.1f} ms, "
+          f"p95 {pct(wall, 95):.1f} ms; CPU p50 {statistics.median(cpu):.1f} ms, "
+          f"p95 {pct(cpu, 95):.1f} ms; load average {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--servers", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--changes", type=int, default=20)
+    ap.add_argument("--in-process-only", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kumo-console-bench-"))
+    if args.in_process_only:
+        try:
+            asyncio.run(in_process(args.servers, args.runs, tmp / "ip"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     sock = __import__("socket").socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -174,6 +222,9 @@ def main() -> None:
         lat = live_latency(base, who.name, who.password, token, ids, args.changes)
         print(f"store change -> visible in the open page: p50 {statistics.median(lat):.0f} ms, "
               f"p95 {pct(lat, 95):.0f} ms (n={len(lat)}); load average {os.getloadavg()}")
+        proc.terminate()
+        proc.wait(timeout=15)
+        asyncio.run(in_process(args.servers, args.runs, tmp / "ip"))
     finally:
         proc.terminate()
         try:

@@ -110,6 +110,11 @@ def test_tenant_journey(live: tuple[LiveCloud, Admin], browser: Any) -> None:  #
     wait_for(lambda: "/console/servers/" in b.current_url and "new" not in b.current_url,
              what="the server page")
     sid = b.current_url.rsplit("/", 1)[1]
+    b.execute_script("window.__loaded = 'once'")
+    wait_for(lambda: "kumo-tiny booted" in b.find_element(By.ID, "log").text, 60,
+             what="the boot marker in the live console log")
+    assert b.find_element(By.ID, "status").text == "ACTIVE"
+    assert b.execute_script("return window.__loaded") == "once", "the page reloaded"
     b.switch_to.window(listing)
     wait_for(lambda: b.find_elements(By.CSS_SELECTOR, f"#s-{sid} td.st-ACTIVE"), 60,
              what="ACTIVE in the open list")

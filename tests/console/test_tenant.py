@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from kumo.model import compute as cm
 from kumo.model import network as nm
 
 from .conftest import Person, browser, csrf_of, person, sse
@@ -94,6 +95,14 @@ async def test_server_create_list_live_and_delete(cloud, alice: Person) -> None:
     assert seen[-1]["id"] == sid and seen[-1]["status"] == "ACTIVE"
     detail = await c.get(f"/console/servers/{sid}")
     assert detail.status_code == 200 and "ACTIVE" in detail.text
+    rev = detail.text.split('id="log" data-rev="')[1].split('"')[0]
+    watch = asyncio.create_task(sse(app, f"/console/servers/{sid}?rev={rev}",
+                                    c.cookies["kumo_session"],
+                                    lambda ev: any("booted" in e.get("log", "") for e in ev)))
+    await asyncio.sleep(0.2)
+    await cloud.objects.create({"kind": cm.CONSOLE_LOG, "metadata": {
+        "name": sid, "namespace": alice.project_id}, "spec": {"text": "kumo-tiny booted web1"}})
+    assert (await watch)[-1] == {"log": "kumo-tiny booted web1"}
     bob = await browser(cloud, await person(cloud, "bob"))
     assert sid not in (await bob.get("/console/servers")).text
     assert (await bob.get(f"/console/servers/{sid}")).status_code == 404

@@ -2,28 +2,25 @@
 
 The list reads the store in the token's project (``Actor.sees``) and renders Nova's own
 status mapping; ``Accept: text/event-stream`` on the same URL follows the store's watch
-from the list's revision and sends each changed row (no polling; a compacted revision
-tells the page to reload).
+from the list's revision and sends each changed row (``live``; no polling). A server's
+page does the same for its status and console log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from collections.abc import AsyncIterator
+import functools
 from typing import Any
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 
-from kumo.common.errors import Gone
 from kumo.model import compute as cm
+from kumo.store.objects import WatchEvent
 
 from ..openstack.compute.views import server_status
 from ..runtime import runtime
-from . import apicall
+from . import apicall, live
 from .forms import posted
 from .render import handler, page
 from .session import context, session_token
@@ -31,6 +28,7 @@ from .session import context, session_token
 Obj = dict[str, Any]
 ACTIONS = {"start": {"os-start": None}, "stop": {"os-stop": None},
            "reboot": {"reboot": {"type": "SOFT"}}}
+LOG_LINES = 50
 
 
 def row(server: Obj) -> Obj:
@@ -61,58 +59,48 @@ def _namespace(ctx: Any) -> str | None:
 async def servers(request: Request) -> Response:
     ctx = await context(request)
     objects = runtime(request).objects
-    if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(_stream(request, _namespace(ctx), ctx.expires_at),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store"})
+    if live.wants_stream(request):
+        return live.response(request, [cm.SERVER], _namespace(ctx), ctx.expires_at,
+                             _list_event)
     listed = await objects.list(cm.SERVER, _namespace(ctx))
     rows = sorted((row(s) for s in listed.items), key=lambda r: r["created"], reverse=True)
     return page(request, "servers.html", ctx, here="servers", rows=rows_html(rows),
                 revision=listed.resource_version, form=None, error=None, choices=None)
 
 
-async def _stream(request: Request, namespace: str | None,
-                  expires_at: float) -> AsyncIterator[bytes]:
-    """Every Server change of the project from the page's revision, as SSE events, until
-    the token expires (then the page reloads, which sends it to the login form)."""
-    raw = request.query_params.get("rev") or request.headers.get("last-event-id") or "0"
-    rev = int(raw) if raw.isdigit() and len(raw) < 19 else 0
-    yield b"retry: 1000\n\n"
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
-
-    async def follow() -> None:  # the watch in its own task; the stream waits on a queue
-        try:
-            async for ev in runtime(request).objects.watch(cm.SERVER, namespace, rev):
-                await queue.put(ev)
-        except Gone as exc:
-            await queue.put(exc)
-
-    watcher = asyncio.create_task(follow())
-    try:
-        while True:
-            ev = await asyncio.wait_for(queue.get(), max(1.0, expires_at - time.time()))
-            if isinstance(ev, Gone):
-                raise ev
-            if ev.object is not None:
-                data = row(ev.object)
-                data["gone"] = ev.type == "DELETED"
-                yield f"id: {ev.revision}\ndata: {json.dumps(data)}\n\n".encode()
-    except (Gone, TimeoutError):
-        yield b"event: reload\ndata: {}\n\n"
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+def _list_event(ev: WatchEvent) -> Obj | None:
+    if ev.object is None:
+        return None
+    return {**row(ev.object), "gone": ev.type == "DELETED"}
 
 
 @handler
 async def server(request: Request) -> Response:
+    """One server (read through Nova, which decides who may see it); as an event stream,
+    its status and console log as they change."""
     ctx = await context(request)
     sid, token = request.path_params["server_id"], session_token(request)
+    revision = await runtime(request).objects.revision()  # before the read: nothing missed
     body = await apicall.ok(request, "GET", f"/compute/v2.1/servers/{sid}", token)
+    if live.wants_stream(request):
+        ns = body["server"]["tenant_id"]
+        return live.response(request, [cm.SERVER, cm.CONSOLE_LOG], ns, ctx.expires_at,
+                             functools.partial(_detail_event, sid))
     r = await apicall.call(request, "POST", f"/compute/v2.1/servers/{sid}/action", token,
-                           json={"os-getConsoleOutput": {"length": 50}})
+                           json={"os-getConsoleOutput": {"length": LOG_LINES}})
     log = r.json().get("output", "") if r.status_code == 200 else apicall.message_of(r)
-    return page(request, "server.html", ctx, here="servers", s=body["server"], log=log)
+    return page(request, "server.html", ctx, here="servers", s=body["server"], log=log,
+                revision=revision)
+
+
+def _detail_event(sid: str, ev: WatchEvent) -> Obj | None:
+    obj = ev.object
+    if obj is None or obj["metadata"]["name"] != sid:
+        return None
+    if obj["kind"] == cm.CONSOLE_LOG:
+        text = (obj.get("spec") or {}).get("text") or ""
+        return {"log": "\n".join(text.splitlines()[-LOG_LINES:])}
+    return {"status": "DELETED" if ev.type == "DELETED" else server_status(obj)}
 
 
 @handler
