@@ -147,3 +147,12 @@ async def test_live_stream_ends_when_the_token_expires(cloud, alice: Person) -> 
     events = await sse(cloud.client._transport.app, "/console/servers?rev=0", token,
                        lambda ev: bool(ev) and ev[-1] == {})
     assert events[-1] == {} and time.monotonic() - t0 < 8
+
+
+async def test_path_parameters_cannot_climb_out_of_the_api_path(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    # (a client normalizes a literal "..": the encoded one reaches the console as "..")
+    for path in ("/console/servers/%2e%2e", "/console/trace/servers/%2e%2e",
+                 "/console/trace/%2e%2e/x", "/console/servers/a%3fb"):
+        r = await c.get(path)
+        assert r.status_code == 404, (path, r.status_code)

@@ -7,12 +7,14 @@ per-source login limits count the browser, not the console).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 from starlette.requests import Request
 
 NOVA = {"OpenStack-API-Version": "compute 2.100"}
+SEGMENT = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
 
 
 class ApiFailed(Exception):
@@ -22,6 +24,13 @@ class ApiFailed(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def segment(value: str) -> str:
+    """A path parameter fit to be put in an API path (no dot segments, no escapes)."""
+    if not SEGMENT.fullmatch(value):
+        raise ApiFailed(404, f"No such object {value[:40]!r}.")
+    return value
 
 
 def message_of(r: httpx.Response) -> str:

@@ -104,7 +104,8 @@ async def keypairs(request: Request) -> Response:
 @handler
 async def timeline(request: Request) -> Response:
     ctx = await context(request)
-    kind, oid = request.path_params["kind"], request.path_params["object_id"]
+    kind = apicall.segment(request.path_params["kind"])
+    oid = apicall.segment(request.path_params["object_id"])
     tr = await apicall.ok(request, "GET", f"/diagnose/v1/trace/{kind}/{oid}",
                           session_token(request))
     return page(request, "timeline.html", ctx, here=kind, kind=kind, oid=oid, trace=tr)

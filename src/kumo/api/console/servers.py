@@ -79,7 +79,7 @@ async def server(request: Request) -> Response:
     """One server (read through Nova, which decides who may see it); as an event stream,
     its status and console log as they change."""
     ctx = await context(request)
-    sid, token = request.path_params["server_id"], session_token(request)
+    sid, token = apicall.segment(request.path_params["server_id"]), session_token(request)
     revision = await runtime(request).objects.revision()  # before the read: nothing missed
     body = await apicall.ok(request, "GET", f"/compute/v2.1/servers/{sid}", token)
     if live.wants_stream(request):
@@ -107,7 +107,7 @@ def _detail_event(sid: str, ev: WatchEvent) -> Obj | None:
 async def action(request: Request) -> Response:
     form = await posted(request)
     await context(request)
-    sid, token = request.path_params["server_id"], session_token(request)
+    sid, token = apicall.segment(request.path_params["server_id"]), session_token(request)
     what = str(form.get("action") or "")
     if what == "delete":
         await apicall.ok(request, "DELETE", f"/compute/v2.1/servers/{sid}", token)
