@@ -84,7 +84,7 @@ CONSOLE_POST: Outcome = ("403",) * 5
 CONSOLE: dict[str, Outcome] = {
     "GET /console/login": PUBLIC,
     **{f"GET /console{p}": CONSOLE_PAGE for p in (
-        "/", "/servers", "/servers/new", "/net/{collection}", "/images", "/keypairs")},
+        "/", "/servers", "/servers/new", "/list/{collection}", "/images", "/keypairs")},
     "GET /console/servers/{server_id}": CONSOLE_OBJECT,
     "GET /console/trace/{kind}/{object_id}": CONSOLE_OBJECT,
     "GET /console/admin/hosts": CONSOLE_ADMIN,

@@ -83,7 +83,7 @@ def test_tenant_journey(live: tuple[LiveCloud, Admin], browser: Any) -> None:  #
     alice, bob = admin.account("alice"), admin.account("bob")
     log_in(b, base, alice)
     # a network with its subnet through the form; a bad CIDR shows Neutron's message
-    b.get(base + "/console/net/networks")
+    b.get(base + "/console/list/networks")
     b.find_element(By.ID, "name").send_keys("web-net")
     b.find_element(By.ID, "cidr").send_keys("10.50.0.0/99")
     b.find_element(By.ID, "create-network").click()
@@ -124,7 +124,7 @@ def test_tenant_journey(live: tuple[LiveCloud, Admin], browser: Any) -> None:  #
     b.close()
     b.switch_to.window(listing)
     log_in(b, base, bob)
-    for path in ("/console/servers", "/console/net/networks", "/console/net/subnets"):
+    for path in ("/console/servers", "/console/list/networks", "/console/list/subnets"):
         b.get(base + path)
         assert "web1" not in text(b) and "web-net" not in text(b) and "10.50.0" not in text(b)
     b.get(base + f"/console/servers/{sid}")
@@ -135,12 +135,12 @@ def test_tenant_journey(live: tuple[LiveCloud, Admin], browser: Any) -> None:  #
         b.get(base + path)
         assert "Refused" in text(b) and "admin" in text(b).lower()
     # a form without the CSRF token (as another site would post it) is refused
-    b.get(base + "/console/net/networks")
+    b.get(base + "/console/list/networks")
     b.execute_script("""var f=document.createElement('form');f.method='post';
       f.action='/console/networks';var i=document.createElement('input');i.name='name';
       i.value='forged';f.appendChild(i);document.body.appendChild(f);f.submit();""")
     wait_for(lambda: "CSRF" in b.page_source, what="the CSRF refusal")
-    b.get(base + "/console/net/networks")
+    b.get(base + "/console/list/networks")
     assert "forged" not in text(b)
     # alice deletes her server; the list she watches drops it live
     log_in(b, base, alice)
@@ -172,8 +172,9 @@ AXE_JS = Path(__file__).resolve().parents[2] / ".venv" / "axe" / "node_modules" 
     / "axe.min.js"
 PAGES = ["/console/", "/console/servers", "/console/servers/new", "/console/images",
          "/console/keypairs", "/console/admin/hosts", "/console/admin/doctor",
-         *(f"/console/net/{n}" for n in ("networks", "subnets", "ports", "routers",
-                                         "floatingips", "security-groups"))]
+         *(f"/console/list/{n}" for n in ("networks", "subnets", "ports", "routers",
+                                          "floatingips", "security-groups", "zones",
+                                          "recordsets"))]
 
 
 @pytest.mark.skipif(not AXE_JS.exists(), reason="needs axe-core (make axe installs it)")

@@ -11,7 +11,7 @@ from .conftest import Person, browser, csrf_of, person, sse
 
 
 async def _net(c, name: str, cidr: str):  # noqa: ANN001, ANN202
-    page = await c.get("/console/net/networks")
+    page = await c.get("/console/list/networks")
     return await c.post("/console/networks", data={"csrf": csrf_of(page.text), "name": name,
                                                    "cidr": cidr})
 
@@ -19,9 +19,9 @@ async def _net(c, name: str, cidr: str):  # noqa: ANN001, ANN202
 async def test_every_tenant_page_renders(cloud, alice: Person) -> None:
     c = await browser(cloud, alice)
     for path in ("/console/", "/console/servers", "/console/servers/new", "/console/images",
-                 "/console/keypairs", *(f"/console/net/{n}" for n in (
+                 "/console/keypairs", *(f"/console/list/{n}" for n in (
                      "networks", "subnets", "ports", "routers", "floatingips",
-                     "security-groups"))):
+                     "security-groups", "zones", "recordsets"))):
         r = await c.get(path)
         assert r.status_code == 200, (path, r.text[:300])
         assert "<h1>" in r.text and "Traceback" not in r.text
@@ -31,10 +31,10 @@ async def test_network_create_and_isolation(cloud, alice: Person) -> None:
     c = await browser(cloud, alice)
     r = await _net(c, "web-net", "10.20.0.0/24")
     assert r.status_code == 303
-    page = await c.get("/console/net/subnets")
+    page = await c.get("/console/list/subnets")
     assert "10.20.0.0/24" in page.text
     bob = await browser(cloud, await person(cloud, "bob"))
-    for path in ("/console/net/networks", "/console/net/subnets"):
+    for path in ("/console/list/networks", "/console/list/subnets"):
         assert "web-net" not in (await bob.get(path)).text
         assert "10.20.0.0/24" not in (await bob.get(path)).text
 
@@ -156,3 +156,17 @@ async def test_path_parameters_cannot_climb_out_of_the_api_path(cloud, alice: Pe
                  "/console/trace/%2e%2e/x", "/console/servers/a%3fb"):
         r = await c.get(path)
         assert r.status_code == 404, (path, r.status_code)
+
+
+async def test_dns_zones_and_records_are_the_projects(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    tok = c.cookies["kumo_session"]  # the session's own Keystone token
+    r = await cloud.client.post("/dns/v2/zones", headers={"X-Auth-Token": tok}, json={
+        "name": "alice-console.example.", "email": "ops@example.org"})
+    assert r.status_code == 202, r.text
+    page = await c.get("/console/list/zones")
+    assert page.status_code == 200 and "alice-console.example." in page.text
+    records = await c.get("/console/list/recordsets")
+    assert records.status_code == 200 and "alice-console.example." in records.text  # SOA, NS
+    bob = await browser(cloud, await person(cloud, "bob"))
+    assert "alice-console.example." not in (await bob.get("/console/list/zones")).text

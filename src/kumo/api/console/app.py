@@ -30,7 +30,7 @@ def build_app() -> Starlette:
         Route("/servers/new", create.new_server),
         Route("/servers/{server_id}", servers.server),
         Route("/servers/{server_id}/action", servers.action, methods=post),
-        Route("/net/{collection}", resources.collection),
+        Route("/list/{collection}", resources.collection),
         Route("/networks", create.create_network, methods=post),
         Route("/images", resources.images),
         Route("/keypairs", resources.keypairs),

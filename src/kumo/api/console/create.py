@@ -95,4 +95,4 @@ async def create_network(request: Request) -> Response:
         from .resources import collection_page
         return await collection_page(request, ctx, "networks", status=err[0], error=err[1],
                                      form={"name": name, "cidr": cidr})
-    return RedirectResponse("/console/net/networks", status_code=303)
+    return RedirectResponse("/console/list/networks", status_code=303)

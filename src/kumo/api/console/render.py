@@ -24,11 +24,13 @@ ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                   autoescape=select_autoescape(["html"]), auto_reload=False)
 Handler = Callable[[Request], Awaitable[Response]]
 NAV = [("overview", "/console/", "Overview"), ("servers", "/console/servers", "Servers"),
-       ("networks", "/console/net/networks", "Networks"),
-       ("subnets", "/console/net/subnets", "Subnets"), ("ports", "/console/net/ports", "Ports"),
-       ("routers", "/console/net/routers", "Routers"),
-       ("floatingips", "/console/net/floatingips", "Floating IPs"),
-       ("security-groups", "/console/net/security-groups", "Security groups"),
+       ("networks", "/console/list/networks", "Networks"),
+       ("subnets", "/console/list/subnets", "Subnets"), ("ports", "/console/list/ports", "Ports"),
+       ("routers", "/console/list/routers", "Routers"),
+       ("floatingips", "/console/list/floatingips", "Floating IPs"),
+       ("security-groups", "/console/list/security-groups", "Security groups"),
+       ("zones", "/console/list/zones", "DNS zones"),
+       ("recordsets", "/console/list/recordsets", "DNS records"),
        ("images", "/console/images", "Images"), ("keypairs", "/console/keypairs", "Key pairs")]
 ADMIN_NAV = [("hosts", "/console/admin/hosts", "Hosts"),
              ("doctor", "/console/admin/doctor", "Doctor")]

@@ -1,5 +1,5 @@
-"""Read-only pages over the APIs: overview with quota usage, Neutron collections,
-images, key pairs, and any object's Event timeline (``kumo trace``'s data)."""
+"""Read-only pages over the APIs: overview with quota usage, Neutron and Designate
+collections, images, key pairs, and any object's Event timeline (``kumo trace``'s data)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ COLLECTIONS: dict[str, tuple[str, str, list[str]]] = {
                     ["floating_ip_address", "id", "status", "fixed_ip_address", "port_id"]),
     "security-groups": ("/network/v2.0/security-groups", "security_groups",
                         ["name", "id", "description"]),
+    "zones": ("/dns/v2/zones", "zones", ["name", "id", "status", "serial", "email", "ttl"]),
+    "recordsets": ("/dns/v2/recordsets", "recordsets",
+                   ["name", "id", "type", "records", "status", "zone_name"]),
 }
 TRACED = {"servers", "ports", "networks"}
 
