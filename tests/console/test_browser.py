@@ -201,3 +201,32 @@ def test_no_critical_accessibility_violation(live: tuple[LiveCloud, Admin],
         if bad:
             found[path] = bad
     assert not found, found
+
+
+def test_readable_at_phone_width_and_by_keyboard(live: tuple[LiveCloud, Admin],
+                                                 browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    cloud, admin = live
+    log_in(browser, cloud.base_url, admin.account("phone"))
+    browser.set_window_size(390, 844)
+    try:
+        wide = {}
+        for path in ("/console/", "/console/servers", "/console/servers/new",
+                     "/console/list/ports", "/console/list/security-groups"):
+            browser.get(cloud.base_url + path)
+            over = browser.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth")
+            if over > 1:
+                wide[path] = over
+        assert not wide, f"pages wider than a phone (px too wide): {wide}"
+    finally:
+        browser.set_window_size(1280, 800)
+    # the first Tab reaches the skip link, Enter moves to the content
+    browser.get(cloud.base_url + "/console/servers")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    focused = browser.switch_to.active_element
+    assert focused.text == "Skip to content"
+    focused.send_keys(Keys.ENTER)
+    assert browser.current_url.endswith("#main")

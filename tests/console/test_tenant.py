@@ -64,12 +64,16 @@ async def test_csrf_less_post_is_refused_and_changes_nothing(cloud, alice: Perso
 async def test_bad_server_input_shows_api_error(cloud, alice: Person) -> None:
     c = await browser(cloud, alice)
     form = await c.get("/console/servers/new")
+    image = await cloud.image_id()
     for fields in ({"name": "vm", "image": "", "flavor": ""},
                    {"name": "vm", "image": "no-such-image", "flavor": "1"},
-                   {"name": "x" * 1000, "image": "x", "flavor": "1"}):
+                   {"name": "x" * 1000, "image": image, "flavor": "1"},
+                   {"name": "vm", "image": image, "flavor": "no-such-flavor"},
+                   {"name": "vm", "image": image, "flavor": "1", "keypair": "nope"},
+                   {"name": "vm", "image": image, "flavor": "1", "user_data": "u" * 60000}):
         r = await c.post("/console/servers", data={"csrf": csrf_of(form.text), **fields})
-        assert r.status_code == 400, r.text[:500]
-        assert 'id="error"' in r.text
+        assert r.status_code in (400, 404, 413), (r.status_code, r.text[:500])
+        assert 'role="alert"' in r.text and "Traceback" not in r.text
     assert await cloud.servers(alice.project_id) == []
 
 
@@ -136,6 +140,7 @@ async def test_operator_pages_are_admin_only(cloud, alice: Person) -> None:
     assert hosts.status_code == 200 and "node1" in hosts.text
     doc = await boss.get("/console/admin/doctor")
     assert doc.status_code == 200 and "doctor" in doc.text
+    assert "compact_revision" in doc.text  # the store's health beside the findings
 
 
 async def test_live_stream_ends_when_the_token_expires(cloud, alice: Person) -> None:
@@ -170,3 +175,21 @@ async def test_dns_zones_and_records_are_the_projects(cloud, alice: Person) -> N
     assert records.status_code == 200 and "alice-console.example." in records.text  # SOA, NS
     bob = await browser(cloud, await person(cloud, "bob"))
     assert "alice-console.example." not in (await bob.get("/console/list/zones")).text
+
+
+async def test_bad_project_switch_and_action_change_nothing(cloud, alice: Person) -> None:
+    c = await browser(cloud, alice)
+    page = await c.get("/console/")
+    before = c.cookies["kumo_session"]
+    foreign = (await person(cloud, "eve")).project_id
+    for project in (foreign, "no-such-project", "x" * 5000):
+        r = await c.post("/console/project", data={"csrf": csrf_of(page.text),
+                                                   "project_id": project})
+        assert r.status_code in (400, 401, 403, 404), r.status_code
+        assert 'role="alert"' in r.text
+    assert c.cookies["kumo_session"] == before
+    ctx = await cloud.rt.tokens.validate(before)
+    assert ctx.project_id == alice.project_id
+    r = await c.post("/console/servers/nope/action", data={"csrf": csrf_of(page.text),
+                                                           "action": "explode"})
+    assert r.status_code == 400 and "Unknown action" in r.text

@@ -1,4 +1,5 @@
-"""Operator pages (admin role): hosts with capacity and agent health, doctor findings.
+"""Operator pages (admin role): hosts with capacity and agent health, doctor findings
+and the store's health (``/debug/state``).
 
 Both read the admin-only APIs with the session's token, so a member is refused by the
 same rule that refuses ``kumo doctor`` (``admission.admit_diagnosis``) — also by URL."""
@@ -31,5 +32,8 @@ async def hosts(request: Request) -> Response:
 @handler
 async def doctor(request: Request) -> Response:
     ctx = await context(request)
-    report = await apicall.ok(request, "GET", "/diagnose/v1/doctor", session_token(request))
-    return page(request, "doctor.html", ctx, here="doctor", report=report)
+    token = session_token(request)
+    report = await apicall.ok(request, "GET", "/diagnose/v1/doctor", token)
+    state = await apicall.ok(request, "GET", "/debug/state", token)
+    return page(request, "doctor.html", ctx, here="doctor", report=report,
+                store=state.get("store") or {}, uptime=state.get("uptime_seconds"))
