@@ -4,6 +4,7 @@ the form with the API's message and nothing is created."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -20,16 +21,16 @@ FIELD = 255
 
 
 async def _choices(request: Request, token: str | None) -> dict[str, list[Any]]:
-    get = apicall.ok
-    return {
-        "images": (await get(request, "GET", "/image/v2/images", token))["images"],
-        "flavors": (await get(request, "GET", "/compute/v2.1/flavors", token))["flavors"],
-        "networks": (await get(request, "GET", "/network/v2.0/networks", token))["networks"],
-        "keypairs": [k["keypair"] for k in (await get(
-            request, "GET", "/compute/v2.1/os-keypairs", token))["keypairs"]],
-        "secgroups": (await get(request, "GET", "/network/v2.0/security-groups",
-                                token))["security_groups"],
-    }
+    images, flavors, networks, keypairs, secgroups = await asyncio.gather(
+        apicall.ok(request, "GET", "/image/v2/images", token),
+        apicall.ok(request, "GET", "/compute/v2.1/flavors", token),
+        apicall.ok(request, "GET", "/network/v2.0/networks", token),
+        apicall.ok(request, "GET", "/compute/v2.1/os-keypairs", token),
+        apicall.ok(request, "GET", "/network/v2.0/security-groups", token))
+    return {"images": images["images"], "flavors": flavors["flavors"],
+            "networks": networks["networks"],
+            "keypairs": [k["keypair"] for k in keypairs["keypairs"]],
+            "secgroups": secgroups["security_groups"]}
 
 
 @handler

@@ -3,6 +3,7 @@ collections, images, key pairs, and any object's Event timeline (``kumo trace``'
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -46,11 +47,12 @@ def _cell(value: Any) -> str:
 async def overview(request: Request) -> Response:
     ctx = await context(request)
     token = session_token(request)
-    limits = (await apicall.ok(request, "GET", "/compute/v2.1/limits", token))["limits"]
-    net = await apicall.ok(request, "GET",
-                           f"/network/v2.0/quotas/{ctx.project_id}/details", token)
-    projects = (await apicall.ok(request, "GET", "/v3/auth/projects", token))["projects"]
-    a = limits["absolute"]
+    nova, net, keystone = await asyncio.gather(  # three services, asked at once
+        apicall.ok(request, "GET", "/compute/v2.1/limits", token),
+        apicall.ok(request, "GET", f"/network/v2.0/quotas/{ctx.project_id}/details", token),
+        apicall.ok(request, "GET", "/v3/auth/projects", token))
+    projects = keystone["projects"]
+    a = nova["limits"]["absolute"]
     usage = [("Instances", a["totalInstancesUsed"], a["maxTotalInstances"]),
              ("VCPUs", a["totalCoresUsed"], a["maxTotalCores"]),
              ("RAM (MB)", a["totalRAMUsed"], a["maxTotalRAMSize"])]
