@@ -67,9 +67,12 @@ async def test_project_switcher_rescopes(cloud, alice: Person) -> None:
     assert r.status_code == 204
     c = await browser(cloud, alice)
     page = await c.get("/console/")
+    token = c.cookies["kumo_session"]
     target = other.project_id
     assert target in page.text
     r = await c.post("/console/project", data={"csrf": csrf_of(page.text), "project_id": target})
     assert r.status_code == 303
     ctx = await cloud.rt.tokens.validate(c.cookies["kumo_session"])
     assert ctx.project_id == target
+    old = await cloud.client.get("/console/", headers={"Cookie": f"kumo_session={token}"})
+    assert old.status_code == 303  # the previous project's token was revoked

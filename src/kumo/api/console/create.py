@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from . import apicall
 from .forms import posted
 from .render import handler, page
+from .resources import collection_page
 from .session import context, session_token
 
 MAX_USER_DATA = 65535
@@ -93,7 +94,6 @@ async def create_network(request: Request) -> Response:
             err = (sub.status_code, apicall.message_of(sub))
             await apicall.call(request, "DELETE", f"/network/v2.0/networks/{nid}", token)
     if err is not None:
-        from .resources import collection_page
         return await collection_page(request, ctx, "networks", status=err[0], error=err[1],
                                      form={"name": name, "cidr": cidr})
     return RedirectResponse("/console/list/networks", status_code=303)

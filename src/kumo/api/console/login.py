@@ -27,7 +27,7 @@ MAX_FIELD = 255
 async def login_form(request: Request) -> Response:
     csrf = prelogin_token(request)
     resp = page(request, "login.html", None, csrf=csrf, here="login", error=None, form={})
-    set_cookie(resp, PRELOGIN, csrf)
+    set_cookie(request, resp, PRELOGIN, csrf)
     return resp
 
 
@@ -70,12 +70,15 @@ async def login(request: Request) -> Response:
             raise apicall.ApiFailed(400, "User name and password are required.")
         unscoped = await _password_token(request, form)
         token = await scoped(request, unscoped, None)
+        if token != unscoped:  # only the session's token stays valid
+            await apicall.call(request, "DELETE", "/v3/auth/tokens", token,
+                               headers={"X-Subject-Token": unscoped})
     except apicall.ApiFailed as exc:
         return page(request, "login.html", None, status=exc.status, here="login",
                     csrf=prelogin_token(request), error=exc.message,
                     form={"domain": form["domain"], "user": form["user"]})
     resp = RedirectResponse("/console/", status_code=303)
-    set_cookie(resp, SESSION, token)
+    set_cookie(request, resp, SESSION, token)
     resp.delete_cookie(PRELOGIN, path="/console")
     return resp
 
@@ -86,8 +89,10 @@ async def switch_project(request: Request) -> Response:
     await context(request)
     token = session_token(request) or ""
     new = await scoped(request, token, str(raw.get("project_id") or "")[:64])
+    await apicall.call(request, "DELETE", "/v3/auth/tokens", new,
+                       headers={"X-Subject-Token": token})  # the old project's token ends
     resp = RedirectResponse("/console/", status_code=303)
-    set_cookie(resp, SESSION, new)
+    set_cookie(request, resp, SESSION, new)
     return resp
 
 

@@ -85,9 +85,10 @@ def prelogin_token(request: Request) -> str:
     return request.cookies.get(PRELOGIN) or secrets.token_urlsafe(24)
 
 
-def set_cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=PATH, httponly=True,
-                        samesite="strict", secure=False)
+def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    """HttpOnly, SameSite=Strict, on the console's path; Secure when served over TLS."""
+    response.set_cookie(name, value, path=PATH, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
 
 
 def clear(response: Response) -> None:
