@@ -5,18 +5,22 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# System packages kumo drives: QEMU, the guest image's build tools, networking.
+# System packages kumo drives: QEMU, the guest image's build tools, networking; the
+# console's browser tests drive Debian's headless Chromium.
 APT_PACKAGES := python3-venv python3-dev gcc qemu-system-x86 qemu-utils busybox-static \
   dnsmasq-base haproxy iproute2 nftables etcd-server dosfstools mtools syslinux \
-  syslinux-common procps prometheus knot knot-dnsutils bind9
+  syslinux-common procps prometheus knot knot-dnsutils bind9 chromium chromium-driver npm
 PYTEST_ARGS ?=
+# axe-core, the console's accessibility check in the browser tests (test-time only).
+AXE_VERSION := 4.14.1
+AXE_JS := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: up test faults deps apt venv lint clean
+.PHONY: up test faults deps apt venv axe lint clean
 
 up: deps
 	$(BIN)/kumo up
 
-test: deps lint
+test: deps axe lint
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The fault-injection suite (tests/faults): live clouds, faults injected by hand, each
@@ -25,6 +29,11 @@ faults: deps
 	KUMO_FAULTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/faults tests/doctor $(PYTEST_ARGS)
 
 deps: apt venv
+
+axe: $(AXE_JS)
+$(AXE_JS): $(VENV)/.apt-done
+	npm install --prefix $(VENV)/axe --no-audit --no-fund axe-core@$(AXE_VERSION)
+	@touch $@
 
 apt: $(VENV)/.apt-done
 $(VENV)/.apt-done: Makefile

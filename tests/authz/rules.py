@@ -75,7 +75,27 @@ DNS_RULES: dict[str, Outcome] = {
                        ("PATCH", "/{item_id}"), ("DELETE", "/{item_id}"))},
 }
 
+# The console: no session → the login form (303); a form post without the page's CSRF
+# token → 403 for everyone, before anything else runs; pages show what the API shows.
+CONSOLE_PAGE: Outcome = ("3xx", "2xx", "2xx", "2xx", "2xx")
+CONSOLE_OBJECT: Outcome = ("3xx", "404", "2xx", "2xx", "2xx")
+CONSOLE_ADMIN: Outcome = ("3xx", "403", "403", "403", "2xx")
+CONSOLE_POST: Outcome = ("403",) * 5
+CONSOLE: dict[str, Outcome] = {
+    "GET /console/login": PUBLIC,
+    **{f"GET /console{p}": CONSOLE_PAGE for p in (
+        "/", "/servers", "/servers/new", "/list/{collection}", "/images", "/keypairs")},
+    "GET /console/servers/{server_id}": CONSOLE_OBJECT,
+    "GET /console/trace/{kind}/{object_id}": CONSOLE_OBJECT,
+    "GET /console/admin/hosts": CONSOLE_ADMIN,
+    "GET /console/admin/doctor": CONSOLE_ADMIN,
+    **{f"POST /console{p}": CONSOLE_POST for p in (
+        "/login", "/logout", "/project", "/servers", "/servers/{server_id}/action",
+        "/networks")},
+}
+
 RULES: dict[str, Outcome] = {
+    **CONSOLE,
     "GET /": ("3xx",) * 5,
     "GET /metrics": ADMIN,  # admin or the service user; unauthenticated only on metrics_listen
     "GET /debug/state": ADMIN,

@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +26,7 @@ from kumo.observe import metrics
 
 from . import diagnose, native
 from .auth import authenticate
+from .console import app as console
 from .disconnect import GONE, CancelOnDisconnect
 from .errors import handlers, keystone_body
 from .runtime import Runtime, runtime
@@ -33,7 +34,7 @@ from .runtime import Runtime, runtime
 SERVICES = {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
             "debug": "observe", "healthz": "observe", "image": "image", "compute": "compute",
             "network": "network", "metadata": "metadata", "diagnose": "diagnose",
-            "dns": "dns"}
+            "dns": "dns", "console": "console"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the one route label every path no route answers shares
 
@@ -162,6 +163,17 @@ async def debug_state(request: Request) -> Response:
     return JSONResponse(state)
 
 
+def root(versions: Any) -> Any:
+    """``/``: Keystone's version document, or the console for a browser (which asks for
+    HTML and not JSON; every OpenStack client asks for JSON)."""
+    async def endpoint(request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept and "json" not in accept:
+            return RedirectResponse("/console/", status_code=303)
+        return await versions(request)
+    return endpoint
+
+
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -174,8 +186,9 @@ def build_app(rt: Runtime) -> ASGIApp:
     from .openstack.metadata import app as metadata
     from .openstack.network import app as network
 
+    web = console.build_app()
     routes = [
-        Route("/", identity.versions),
+        Route("/", root(identity.versions)),
         Route("/metrics", metrics_endpoint),
         Route("/debug/state", debug_state),
         Route("/healthz", healthz),
@@ -188,9 +201,12 @@ def build_app(rt: Runtime) -> ASGIApp:
         Mount("/network", app=network.build_app()),
         Mount("/diagnose", app=diagnose.build_app()),
         Mount("/dns", app=dns.build_app()),
+        Mount("/console", app=web),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers(keystone_body))
-    return ObservabilityMiddleware(app, rt)
+    outer = ObservabilityMiddleware(app, rt)
+    web.state.api = outer  # the console calls the APIs through the same front door
+    return outer
 
 
 def build_metrics_app(rt: Runtime) -> ASGIApp:
