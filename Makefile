@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # console's browser tests drive Debian's headless Chromium.
 APT_PACKAGES := python3-venv python3-dev gcc qemu-system-x86 qemu-utils busybox-static \
   dnsmasq-base haproxy iproute2 nftables etcd-server dosfstools mtools syslinux \
-  syslinux-common procps prometheus knot knot-dnsutils bind9 chromium chromium-driver npm
+  syslinux-common procps prometheus knot knot-dnsutils bind9 chromium chromium-driver
 PYTEST_ARGS ?=
 # axe-core, the console's accessibility check in the browser tests (test-time only).
 AXE_VERSION := 4.14.1
@@ -32,6 +32,9 @@ deps: apt venv
 
 axe: $(AXE_JS)
 $(AXE_JS): $(VENV)/.apt-done
+	@# npm: the machine's own (nodesource's nodejs bundles it and conflicts with Debian's npm)
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
 	npm install --prefix $(VENV)/axe --no-audit --no-fund axe-core@$(AXE_VERSION)
 	@touch $@
 
