@@ -169,3 +169,44 @@ async def test_twenty_server_group_creates(cloud: Cloud) -> None:
         "server_group": {"name": f"g{i}", "policy": "affinity"}}) for i in range(CLIENTS)])
     assert _outcomes(rs) == {200: 3, 403: CLIENTS - 3}, [r.text for r in rs]
     assert len((await cloud.objects.list(cm.SERVER_GROUP, alice.project_id)).items) == 3
+
+
+def _public_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(serialization.Encoding.OpenSSH,
+                            serialization.PublicFormat.OpenSSH).decode()
+
+
+async def test_twenty_keypair_creates_against_five_then_deletes_free_quota(
+        cloud: Cloud) -> None:
+    alice = await cloud.tenant("alpha")
+    await _nova_quota(cloud, alice.project_id, key_pairs=5)
+    rs = await _race([cloud.call("POST", "/v2.1/os-keypairs", alice, json={
+        "keypair": {"name": f"k{i}", "public_key": _public_key()}}) for i in range(CLIENTS)])
+    assert _outcomes(rs) == {201: 5, 403: CLIENTS - 5}, [r.text for r in rs]
+    for r in rs:
+        if r.status_code == 403:
+            assert r.json()["forbidden"]["message"] == "Maximum number of key pairs exceeded"
+    assert len((await cloud.objects.list(cm.KEYPAIR, None)).items) == 5
+    used = await _usage_matches(cloud, alice.user_id, quotas.KEYPAIRS)
+    assert used["key_pairs"] == 5
+    # a duplicate name is a 409 and takes nothing
+    dup = await cloud.call("POST", "/v2.1/os-keypairs", alice, json={
+        "keypair": {"name": "k0" if rs[0].status_code == 201 else "kx",
+                    "public_key": _public_key()}})
+    assert dup.status_code in (403, 409)
+    names = [k["keypair"]["name"] for k in
+             (await cloud.ok("GET", "/v2.1/os-keypairs", alice))["keypairs"]]
+    for name in names[:2]:
+        assert (await cloud.call("DELETE", f"/v2.1/os-keypairs/{name}", alice)).status_code \
+            == 204
+    assert (await quotas.usage(cloud.objects, alice.user_id, quotas.KEYPAIRS))["key_pairs"] == 3
+    rs = await _race([cloud.call("POST", "/v2.1/os-keypairs", alice, json={
+        "keypair": {"name": f"j{i}", "public_key": _public_key()}}) for i in range(CLIENTS)])
+    assert _outcomes(rs) == {201: 2, 403: CLIENTS - 2}, [r.text for r in rs]
+    assert (await _usage_matches(cloud, alice.user_id, quotas.KEYPAIRS))["key_pairs"] == 5
+    detail = await cloud.ok("GET", f"/v2.1/os-quota-sets/{alice.project_id}/detail", alice)
+    assert detail["quota_set"]["key_pairs"]["in_use"] == 5

@@ -116,3 +116,22 @@ async def test_a_failed_create_releases_its_claim(cloud: Cloud) -> None:
     used = await quotas.usage(cloud.objects, alice.project_id, quotas.NETWORK)
     assert used.get("port", 0) == len((await cloud.objects.list(nm.PORT,
                                                                 alice.project_id)).items)
+
+
+async def test_keypairs_written_without_a_claim_are_counted_per_user(cloud: Cloud) -> None:
+    """Keypairs from before counted claims (or a native write) are claimed on the user's
+    counter by the reconcile pass; a deleted one's claim is dropped."""
+    alice = await cloud.tenant("alpha")
+    for i in range(3):
+        await cloud.objects.create({
+            "apiVersion": "kumo.io/v1", "kind": cm.KEYPAIR,
+            "metadata": {"name": f"{alice.user_id}.k{i}", "labels": {"user": alice.user_id}},
+            "spec": {"name": f"k{i}", "userId": alice.user_id, "publicKey": "x",
+                     "fingerprint": "f", "type": "ssh"}})
+    assert await quotas.usage(cloud.objects, alice.user_id, quotas.KEYPAIRS) == {}
+    await quotas.reconcile_all(cloud.objects, grace=0)
+    assert await quotas.usage(cloud.objects, alice.user_id, quotas.KEYPAIRS) == {"key_pairs": 3}
+    await cloud.objects.delete(cm.KEYPAIR, "", f"{alice.user_id}.k0")
+    await quotas.reconcile_all(cloud.objects, grace=0)
+    await quotas.reconcile_all(cloud.objects, grace=0)
+    assert await quotas.usage(cloud.objects, alice.user_id, quotas.KEYPAIRS) == {"key_pairs": 2}

@@ -21,6 +21,10 @@ than ``GRACE`` are released, objects without a record are claimed, and the count
 set to the sum of the records — raised at once, lowered only by an excess seen on two
 passes in a row (a create in flight has its counter share before its record). kumo
 runs it at start and every ``INTERVAL`` seconds (``reconcile_forever``).
+
+Keypairs belong to a user, not a project (Nova counts them per user): their counter and
+records live in the namespace named by the user id (service ``keypairs``), and their
+objects are found by the ``user`` label instead of by namespace.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ Want = dict[str, Deltas] | Callable[[Deltas], dict[str, Deltas]]
 GRACE = 120.0  # a record without its object is kept this long (its create may be in flight)
 INTERVAL = 60.0
 ATTEMPTS = 400  # twenty racing creates must all get an answer, not a lost race
-COMPUTE, NETWORK = "compute", "network"
+COMPUTE, NETWORK, KEYPAIRS = "compute", "network", "keypairs"
 SERVICE_LABEL = "kumo.io/quota-service"
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,23 @@ def _one(resource: str) -> Callable[[Obj], Deltas | None]:
 COUNTED: dict[str, dict[str, Callable[[Obj], Deltas | None]]] = {
     COMPUTE: {cm.SERVER: _server, cm.SERVER_GROUP: _one("server_groups")},
     NETWORK: {kind: _one(res) for res, kind in nm.QUOTA_KINDS.items()},
+    KEYPAIRS: {cm.KEYPAIR: _one("key_pairs")},
 }
+
+
+def _owner(service: str, obj: Obj) -> str:
+    """Whose usage ``obj`` counts in: its user's for keypairs, else its project's."""
+    if service == KEYPAIRS:
+        return str((obj.get("spec") or {}).get("userId") or "")
+    return obj["metadata"].get("namespace") or ""
+
+
+async def _counted(objects: store.ObjectStore, service: str, kind: str,
+                   owner: str | None) -> list[Obj]:
+    if service == KEYPAIRS:  # cluster-scoped, labelled by user
+        selector = f"user={owner}" if owner else None
+        return (await objects.list(kind, None, label_selector=selector)).items
+    return (await objects.list(kind, owner)).items
 
 
 def deltas_of(service: str, obj: Obj) -> Deltas | None:
@@ -161,10 +181,11 @@ async def claim(objects: store.ObjectStore, project: str, service: str, want: Wa
         return None
 
     await _counter(objects, project, service, change)
-    for n, d in granted.items():
+    for n, d in list(granted.items()):
         try:
             await objects.create(_record(project, service, n, d))
         except store.AlreadyExists:  # a racing claim of the same name: count it once
+            granted.pop(n)  # not ours: a release on our failure must not drop theirs
             await _counter(objects, project, service,
                            lambda obj, d=d: obj["spec"].update(used=_add(used_of(obj), d, -1)))
     return granted
@@ -195,11 +216,10 @@ async def actual(objects: store.ObjectStore, service: str,
     """project -> object name -> deltas, from the objects that exist."""
     out: dict[str, dict[str, Deltas]] = {}
     for kind in COUNTED[service]:
-        for obj in (await objects.list(kind, project)).items:
+        for obj in await _counted(objects, service, kind, project):
             d = deltas_of(service, obj)
             if d is not None:
-                md = obj["metadata"]
-                out.setdefault(md.get("namespace") or "", {})[md["name"]] = d
+                out.setdefault(_owner(service, obj), {})[obj["metadata"]["name"]] = d
     return out
 
 

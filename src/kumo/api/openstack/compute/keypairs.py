@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo import store
+from kumo.core import quotas
+from kumo.core.errors import QuotaExceeded
 from kumo.model import compute as cm
 
 from ...auth import AuthContext
@@ -151,6 +153,26 @@ def _view(request: Request, kp: Obj, fields: tuple[str, ...]) -> Obj:
     return out
 
 
+async def _create_counted(objects: store.ObjectStore, project: str, obj: Obj) -> Obj:
+    """Claim the user's keypair quota (one CAS on the user's counter: racing creates never
+    pass the limit), then write; a failed write gives back what it claimed."""
+    spec, kp_name = obj["spec"], obj["metadata"]["name"]
+    allowed = (await limits_for(objects, project))["key_pairs"]
+    try:
+        granted = await quotas.claim(objects, spec["userId"], quotas.KEYPAIRS,
+                                     {kp_name: {"key_pairs": 1}}, {"key_pairs": allowed})
+    except QuotaExceeded as exc:
+        raise forbidden("Maximum number of key pairs exceeded") from exc
+    try:
+        return await objects.create(obj)
+    except BaseException as exc:
+        if kp_name in granted and await objects.try_get(cm.KEYPAIR, "", kp_name) is None:
+            await quotas.release(objects, spec["userId"], quotas.KEYPAIRS, [kp_name])
+        if isinstance(exc, store.AlreadyExists):
+            raise conflict(f"Key pair '{spec['name']}' already exists.") from exc
+        raise
+
+
 async def create(request: Request) -> Response:
     ctx = await caller(request)
     data = await body_of_any(request)
@@ -171,10 +193,6 @@ async def create(request: Request) -> Response:
                   "'public_key' is a required property")
     user_id = _user(request, ctx, body.user_id, "create")
     objects = runtime(request).objects
-    mine = await objects.list(cm.KEYPAIR, "", label_selector=f"user={user_id}")
-    allowed = (await limits_for(objects, project_of(ctx)))["key_pairs"]
-    if 0 <= allowed <= len(mine.items):
-        raise forbidden("Maximum number of key pairs exceeded")
     private = None
     if body.public_key is not None:
         public = body.public_key
@@ -187,10 +205,7 @@ async def create(request: Request) -> Response:
            "metadata": {"name": keypair_name(user_id, name), "labels": {"user": user_id}},
            "spec": {"name": name, "userId": user_id, "publicKey": public,
                     "fingerprint": fingerprint, "type": key_type}}
-    try:
-        created = await objects.create(obj)
-    except store.AlreadyExists as exc:
-        raise conflict(f"Key pair '{name}' already exists.") from exc
+    created = await _create_counted(objects, project_of(ctx), obj)
     view = _view(request, created, ("name", "public_key", "fingerprint", "user_id"))
     if private is not None:
         view["private_key"] = private
@@ -238,4 +253,6 @@ async def delete(request: Request) -> Response:
         await runtime(request).objects.delete(cm.KEYPAIR, "", kp["metadata"]["name"])
     except store.NotFound as exc:
         raise not_found(f"Keypair {name} not found for user {user_id}") from exc
+    await quotas.release(runtime(request).objects, user_id, quotas.KEYPAIRS,
+                         [kp["metadata"]["name"]])
     return Response(status_code=204 if at_least(request, "2.2") else 202)

@@ -77,8 +77,8 @@ async def usage_for(objects: store.ObjectStore, project_id: str, user_id: str | 
     used = {k: 0 for k in DEFAULTS}
     used.update(await quotas.usage(objects, project_id, quotas.COMPUTE))
     if user_id:
-        keys = await objects.list(cm.KEYPAIR, "", label_selector=f"user={user_id}")
-        used["key_pairs"] = len(keys.items)
+        used["key_pairs"] = (await quotas.usage(objects, user_id, quotas.KEYPAIRS)).get(
+            "key_pairs", 0)
     return used
 
 

@@ -82,6 +82,26 @@ def parse_groups(value: Any) -> list[str]:
     return [str(g) for g in value]
 
 
+def _text(name: str, value: Any) -> str:
+    """A string attribute given in the body: ``null`` is not a string (Neutron: 400)."""
+    if value is None:
+        raise invalid(f"Invalid input for {name}. Reason: 'None' is not a valid string.")
+    return to_str(name, value)
+
+
+def parse_mac(value: Any) -> str:
+    """A MAC given in the body: ``""``, ``null`` and non-strings are not MACs (400)."""
+    if not isinstance(value, str) or not value:
+        raise invalid(f"Invalid input for mac_address. Reason: '{value}' is not a valid MAC "
+                      "address.")
+    return ipam.normalise_mac(value)
+
+
+def _none_is_empty(value: Any) -> Any:
+    """Neutron's ``convert_none_to_empty_list`` (security groups, address pairs)."""
+    return [] if value is None else value
+
+
 def check_binding(c: Caller, data: Obj, action: str) -> None:
     for key in ("binding:host_id", "binding:profile"):
         if key in data and not c.is_admin:
@@ -104,19 +124,20 @@ def parse_create(c: Caller, data: Obj) -> PortRequest:
                           "specified")
     check_binding(c, data, "create")
     host = data.get("binding:host_id") or None
-    text = {f: to_str(k, data.get(k, "")) for k, f in _TEXT}
+    if not isinstance(data["network_id"], str):
+        raise invalid(f"Invalid input for network_id. Reason: '{data['network_id']}' is not "
+                      "a valid UUID.")
+    text = {f: _text(k, data[k]) if k in data else "" for k, f in _TEXT}
     return PortRequest(
-        network_id=str(data["network_id"]), project=project, name=text["name"],
+        network_id=data["network_id"], project=project, name=text["name"],
         description=text["description"], device_id=text["deviceId"],
         device_owner=text["deviceOwner"],
         admin_state_up=to_bool("admin_state_up", data.get("admin_state_up", True)),
-        mac_address=ipam.normalise_mac(data["mac_address"]) if data.get("mac_address")
-        else None,
-        fixed_ips=parse_fixed_ips(data["fixed_ips"]) if data.get("fixed_ips") is not None
-        else None,
-        security_groups=parse_groups(data["security_groups"])
-        if data.get("security_groups") is not None else None,
-        allowed_address_pairs=parse_pairs(data.get("allowed_address_pairs") or []),
+        mac_address=parse_mac(data["mac_address"]) if "mac_address" in data else None,
+        fixed_ips=parse_fixed_ips(data["fixed_ips"]) if "fixed_ips" in data else None,
+        security_groups=parse_groups(_none_is_empty(data["security_groups"]))
+        if "security_groups" in data else None,
+        allowed_address_pairs=parse_pairs(_none_is_empty(data.get("allowed_address_pairs"))),
         port_security_enabled=to_bool("port_security_enabled", data["port_security_enabled"])
         if "port_security_enabled" in data else None,
         tags=to_tags(data.get("tags", [])),
@@ -133,7 +154,7 @@ def parse_update(c: Caller, port: Obj, data: Obj) -> PortUpdate:
     if not c.system and (not c.can_write or not c.sees(port)):
         raise policy("update_port")
     check_binding(c, data, "update")
-    spec: Obj = {f: to_str(k, data[k]) for k, f in _TEXT if k in data}
+    spec: Obj = {f: _text(k, data[k]) for k, f in _TEXT if k in data}
     if "admin_state_up" in data:
         spec["adminStateUp"] = to_bool("admin_state_up", data["admin_state_up"])
     if "binding:host_id" in data:
@@ -142,9 +163,9 @@ def parse_update(c: Caller, port: Obj, data: Obj) -> PortUpdate:
         spec["portSecurityEnabled"] = to_bool("port_security_enabled",
                                               data["port_security_enabled"])
     if "allowed_address_pairs" in data:
-        spec["allowedAddressPairs"] = parse_pairs(data["allowed_address_pairs"] or [])
+        spec["allowedAddressPairs"] = parse_pairs(_none_is_empty(data["allowed_address_pairs"]))
     return PortUpdate(
         spec=spec,
-        security_groups=parse_groups(data["security_groups"] or [])
+        security_groups=parse_groups(_none_is_empty(data["security_groups"]))
         if "security_groups" in data else None,
-        fixed_ips=parse_fixed_ips(data["fixed_ips"] or []) if "fixed_ips" in data else None)
+        fixed_ips=parse_fixed_ips(data["fixed_ips"]) if "fixed_ips" in data else None)
