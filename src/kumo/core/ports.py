@@ -1,10 +1,12 @@
 """Port lifecycle, for every caller alike: the Neutron face, Nova (ports it makes for a
 server or claims from a tenant), the DHCP scheduler and the port releaser.
 
-A create checks everything first, then claims its MAC and addresses by creating
-allocation records (core/ipam.py), then writes the Port; any failure releases what
-was claimed. A crash between the claims and the Port write leaves allocation records
-without a port: control/allocations.py collects them after a grace period.
+A create checks everything first, then counts its quota and claims its MAC and
+addresses by creating allocation records (core/ipam.py), side by side, then writes the
+Port and its quota record side by side (core/port_claims.py: two commit waits, not
+five); any failure releases what was claimed. A crash between the claims and the Port
+write leaves allocation records without a port: control/allocations.py collects them
+after a grace period.
 
     create_port(objects, actor, PortRequest) -> Port     (Neutron POST, Nova's ports)
     create_system_port(objects, project, ...) -> Port    kumo's own (DHCP): no quota, no groups
@@ -27,9 +29,9 @@ from kumo.common.clock import now_seconds_iso
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
-from . import ipam, quotas
+from . import ipam, port_claims, quotas
 from .actor import Actor
-from .errors import ConcurrentChange, Conflict, Exhausted, Forbidden, InUse
+from .errors import ConcurrentChange, Conflict, Forbidden, InUse
 from .port_rules import (
     FixedIp,
     PortRequest,
@@ -89,18 +91,6 @@ async def port_by_id(objects: store.ObjectStore, port_id: str,
 
 
 # ---- create -------------------------------------------------------------------------
-async def _claim_quota(objects: store.ObjectStore, actor: Actor, project: str,
-                       port_id: str) -> None:
-    """Count the port before it is written (one CAS on the project's usage: racing
-    creates never pass the limit); kumo's own ports are counted, never refused."""
-    limits = None
-    if not actor.system:
-        found = await objects.try_get(cm.QUOTA_SET, project, nm.QUOTA_NAME)
-        limits = {"port": int(((found or {}).get("spec") or {}).get(
-            "port", nm.QUOTA_DEFAULTS["port"]))}
-    await quotas.claim(objects, project, quotas.NETWORK, {port_id: {"port": 1}}, limits)
-
-
 async def _plan_create(objects: store.ObjectStore, actor: Actor, req: PortRequest
                        ) -> tuple[Obj, Obj, list[Obj], list[tuple[Obj, str | None]], bool]:
     """Every check before a claim: (network, spec, subnets, wanted addresses, auto)."""
@@ -129,58 +119,23 @@ async def _plan_create(objects: store.ObjectStore, actor: Actor, req: PortReques
     return net, spec, subnets, wanted, auto
 
 
-async def _allocate_any(objects: store.ObjectStore, subnets: list[Obj], port_id: str,
-                        project: str, net_id: str) -> tuple[str, Obj]:
-    """One address from the first subnet that has one free."""
-    for sub in subnets:
-        try:
-            return await ipam.allocate_ip(objects, sub, port_id, project), sub
-        except Exhausted as exc:
-            if exc.code != "IpAddressGenerationFailure":
-                raise
-    raise ipam.no_more_ips(net_id)
-
-
-async def _claim_ips(objects: store.ObjectStore, plan: list[tuple[Obj, str | None]],
-                     port_id: str, project: str, claimed: list[tuple[str, str]]) -> None:
-    """Claim each (subnet, ip or any) of ``plan``, appending to ``claimed`` as it goes."""
-    for sub, ip in plan:
-        got = await (ipam.claim_ip(objects, sub, ip, port_id, project) if ip is not None
-                     else ipam.allocate_ip(objects, sub, port_id, project))
-        claimed.append((sub["metadata"]["name"], got))
-
-
-async def _release_ips(objects: store.ObjectStore, claimed: list[tuple[str, str]],
-                       port_id: str) -> None:
-    for sid, ip in claimed:
-        await ipam.release_ip(objects, sid, ip, port_id)
-
-
 async def create_port(objects: store.ObjectStore, actor: Actor, req: PortRequest) -> Obj:
-    """Check, claim MAC and addresses, write the Port: all or nothing."""
+    """Check, claim quota, MAC and addresses, write the Port: all or nothing."""
     net, spec, subnets, wanted, auto = await _plan_create(objects, actor, req)
     net_id, project = spec["networkId"], req.project
     port_id = str(uuid.uuid4())
-    claimed: list[tuple[str, str]] = []
-    mac: str | None = None
-    await _claim_quota(objects, actor, project, port_id)
+    held = port_claims.Held()
     try:
-        mac = await ipam.claim_mac(objects, net_id, req.mac_address, port_id, project)
-        if auto:
-            ip, sub = await _allocate_any(objects, subnets, port_id, project, net_id)
-            claimed.append((sub["metadata"]["name"], ip))
-        await _claim_ips(objects, wanted, port_id, project, claimed)
-        spec["macAddress"] = mac
-        spec["fixedIps"] = [{"subnetId": s, "ipAddress": i} for s, i in claimed]
-        port = await objects.create({
+        await port_claims.claim_all(objects, actor, req, net_id, subnets, wanted, auto,
+                                    port_id, held)
+        spec["macAddress"] = held.mac
+        spec["fixedIps"] = [{"subnetId": s, "ipAddress": i} for s, i in held.ips]
+        port = await port_claims.write_port(objects, project, {
             "apiVersion": "kumo.io/v1", "kind": nm.PORT,
             "metadata": {"name": port_id, "namespace": project, "labels": labels_of(spec)},
-            "spec": spec, "status": {"status": "DOWN"}})
+            "spec": spec, "status": {"status": "DOWN"}}, held)
     except BaseException:
-        await _release_ips(objects, claimed, port_id)
-        if mac:
-            await ipam.release_mac(objects, net_id, mac, port_id)
-        await quotas.release(objects, project, quotas.NETWORK, [port_id])
+        await port_claims.unclaim(objects, project, net_id, port_id, held)
         raise
     if await objects.try_get(nm.NETWORK, net["metadata"]["namespace"], net_id) is None:
         await delete_port(objects, port)  # the network was deleted meanwhile
@@ -231,7 +186,7 @@ async def _claim_new_ips(objects: store.ObjectStore, actor: Actor, port: Obj,
             out.append({"subnetId": sid, "ipAddress": ip})
             continue
         before = len(claimed)
-        await _claim_ips(objects, [(sub, ip)], md["name"], md["namespace"], claimed)
+        await port_claims.claim_ips(objects, [(sub, ip)], md["name"], md["namespace"], claimed)
         out.append({"subnetId": sid, "ipAddress": claimed[before][1]})
     return out
 
@@ -262,18 +217,18 @@ async def update_port(objects: store.ObjectStore, actor: Actor, port: Obj,
                                                        claimed)
         updated = await objects.mutate(nm.PORT, project, port_id, change, current=port)
     except store.NotFound:
-        await _release_ips(objects, claimed, port_id)
+        await port_claims.release_ips(objects, claimed, port_id)
         raise port_not_found(port_id) from None
     except store.Conflict:
-        await _release_ips(objects, claimed, port_id)
+        await port_claims.release_ips(objects, claimed, port_id)
         raise ConcurrentChange(f"Port {port_id} is being changed concurrently; try again.",
                                code="Conflict", kind=nm.PORT, ident=port_id) from None
     except BaseException:
-        await _release_ips(objects, claimed, port_id)
+        await port_claims.release_ips(objects, claimed, port_id)
         raise
     if "fixedIps" in changes:
         keep = {(f["subnetId"], f["ipAddress"]) for f in changes["fixedIps"]}
-        await _release_ips(objects, [(f["subnetId"], f["ipAddress"]) for f in before
+        await port_claims.release_ips(objects, [(f["subnetId"], f["ipAddress"]) for f in before
                                      if (f["subnetId"], f["ipAddress"]) not in keep], port_id)
     return updated
 
@@ -355,7 +310,7 @@ async def delete_port(objects: store.ObjectStore, port: Obj) -> None:
             await objects.delete(nm.PORT, md["namespace"], md["name"])
         except store.NotFound:
             pass
-    await _release_ips(objects, [(f["subnetId"], f["ipAddress"])
+    await port_claims.release_ips(objects, [(f["subnetId"], f["ipAddress"])
                                  for f in spec.get("fixedIps") or []], md["name"])
     await ipam.release_mac(objects, spec["networkId"], spec["macAddress"], md["name"])
     await quotas.release(objects, md["namespace"], quotas.NETWORK, [md["name"]])

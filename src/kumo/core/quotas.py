@@ -39,6 +39,7 @@ from kumo import store
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
+from . import quota_batch
 from .errors import ConcurrentChange, QuotaExceeded
 
 Obj = dict[str, Any]
@@ -99,8 +100,7 @@ def _add(total: Deltas, d: Deltas, sign: int = 1) -> Deltas:
     return total
 
 
-def used_of(usage: Obj | None) -> Deltas:
-    return {k: int(v) for k, v in (((usage or {}).get("spec") or {}).get("used") or {}).items()}
+used_of = quota_batch.used_of
 
 
 async def usage(objects: store.ObjectStore, project: str, service: str) -> Deltas:
@@ -160,11 +160,18 @@ async def claim(objects: store.ObjectStore, project: str, service: str, want: Wa
     must fit (resources absent from ``limits`` are counted, not limited):
     ``QuotaExceeded`` otherwise. Names already claimed are not counted twice.
     """
-    held = set() if callable(want) else await _held(objects, project, service, want)
-    granted: dict[str, Deltas] = {}
+    return await record(objects, project, service,
+                        await count(objects, project, service, want, limits))
 
-    def change(obj: Obj) -> Any:
-        used = used_of(obj)
+
+async def count(objects: store.ObjectStore, project: str, service: str, want: Want,
+                limits: dict[str, int] | None = None) -> dict[str, Deltas]:
+    """``claim``'s first half: the counter only (``record`` writes the claims' records,
+    ``uncount`` takes back a count whose records were never written). Callers that
+    have other writes to make run them alongside (one commit instead of two)."""
+    held = set() if callable(want) else await _held(objects, project, service, want)
+
+    def judge(used: Deltas) -> tuple[dict[str, Deltas], Deltas]:
         wanted = want(used) if callable(want) else want
         fresh = {n: d for n, d in wanted.items() if n not in held}
         add: Deltas = {}
@@ -173,22 +180,47 @@ async def claim(objects: store.ObjectStore, project: str, service: str, want: Wa
         if limits is not None and (bad := over(limits, used, add)):
             raise QuotaExceeded(f"Quota exceeded for resources: {sorted(bad)}.",
                                 resource=bad[0], code="OverQuota")
-        granted.clear()
-        granted.update(fresh)
-        if not fresh:
-            return store.UNCHANGED
-        obj.setdefault("spec", {})["used"] = _add(used, add)
-        return None
+        return fresh, add
 
-    await _counter(objects, project, service, change)
+    return dict(await quota_batch.submit(objects, project, service, judge,
+                                         _writer(objects, project, service)))
+
+
+async def record(objects: store.ObjectStore, project: str, service: str,
+                 granted: dict[str, Deltas]) -> dict[str, Deltas]:
+    """Write the records of counted claims; the ones that are this caller's."""
+    granted = dict(granted)
     for n, d in list(granted.items()):
         try:
             await objects.create(_record(project, service, n, d))
         except store.AlreadyExists:  # a racing claim of the same name: count it once
             granted.pop(n)  # not ours: a release on our failure must not drop theirs
-            await _counter(objects, project, service,
-                           lambda obj, d=d: obj["spec"].update(used=_add(used_of(obj), d, -1)))
+            await _give_back(objects, project, service, d)
     return granted
+
+
+async def uncount(objects: store.ObjectStore, project: str, service: str,
+                  granted: dict[str, Deltas]) -> None:
+    """Take back what ``count`` counted, for claims whose records were never written."""
+    total: Deltas = {}
+    for d in granted.values():
+        _add(total, d)
+    if any(total.values()):
+        await _give_back(objects, project, service, total)
+
+
+def _writer(objects: store.ObjectStore, project: str, service: str) -> quota_batch.Write:
+    async def write(change: Callable[[Obj], Any]) -> Obj:
+        return await _counter(objects, project, service, change)
+    return write
+
+
+async def _give_back(objects: store.ObjectStore, project: str, service: str,
+                     d: Deltas) -> None:
+    """Lower the counter by ``d``, in the next coalesced write of the counter."""
+    back = _add({}, d, -1)
+    await quota_batch.submit(objects, project, service, lambda used: ({}, back),
+                             _writer(objects, project, service))
 
 
 async def release(objects: store.ObjectStore, project: str, service: str,
@@ -204,8 +236,7 @@ async def release(objects: store.ObjectStore, project: str, service: str,
             continue  # another release won: it takes the share off
         d = (found.get("spec") or {}).get("d") or {}
         try:
-            await _counter(objects, project, service,
-                           lambda obj, d=d: obj["spec"].update(used=_add(used_of(obj), d, -1)))
+            await _give_back(objects, project, service, d)
         except ConcurrentChange:  # reconcile repairs the counter
             log.warning("quota release lost its races: %s/%s %s", project, service, n)
 
