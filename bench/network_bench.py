@@ -122,6 +122,11 @@ async def port_create(args: argparse.Namespace) -> None:
                   f"{args.ports / wall:.0f} ports/s; all {len(ips)} addresses distinct")
             print(f"  the last 400 creates (cloud at {max(0, args.ports - 400)}+ ports): p50 "
                   f"{ms(pct(lat[-400:], .5))}, p99 {ms(pct(lat[-400:], .99))}")
+            if args.ports > 800:
+                step = args.ports // 8
+                print("  p50 by slice of the run (does the cost grow with the cloud?): " +
+                      ", ".join(f"{i}+: {ms(pct(lat[i:i + step], .5))}"
+                                for i in range(0, args.ports, step)))
             print(f"baseline network create (no IPAM, sequential): p50 "
                   f"{ms(pct(net_times, .5))}, p99 {ms(pct(net_times, .99))}")
         finally:

@@ -5,6 +5,12 @@ address in every DHCP-enabled subnet through the normal IPAM. Binding it to a
 host is what makes that host's agent run dnsmasq and the metadata proxy for the
 network. A host that is deleted loses its DHCP ports to another live host; a
 host whose agent merely stopped keeps them (its dnsmasq keeps serving).
+
+A reconcile costs the same whatever the number of ports: the DHCP port's id is
+derived from the network (``core.ports.system_port_id``), so it is read by key, and
+the ports the Port informer has seen with the DHCP owner (ones made with a random id
+before, or a stray twin) are indexed per network; host load is counted from that
+index. Listing ports by label would read every port of the project on every call.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class DhcpScheduler:
         self.controller = Controller("dhcp-scheduler", self.reconcile, workers=2)
         self.bindings = 0
         self._hosts_changed = asyncio.Event()
+        self._dhcp: dict[tuple[str, str], dict[str, Obj]] = {}  # (ns, network) -> DHCP ports
         src = store.StoreSource
         self.informers = [
             Informer(src(self.objects, nm.NETWORK), on_event=self._on_event,
@@ -46,9 +53,7 @@ class DhcpScheduler:
     async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
         ns, net_id = key
         net = await self.objects.try_get(nm.NETWORK, ns, net_id)
-        found = await self.objects.list(nm.PORT, ns, label_selector=(
-            f"{nm.DEVICE_LABEL}={nm.dhcp_device_id(net_id)}"))
-        ports = found.items
+        ports = await self._ports_of(ns, net_id)
         subnets = [] if net is None or net["metadata"].get("deletionTimestamp") else [
             s for s in (await self.objects.list(nm.SUBNET, ns, label_selector=(
                 f"{nm.NETWORK_LABEL}={net_id}"))).items if s["spec"].get("enableDhcp", True)]
@@ -60,9 +65,12 @@ class DhcpScheduler:
             await core_ports.delete_port(self.objects, extra)
         wanted = {s["metadata"]["name"] for s in subnets}
         if not ports:
-            port = await core_ports.create_system_port(
-                self.objects, ns, net_id, device_owner=nm.DHCP_OWNER,
-                device_id=nm.dhcp_device_id(net_id), subnet_ids=sorted(wanted))
+            try:
+                port = await core_ports.create_system_port(
+                    self.objects, ns, net_id, device_owner=nm.DHCP_OWNER,
+                    device_id=nm.dhcp_device_id(net_id), subnet_ids=sorted(wanted))
+            except store.AlreadyExists:
+                return Requeue(0.0)  # made meanwhile (another worker): look again
         else:
             port = ports[0]
             have = {f.get("subnetId") for f in port["spec"].get("fixedIps") or []}
@@ -72,6 +80,18 @@ class DhcpScheduler:
                 add = [core_ports.FixedIp(s) for s in sorted(wanted - have)]
                 port = await core_ports.set_fixed_ips(self.objects, port, keep + add)
         return await self._bind(port)
+
+    async def _ports_of(self, ns: str, net_id: str) -> list[Obj]:
+        """The network's DHCP ports, fresh from the store by key: the one named by the
+        network first, then any other the informer has seen."""
+        device = nm.dhcp_device_id(net_id)
+        main = core_ports.system_port_id(net_id, device)
+        out = []
+        for name in [main, *sorted(set(self._dhcp.get((ns, net_id), {})) - {main})]:
+            port = await self.objects.try_get(nm.PORT, ns, name)
+            if port is not None and port["spec"].get("deviceId") == device:
+                out.append(port)
+        return out
 
     async def _live_hosts(self) -> tuple[dict[str, Obj], list[str]]:
         hosts = {h["metadata"]["name"]: h for h in (await self.objects.list(cm.HOST)).items}
@@ -89,9 +109,7 @@ class DhcpScheduler:
         if not live:
             return Requeue(5.0)
         load = dict.fromkeys(live, 0)
-        dhcp_ports = await self.objects.list(nm.PORT, None, label_selector=(
-            f"{nm.OWNER_LABEL}={nm.owner_label(nm.DHCP_OWNER)}"))
-        for p in dhcp_ports.items:
+        for p in (p for ports in self._dhcp.values() for p in ports.values()):
             h = p["spec"].get("bindingHostId")
             if h in load:
                 load[h] += 1
@@ -114,6 +132,15 @@ class DhcpScheduler:
                 self.controller.enqueue((md["namespace"], net))
 
     def _on_event(self, typ: str, obj: Obj) -> None:
+        if obj.get("kind") == nm.PORT and obj["spec"].get("deviceOwner") == nm.DHCP_OWNER:
+            md = obj["metadata"]
+            key = (md.get("namespace") or "", obj["spec"].get("networkId") or "")
+            if typ == "DELETED":
+                self._dhcp.get(key, {}).pop(md["name"], None)
+                if not self._dhcp.get(key, True):
+                    del self._dhcp[key]
+            else:
+                self._dhcp.setdefault(key, {})[md["name"]] = obj
         self._enqueue_for(obj)
 
     def _on_sync(self, items: list[Obj]) -> None:

@@ -49,6 +49,7 @@ class PortRequest:
     tags: list[str] = field(default_factory=list)
     binding_host_id: str | None = None
     auto_delete: bool = False  # made for a server: goes with it
+    port_id: str | None = None  # kumo's own ports only: a deterministic id (None: random)
 
 
 @dataclass

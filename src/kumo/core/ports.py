@@ -54,7 +54,7 @@ BOUND_AT = "kumo.io/bound-at"
 
 __all__ = ["FixedIp", "PortRequest", "PortUpdate", "bind", "claim", "create_port",
            "create_system_port", "delete_port", "find_network", "labels_of", "port_by_id",
-           "release", "set_fixed_ips", "subnets_of", "update_port"]
+           "release", "set_fixed_ips", "subnets_of", "system_port_id", "update_port"]
 
 
 def labels_of(spec: Obj) -> dict[str, str]:
@@ -123,7 +123,7 @@ async def create_port(objects: store.ObjectStore, actor: Actor, req: PortRequest
     """Check, claim quota, MAC and addresses, write the Port: all or nothing."""
     net, spec, subnets, wanted, auto = await _plan_create(objects, actor, req)
     net_id, project = spec["networkId"], req.project
-    port_id = str(uuid.uuid4())
+    port_id = req.port_id if req.port_id and actor.system else str(uuid.uuid4())
     held = port_claims.Held()
     try:
         await port_claims.claim_all(objects, actor, req, net_id, subnets, wanted, auto,
@@ -143,13 +143,21 @@ async def create_port(objects: store.ObjectStore, actor: Actor, req: PortRequest
     return port
 
 
+def system_port_id(network_id: str, device_id: str) -> str:
+    """The id of kumo's own port for ``device_id`` on a network: deterministic, so the
+    name is the claim (a retry or a second scheduler finds it, never makes a twin)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kumo.io/system-port/{network_id}/{device_id}"))
+
+
 async def create_system_port(objects: store.ObjectStore, project: str, network_id: str, *,
                              device_owner: str, device_id: str,
                              subnet_ids: list[str]) -> Obj:
     """A port kumo makes for itself (DHCP) in ``project``: no quota, no security groups,
-    one address of each subnet in ``subnet_ids``."""
+    one address of each subnet in ``subnet_ids``, id ``system_port_id`` (AlreadyExists
+    from the store when it is there)."""
     req = PortRequest(network_id=network_id, project=project, device_owner=device_owner,
-                      device_id=device_id, fixed_ips=[FixedIp(s) for s in subnet_ids])
+                      device_id=device_id, fixed_ips=[FixedIp(s) for s in subnet_ids],
+                      port_id=system_port_id(network_id, device_id))
     return await create_port(objects, Actor.kumo(project), req)
 
 
