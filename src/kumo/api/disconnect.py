@@ -4,8 +4,10 @@ Without this a handler runs to its end for nobody: a ``max_count`` create kept m
 servers after its client had hung up. ``CancelOnDisconnect`` reads the request's
 messages in a helper task (one message ahead of the app, so uploads keep their back
 pressure). A disconnect while the body is still coming reaches the app as a message, as
-it always did; one after the whole body, before the response is complete, cancels the
-task running the app. Handlers see ``CancelledError`` at their
+it always did, when the app is waiting for the next message; when it is busy elsewhere
+(checking the token, looking things up before it reads the body, or after the whole
+body, before the response is complete) the task running the app is cancelled. Handlers
+see ``CancelledError`` at their
 next await; those that write several objects undo them on ``BaseException`` (the
 server create does), and allocations left behind are collected by
 ``kumo.control.allocations``. The request is then counted with status 499.
@@ -35,6 +37,7 @@ class CancelOnDisconnect:
         assert me is not None
         inbox: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
         done = False
+        waiting = False  # the app is in receive(): a disconnect reaches it as a message
 
         async def pump() -> None:
             body_read = False
@@ -46,9 +49,11 @@ class CancelOnDisconnect:
                         await inbox.put(msg)
                     elif done:
                         return
-                    elif not body_read:  # cut off mid-body: the app reads it as it would
+                    elif not body_read:  # cut off before the whole body
                         scope[GONE] = True
-                        await inbox.put(msg)
+                        if not waiting:  # busy working for nobody: stop it now
+                            me.cancel()
+                        await inbox.put(msg)  # a reading app gets it as it would
                         return
                     else:  # the app is working for nobody
                         scope[GONE] = True
@@ -58,7 +63,12 @@ class CancelOnDisconnect:
                 await inbox.put({"type": FAILED, "error": exc})
 
         async def app_receive() -> Message:
-            msg = await inbox.get()
+            nonlocal waiting
+            waiting = True
+            try:
+                msg = await inbox.get()
+            finally:
+                waiting = False
             if msg["type"] == FAILED:
                 raise msg["error"]
             if msg["type"] == "http.disconnect":
