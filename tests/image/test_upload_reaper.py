@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator
 
+from kumo.control import images as control_images
 from kumo.control.images import UploadReaper
 from kumo.core import images
 from kumo.model.image import IMAGE
@@ -98,3 +100,28 @@ async def test_a_beating_upload_is_left_alone(glance: Glance, member, monkeypatc
     assert (await glance.show(token, iid))["status"] == "active"
     assert await reaper.reconcile(("", iid)) is None
     assert images.uploader_of(await glance.rt.objects.get(IMAGE, "", iid)) is None
+
+
+async def test_a_blob_no_image_references_is_collected(glance: Glance, member) -> None:
+    """A crash between an upload's blob rename and its image write leaves a blob file
+    nothing references; before, it stayed forever. Old unreferenced blobs go; a young one
+    (an upload committing right now) and every referenced one stay."""
+    _, token = member
+    iid = (await glance.create(token, name="kept"))["id"]
+    data = b"referenced " * 100
+    assert (await glance.upload(token, iid, data)).status_code == 204
+    root = glance.rt.config.data_dir / "blobs"
+    kept = hashlib.sha256(data).hexdigest()
+    orphan, young = (hashlib.sha256(x).hexdigest() for x in (b"crashed upload", b"just now"))
+    for sha in (orphan, young):
+        (root / sha[:2]).mkdir(exist_ok=True)
+        (root / sha[:2] / sha).write_bytes(b"x")
+    old = time.time() - control_images.BLOB_GRACE - 10
+    for sha in (orphan, kept):
+        os.utime(root / sha[:2] / sha, (old, old))
+    assert await control_images.collect_blobs(glance.rt.objects, root) == 1
+    assert not (root / orphan[:2] / orphan).exists()
+    assert (root / young[:2] / young).exists() and (root / kept[:2] / kept).exists()
+    r = await glance.client.get(f"/image/v2/images/{iid}/file",
+                                headers={"X-Auth-Token": token})
+    assert r.status_code == 200 and r.content == data

@@ -7,6 +7,11 @@ reset to ``queued`` with an ``UploadAbandoned`` Event, and the partial data the 
 uploader left under ``blobs/tmp`` is removed. A still-beating upload is looked at again
 when it would expire, so after a restart the image is usable within
 ``ABANDONED_AFTER`` of the crash.
+
+It also collects blob files no image references (``collect_blobs``, at start and every
+sweep): an upload killed between renaming its blob into place and writing the image
+(or an image delete killed before its blob delete) leaves one. Only blobs not written
+for ``BLOB_GRACE`` go, so a blob whose upload is committing its image is never hit.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ from kumo.config import Config
 from kumo.core import images
 from kumo.model import events
 from kumo.model.image import IMAGE
-from kumo.store.blobs import discard_partial
+from kumo.store.blobs import discard_partial, old_blobs, remove_if_old
 
 from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.images")
 COMPONENT = "image-upload-reaper"
 SWEEP_SECONDS = 60.0
+BLOB_GRACE = 3600.0
 Obj = dict[str, Any]
 
 
@@ -47,6 +53,7 @@ class UploadReaper:
         self.informer = Informer(store.StoreSource(objects, IMAGE), on_event=self._on_event,
                                  on_sync=self._on_sync)
         self.reset = 0
+        self.blobs_removed = 0
 
     async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
         obj = await self.objects.try_get(IMAGE, "", key[1])
@@ -87,8 +94,13 @@ class UploadReaper:
             self._on_event("ADDED", obj)
 
     async def _sweep(self) -> None:
-        """A slow periodic look at every image, should a watch event be missed."""
+        """A slow periodic look at every image, should a watch event be missed, and at
+        the blob files (first at start)."""
         while True:
+            try:
+                self.blobs_removed += await collect_blobs(self.objects, self.blob_root)
+            except (OSError, store.StoreError):
+                log.exception("blob collection failed")
             await asyncio.sleep(SWEEP_SECONDS)
             self._on_sync(self.informer.values())
 
@@ -96,7 +108,25 @@ class UploadReaper:
         await asyncio.gather(self.controller.run(), self.informer.run(), self._sweep())
 
     def debug_state(self) -> dict[str, Any]:
-        return {**self.controller.debug_state(), "reset": self.reset}
+        return {**self.controller.debug_state(), "reset": self.reset,
+                "blobs_removed": self.blobs_removed}
+
+
+async def collect_blobs(objects: store.ObjectStore, blob_root: Path,
+                        grace: float = BLOB_GRACE) -> int:
+    """Remove blob files older than ``grace`` that no image references; how many."""
+    if not blob_root.is_dir():
+        return 0
+    old = await asyncio.to_thread(old_blobs, blob_root, grace)
+    if not old:
+        return 0
+    used = {(i.get("status") or {}).get("blob") for i in (await objects.list(IMAGE)).items}
+    removed = 0
+    for sha in old:
+        if sha not in used and await asyncio.to_thread(remove_if_old, blob_root, sha, grace):
+            removed += 1
+            log.warning("blob %s: no image references it; removed", sha)
+    return removed
 
 
 async def run(rt: ImagePlane) -> None:

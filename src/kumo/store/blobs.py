@@ -283,6 +283,38 @@ def discard_partial(root: Path, tag: str) -> int:
     return removed
 
 
+def old_blobs(root: Path, older_than: float) -> list[str]:
+    """The sha256 of every blob file not written for ``older_than`` seconds."""
+    cutoff, out = time.time() - older_than, []
+    for sub in Path(root).glob("[0-9a-f][0-9a-f]"):
+        for f in sub.iterdir():
+            try:
+                if _HEX64.match(f.name) and f.stat().st_mtime < cutoff:
+                    out.append(f.name)
+            except FileNotFoundError:
+                pass
+    return out
+
+
+def remove_if_old(root: Path, sha256: str, older_than: float) -> bool:
+    """Remove a blob file if it is still one not written for ``older_than`` seconds.
+
+    It is first renamed aside and judged there: an upload of the same content that
+    renamed a fresh file into place meanwhile is put back (same content, same name), so
+    a blob an upload is about to reference is never lost."""
+    path = Path(root) / sha256[:2] / sha256
+    aside = Path(root) / "tmp" / f"gc.{sha256}.{secrets.token_hex(4)}"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    if aside.stat().st_mtime >= time.time() - older_than:
+        os.replace(aside, path)  # fresh: an upload's, keep it
+        return False
+    aside.unlink()
+    return True
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
