@@ -148,8 +148,9 @@ async def test_controllers_follow_their_informers(neutron: Neutron, alice: Tenan
         [pid] = await compute_ports.allocate(neutron.rt, ctx, [
             compute_ports.Requested(network_id=net)], "gone-server", "nova")
 
-        async def released() -> bool:
-            return await objects.try_get(nm.PORT, alice.project_id, pid) is None
+        async def released() -> bool:  # gone, and the releaser has finished its release
+            return releaser.released >= 1 and \
+                await objects.try_get(nm.PORT, alice.project_id, pid) is None
 
         await _until("the port of a server that never came to be released", released)
         assert releaser.released >= 1 and dhcp.bindings == 1

@@ -49,15 +49,12 @@ class CancelOnDisconnect:
                         await inbox.put(msg)
                     elif done:
                         return
-                    elif not body_read:  # cut off before the whole body
+                    else:
                         scope[GONE] = True
-                        if not waiting:  # busy working for nobody: stop it now
+                        if body_read or not waiting:  # working for nobody: stop it now
                             me.cancel()
-                        await inbox.put(msg)  # a reading app gets it as it would
-                        return
-                    else:  # the app is working for nobody
-                        scope[GONE] = True
-                        me.cancel()
+                        if not body_read:  # cut off mid-body: a reading app gets it as ever
+                            await inbox.put(msg)
                         return
             except Exception as exc:  # the server's receive failed: the app's receive raises
                 await inbox.put({"type": FAILED, "error": exc})
