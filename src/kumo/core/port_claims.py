@@ -31,7 +31,7 @@ class Held:
 
 
 async def count_quota(objects: store.ObjectStore, actor: Actor, project: str, port_id: str,
-                      held: Held) -> None:
+                      held: Held, new: bool) -> None:
     """Count the port before it is written (coalesced CAS on the project's usage: racing
     creates never pass the limit); kumo's own ports are counted, never refused."""
     limits = None
@@ -40,7 +40,7 @@ async def count_quota(objects: store.ObjectStore, actor: Actor, project: str, po
         limits = {"port": int(((found or {}).get("spec") or {}).get(
             "port", nm.QUOTA_DEFAULTS["port"]))}
     held.counted = await quotas.count(objects, project, quotas.NETWORK, {port_id: {"port": 1}},
-                                      limits)
+                                      limits, new=new)
 
 
 async def allocate_any(objects: store.ObjectStore, subnets: list[Obj], port_id: str,
@@ -85,7 +85,8 @@ async def claim_all(objects: store.ObjectStore, actor: Actor, req: PortRequest, 
             held.ips.append((sub["metadata"]["name"], ip))
         await claim_ips(objects, wanted, port_id, project, held.ips)
 
-    results = await asyncio.gather(count_quota(objects, actor, project, port_id, held),
+    new = req.port_id is None  # a random id: never claimed before
+    results = await asyncio.gather(count_quota(objects, actor, project, port_id, held, new),
                                    mac(), ips(), return_exceptions=True)
     for res in results:  # the quota's refusal first, as Neutron checks it first
         if isinstance(res, BaseException):

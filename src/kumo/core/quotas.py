@@ -165,11 +165,12 @@ async def claim(objects: store.ObjectStore, project: str, service: str, want: Wa
 
 
 async def count(objects: store.ObjectStore, project: str, service: str, want: Want,
-                limits: dict[str, int] | None = None) -> dict[str, Deltas]:
+                limits: dict[str, int] | None = None, *, new: bool = False) -> dict[str, Deltas]:
     """``claim``'s first half: the counter only (``record`` writes the claims' records,
     ``uncount`` takes back a count whose records were never written). Callers that
-    have other writes to make run them alongside (one commit instead of two)."""
-    held = set() if callable(want) else await _held(objects, project, service, want)
+    have other writes to make run them alongside (one commit instead of two). ``new``:
+    the names were just made up (random ids), so none can be claimed already."""
+    held = set() if callable(want) or new else await _held(objects, project, service, want)
 
     def judge(used: Deltas) -> tuple[dict[str, Deltas], Deltas]:
         wanted = want(used) if callable(want) else want
