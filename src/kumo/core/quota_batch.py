@@ -27,7 +27,6 @@ Obj = dict[str, Any]
 Deltas = dict[str, int]
 Judge = Callable[[Deltas], tuple[dict[str, Deltas], Deltas]]  # fresh used -> (granted, add)
 Write = Callable[[Callable[[Obj], Any]], Awaitable[Obj]]  # mutate the counter with a change
-_queues: dict[tuple[int, str, str], list[_Ask]] = {}
 _tasks: set[asyncio.Task[None]] = set()
 
 
@@ -36,6 +35,20 @@ class _Ask:
     judge: Judge
     fut: asyncio.Future[dict[str, Deltas]]
     add: Deltas | None = None  # what the last judging counted for this ask
+
+
+@dataclass
+class _Queue:
+    """The claims waiting for one counter, and the task writing them. It holds the store
+    and the loop it serves, so neither's id can be reused by another while it lives."""
+
+    objects: store.ObjectStore
+    loop: asyncio.AbstractEventLoop
+    asks: list[_Ask]
+    task: asyncio.Task[None] | None = None
+
+
+_queues: dict[tuple[int, str, str], _Queue] = {}
 
 
 def _sum(total: Deltas, d: Deltas, sign: int = 1) -> Deltas:
@@ -53,25 +66,30 @@ async def submit(objects: store.ObjectStore, project: str, service: str, judge: 
     """Judge (and count) one claim in the next write of the counter; what it granted.
     ``judge`` may raise (a refusal): that claim fails, the others of its batch go on."""
     key = (id(objects), project, service)
-    ask = _Ask(judge, asyncio.get_running_loop().create_future())
-    if key in _queues:
-        _queues[key].append(ask)
-    else:
-        _queues[key] = [ask]
-        task = asyncio.create_task(_drain(key, write))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+    loop = asyncio.get_running_loop()
+    ask = _Ask(judge, loop.create_future())
+    q = _queues.get(key)
+    if q is not None and q.objects is objects and q.loop is loop and q.task is not None \
+            and not q.task.done():
+        q.asks.append(ask)
+    else:  # none, or one left by a loop that is gone (a test's): start afresh
+        q = _queues[key] = _Queue(objects, loop, [ask])
+        q.task = asyncio.create_task(_drain(key, q, write))
+        _tasks.add(q.task)
+        q.task.add_done_callback(_tasks.discard)
     return await ask.fut
 
 
-async def _drain(key: tuple[int, str, str], write: Write) -> None:
+async def _drain(key: tuple[int, str, str], q: _Queue, write: Write) -> None:
     """Write batches until no claim waits for this counter."""
     try:
-        while asks := _queues.get(key):
-            _queues[key] = []
+        while q.asks:
+            asks, q.asks = q.asks, []
             await _flush(asks, write)
     finally:  # never leave a waiter without a drainer (this task cancelled at shutdown)
-        for ask in _queues.pop(key, None) or []:
+        if _queues.get(key) is q:
+            del _queues[key]
+        for ask in q.asks:
             if not ask.fut.done():
                 ask.fut.set_exception(store.StoreError("quota claim abandoned"))
 
