@@ -71,6 +71,8 @@ async def open_runtime(config: Config) -> Runtime:
                        "Networking (Neutron v2.0)"),
         CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d74", "dns", "designate", "/dns",
                        "DNS (Designate v2)"),
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d7b", "load-balancer", "octavia",
+                       "/load-balancer", "Load balancing (Octavia v2)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
     from kumo.api.openstack.compute import bootstrap as compute_bootstrap

@@ -33,6 +33,7 @@ from typing import Any
 
 from kumo import store
 from kumo.model import compute as cm
+from kumo.model import loadbalancer as lbm
 from kumo.model import network as nm
 
 from .errors import ConcurrentChange, QuotaExceeded
@@ -64,6 +65,7 @@ def _one(resource: str) -> Callable[[Obj], Deltas | None]:
 COUNTED: dict[str, dict[str, Callable[[Obj], Deltas | None]]] = {
     COMPUTE: {cm.SERVER: _server, cm.SERVER_GROUP: _one("server_groups")},
     NETWORK: {kind: _one(res) for res, kind in nm.QUOTA_KINDS.items()},
+    lbm.QUOTA_SERVICE: {lbm.LOADBALANCER: _one("load_balancer")},
 }
 
 
