@@ -147,10 +147,20 @@ BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 def background_tasks() -> list[BackgroundTask]:
     from kumo.api.openstack.compute import usage as compute_usage
-    from kumo.control import allocations, dhcp, gc, images, ports, routers, scheduler
+    from kumo.control import (
+        allocations,
+        dhcp,
+        gc,
+        images,
+        loadbalancers,
+        ports,
+        routers,
+        scheduler,
+    )
 
     return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
-            dhcp.run, ports.run, images.run, allocations.run, routers.run, _dns]
+            dhcp.run, ports.run, images.run, allocations.run, routers.run, _dns,
+            loadbalancers.run]
 
 
 async def _dns(rt: Runtime) -> None:

@@ -1,7 +1,7 @@
 """One HAProxy per load balancer, in master-worker mode inside the LB's namespace.
 
     ensure(plan, netns, previous) -> "started" | "reloaded" | "runtime" | "unchanged"
-    stop(lb_id), present() -> [lb ids], stats(lb_id) -> [rows of `show stat`]
+    stop(lb_id, netns), present() -> [lb ids], stats(lb_id) -> [rows of `show stat`]
 
 Files live in ``<run_root>/<lb id>/`` (haproxy.cfg, haproxy.pid = the master, stats.sock).
 A change of members only (add, remove, weight, enable/disable, address) is applied through
@@ -97,7 +97,8 @@ class Haproxy:
         self._wait_worker(plan.lb_id, before)
         return "reloaded"
 
-    def stop(self, lb_id: str) -> None:
+    def stop(self, lb_id: str, netns: str | None = None) -> None:
+        """The master (and so its workers) stopped, its files and namespace removed."""
         pid = self.master(lb_id)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
@@ -111,6 +112,8 @@ class Haproxy:
             (d / f).unlink(missing_ok=True)
         if d.exists():
             d.rmdir()
+        if netns is not None and nsmod.exists(netns):
+            nsmod.delete(netns)
 
     # ---- the runtime API -----------------------------------------------------------------
     def command(self, lb_id: str, cmd: str, timeout: float = 5.0) -> str:

@@ -71,6 +71,9 @@ def to_str(name: str, value: Any, max_len: int = 255) -> str:
 
 
 def to_int(name: str, value: Any, lo: int, hi: int) -> int:
+    """An integer (wsme, as Octavia, takes "1000" for 1000) within [lo, hi]."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise invalid(name, value, f"Value should be between {lo} and {hi}")
     return value
