@@ -65,6 +65,7 @@ class LoadBalancerAgent:
         self._applied: dict[str, LbPlan] = {}
         self._operating: dict[str, dict[str, str]] = {}
         self._stats_at: dict[str, float] = {}
+        self._counters: dict[str, tuple[lbplan.Counters, lbplan.Counters]] = {}  # last, base
         self.failures: dict[str, str] = {}
         self.actions: dict[str, int] = {}
         network.after_sync.append(self._overlay_synced)
@@ -115,7 +116,7 @@ class LoadBalancerAgent:
         for lb_id in await asyncio.to_thread(self.driver.present):
             if lb_id not in want:
                 await asyncio.to_thread(self.driver.stop, lb_id, lbm.lb_netns(lb_id))
-                for d in (self._applied, self._operating, self._stats_at):
+                for d in (self._applied, self._operating, self._stats_at, self._counters):
                     d.pop(lb_id, None)
                 log.info("load balancer %s removed from %s", lb_id, self.host)
         for lb_id in list(self._applied):
@@ -159,7 +160,10 @@ class LoadBalancerAgent:
             return
         self.failures.pop(f"stats {lb_id}", None)
         oper = lbplan.operating(lb, rows)
-        nums = lbplan.numbers(rows)
+        last, base = self._counters.get(lb_id, ({}, {}))
+        raw = lbplan.numbers(rows)
+        base, nums = lbplan.accumulate(last, base, raw)
+        self._counters[lb_id] = (raw, base)
         self._export(lb, oper, nums)
         before = self._operating.get(lb_id) or ((lb.get("status") or {}).get("operating") or {})
         now = time.monotonic()

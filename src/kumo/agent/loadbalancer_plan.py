@@ -141,3 +141,28 @@ def numbers(rows: list[dict[str, str]]) -> dict[str, dict[str, int]]:
             continue
         out[ident] = {k: _int(r.get(k)) for k in STATS if r.get(k) not in (None, "")}
     return out
+
+
+CUMULATIVE = ("stot", "bin", "bout", "ereq", "econ", "eresp", "hrsp_2xx", "hrsp_3xx",
+              "hrsp_4xx", "hrsp_5xx", "chkfail")
+Counters = dict[str, dict[str, int]]
+
+
+def accumulate(last: Counters, base: Counters, now: Counters) -> tuple[Counters, Counters]:
+    """(new base, totals): a reload starts a worker whose counters begin at 0, so a
+    cumulative counter that went down has its last value added to the base (Octavia's
+    totals must not fall back at every listener change)."""
+    new_base: Counters = {}
+    totals: Counters = {}
+    for ident, stats in now.items():
+        b = dict(base.get(ident) or {})
+        prev = last.get(ident) or {}
+        out = dict(stats)
+        for k in CUMULATIVE:
+            if k in stats:
+                if stats[k] < prev.get(k, 0):
+                    b[k] = b.get(k, 0) + prev[k]
+                out[k] = stats[k] + b.get(k, 0)
+        new_base[ident] = b
+        totals[ident] = out
+    return new_base, totals

@@ -35,7 +35,9 @@ def from_domain(exc: domain.DomainError) -> ApiError:
         return ApiError(403, "Policy does not allow this request to be performed.",
                         reason="PolicyForbidden")
     if isinstance(exc, domain.QuotaExceeded):
-        return ApiError(403, f"Quota has been met for resources: {exc.message}",
+        names = {"load_balancer": "Load Balancer"}
+        what = names.get(getattr(exc, "resource", ""), getattr(exc, "resource", ""))
+        return ApiError(403, f"Quota has been met for resources: {what}",
                         reason="QuotaException")
     return ApiError(status, exc.message, reason=exc.code)
 
