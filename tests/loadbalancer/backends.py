@@ -14,11 +14,8 @@ import http.server, socketserver, sys
 addr, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(name)))
-        self.end_headers()
-        self.wfile.write(name)
+    def do_GET(self):  # one write: no Nagle/delayed-ACK stall on a kept-alive connection
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(name), name))
     def log_message(self, *a):
         pass
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -86,26 +83,42 @@ def get(netns: str, url: str, timeout: float = 2.0) -> str | None:
 LOADGEN = r"""
 import http.client, json, sys, threading, time
 host, port, seconds, workers = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-ok, failed, seen, errors = [0], [0], {}, []
+ok, failed, retried, seen, errors = [0], [0], [0], {}, []
 lock = threading.Lock()
+IDLE_CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+def one(conn):
+    conn.request("GET", "/")
+    r = conn.getresponse()
+    return r.status, r.read().decode(), r.getheader("connection", "").lower() == "close"
 def run():
-    conn = None
+    conn, used = None, False
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
             if conn is None:
+                conn, used = http.client.HTTPConnection(host, port, timeout=5), False
+            try:
+                status, body, close = one(conn)
+            except IDLE_CLOSED:
+                if not used:
+                    raise
+                # a kept-alive connection closed while idle (a reload's old worker lets
+                # it go): an idempotent request is retried once on a new connection, as
+                # HTTP clients (browsers, urllib3) do (RFC 9112 9.3.1)
+                conn.close()
                 conn = http.client.HTTPConnection(host, port, timeout=5)
-            conn.request("GET", "/")
-            r = conn.getresponse()
-            body = r.read().decode()
+                with lock:
+                    retried[0] += 1
+                status, body, close = one(conn)
+            used = True
             with lock:
-                if r.status == 200:
+                if status == 200:
                     ok[0] += 1
                     seen[body] = seen.get(body, 0) + 1
                 else:
                     failed[0] += 1
-                    errors.append(f"status {r.status}")
-            if r.getheader("connection", "").lower() == "close":
+                    errors.append(f"status {status}")
+            if close:
                 conn.close(); conn = None
         except Exception as exc:
             with lock:
@@ -117,8 +130,8 @@ def run():
 t0 = time.monotonic()
 threads = [threading.Thread(target=run) for _ in range(workers)]
 [t.start() for t in threads]; [t.join() for t in threads]
-print(json.dumps({"ok": ok[0], "failed": failed[0], "seen": seen, "errors": errors[:5],
-                  "seconds": time.monotonic() - t0}))
+print(json.dumps({"ok": ok[0], "failed": failed[0], "retried_idle_close": retried[0],
+                  "seen": seen, "errors": errors[:5], "seconds": time.monotonic() - t0}))
 """
 
 

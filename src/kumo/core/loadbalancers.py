@@ -213,19 +213,27 @@ async def delete_lb(objects: store.ObjectStore, actor: Actor, lb: Obj, cascade: 
     quota claim go with it; the agent removes the namespace it no longer wants."""
     actor.require_write("delete_loadbalancer")
     md = lb["metadata"]
-    spec = lb["spec"]
-    if provisioning(lb).startswith("PENDING"):
-        raise immutable(md["name"])
-    if not cascade and (spec.get("listeners") or spec.get("pools")):
-        raise Invalid(f"Cannot delete Load Balancer {md['name']} - it has children",
-                      code="ValidationException")
-    try:
-        await objects.delete(lbm.LOADBALANCER, md["namespace"], md["name"],
-                             expected_rv=int(md["resourceVersion"]))
-    except store.NotFound:
-        raise lb_not_found(md["name"]) from None
-    except store.Conflict:
-        raise immutable(md["name"]) from None
+    for _ in range(20):  # the agent's status writes move the resourceVersion: re-read
+        spec = lb["spec"]
+        if provisioning(lb).startswith("PENDING"):
+            raise immutable(md["name"])
+        if not cascade and (spec.get("listeners") or spec.get("pools")):
+            raise Invalid(f"Cannot delete Load Balancer {md['name']} - it has children",
+                          code="ValidationException")
+        try:
+            await objects.delete(lbm.LOADBALANCER, md["namespace"], md["name"],
+                                 expected_rv=int(lb["metadata"]["resourceVersion"]))
+            break
+        except store.NotFound:
+            raise lb_not_found(md["name"]) from None
+        except store.Conflict:
+            fresh = await objects.try_get(lbm.LOADBALANCER, md["namespace"], md["name"])
+            if fresh is None:
+                raise lb_not_found(md["name"]) from None
+            lb = fresh
+    else:
+        raise ConcurrentChange(f"Load Balancer {md['name']} keeps changing; try again.",
+                               kind=lbm.LOADBALANCER, ident=md["name"])
     port = await objects.try_get("Port", md["namespace"], spec.get("vipPortId") or "-")
     if port is not None:
         await _drop_vip(objects, port, bool(spec.get("vipPortOwned", True)))
