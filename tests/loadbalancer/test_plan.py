@@ -40,8 +40,10 @@ def test_render_from_ids_only() -> None:
     assert f"backend p{p['id']}" in text and "balance leastconn" in text
     assert "option httpchk GET /health" in text and "rstatus ^(200|202)$" in text
     m1, m2 = p["members"]
-    assert f"server m{m1['id']} 10.0.0.5:80 weight 2 check inter 2s fall 3 rise 2" in text
-    assert f"server m{m2['id']} 10.0.0.6:80 weight 1" in text and "disabled" in text
+    pool_args = "pool-max-conn -1 pool-purge-delay 5s"
+    assert f"server m{m1['id']} 10.0.0.5:80 weight 2 {pool_args} check inter 2s fall 3 " \
+        "rise 2" in text
+    assert f"server m{m2['id']} 10.0.0.6:80 weight 1 {pool_args} disabled" in text
     assert "bind 10.0.0.2:80" in text and "maxconn 100" in text
 
 

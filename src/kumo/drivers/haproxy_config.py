@@ -117,7 +117,9 @@ def mode(protocol: str) -> str:
 def server_args(pool: PoolPlan, m: MemberPlan) -> str:
     """What follows ``server m<id>`` (also the runtime API's ``add server``: dynamic
     servers inherit no default-server line, so everything is spelled out)."""
-    args = [f"{_ip(m.address)}:{_int(m.port, 1, 65535)}", f"weight {_int(m.weight, 0, 256)}"]
+    args = [f"{_ip(m.address)}:{_int(m.port, 1, 65535)}", f"weight {_int(m.weight, 0, 256)}",
+            # a dynamic server's idle pool is off by default: every request would connect
+            "pool-max-conn -1", "pool-purge-delay 5s"]
     if m.backup:
         args.append("backup")
     mon = pool.monitor
