@@ -43,7 +43,8 @@ def test_render_from_ids_only() -> None:
     pool_args = "pool-max-conn -1 pool-purge-delay 5s"
     assert f"server m{m1['id']} 10.0.0.5:80 weight 2 {pool_args} check inter 2s fall 3 " \
         "rise 2" in text
-    assert f"server m{m2['id']} 10.0.0.6:80 weight 1 {pool_args} disabled" in text
+    assert f"server m{m2['id']} 10.0.0.6:80 weight 1 {pool_args} check inter 2s fall 3 " \
+        "rise 2 disabled" in text
     assert "bind 10.0.0.2:80" in text and "maxconn 100" in text
 
 
