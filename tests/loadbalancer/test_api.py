@@ -93,3 +93,20 @@ async def test_errors_isolation_and_quota(octavia: Octavia, alice: Tenant, bob: 
     msg = await octavia.lb_fail("POST", "/lbaas/loadbalancers", alice, 403, json={
         "loadbalancer": {"vip_network_id": lb["vip_network_id"]}})
     assert "Quota" in msg
+
+
+async def test_delete_survives_the_agents_status_writes(octavia: Octavia, alice: Tenant
+                                                          ) -> None:
+    """The agent writes status every few seconds: a delete read before one must not 409."""
+    from kumo.core import loadbalancers as core_lbs
+    from kumo.core.actor import Actor
+    from kumo.model import loadbalancer as lbm
+
+    lb = await _lb(octavia, alice)
+    await octavia.observe(lb["id"])
+    stale = await octavia.objects.get(lbm.LOADBALANCER, alice.project_id, lb["id"])
+    await octavia.observe(lb["id"], {lb["id"]: "ONLINE"})  # a status write: new rv
+    actor = Actor(alice.project_id, alice.user_id, False, True)
+    await core_lbs.delete_lb(octavia.objects, actor, stale, cascade=False)
+    assert await octavia.objects.try_get(lbm.LOADBALANCER, alice.project_id, lb["id"]) is None
+    await octavia.fail("GET", f"/v2.0/ports/{lb['vip_port_id']}", alice, 404, "PortNotFound")
