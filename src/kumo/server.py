@@ -71,6 +71,8 @@ async def open_runtime(config: Config) -> Runtime:
                        "Networking (Neutron v2.0)"),
         CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d74", "dns", "designate", "/dns",
                        "DNS (Designate v2)"),
+        CatalogService("c0b3a1f0e5d94c6b9d1e2f3a4b5c6d7b", "load-balancer", "octavia",
+                       "/load-balancer", "Load balancing (Octavia v2)"),
     ])
     creds = await identity_bootstrap.bootstrap(rt)
     from kumo.api.openstack.compute import bootstrap as compute_bootstrap
@@ -145,10 +147,20 @@ BackgroundTask = Callable[[Runtime], Awaitable[None]]
 
 def background_tasks() -> list[BackgroundTask]:
     from kumo.api.openstack.compute import usage as compute_usage
-    from kumo.control import allocations, dhcp, gc, images, ports, routers, scheduler
+    from kumo.control import (
+        allocations,
+        dhcp,
+        gc,
+        images,
+        loadbalancers,
+        ports,
+        routers,
+        scheduler,
+    )
 
     return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
-            dhcp.run, ports.run, images.run, allocations.run, routers.run, _dns]
+            dhcp.run, ports.run, images.run, allocations.run, routers.run, _dns,
+            loadbalancers.run]
 
 
 async def _dns(rt: Runtime) -> None:

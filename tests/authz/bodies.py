@@ -134,6 +134,19 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"description": "d"}
     if key == "PATCH /dns/v2/quotas/{project_id}":
         return {"zones": 50}
+    if template.startswith("/load-balancer/"):
+        from tests.loadbalancer import authz_seed
+
+        async def caller_net() -> str:
+            if caller != "other_member" or who is None:
+                return ids["network"]
+            net = (await s.neutron("POST", "/v2.0/networks", who, json={
+                "network": {"name": _u()}}))["network"]["id"]
+            await s.neutron("POST", "/v2.0/subnets", who, json={"subnet": {
+                "network_id": net, "ip_version": 4, "cidr": "10.250.0.0/24"}})
+            return net
+
+        return await authz_seed.body(s, key, f._lb, caller_net)
     if key == "POST /compute/v2.1/servers":
         return {"server": {"name": "vm", "imageRef": ids["public_image"], "flavorRef": "42",
                            "networks": "none"}}

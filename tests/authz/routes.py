@@ -75,6 +75,10 @@ class Filler:
         if template.startswith(NATIVE + "/"):
             return await self._native(method, template, write)
         self._method = method
+        if template.startswith("/load-balancer/"):
+            from tests.loadbalancer import authz_seed
+
+            self._lb = await authz_seed.tree(self.seed) if write else self.seed.lb
         path = await self._path(template, write)
         body = await self._body(method, template, caller)
         headers: dict[str, str] = {}
@@ -106,6 +110,8 @@ class Filler:
 
     async def _param(self, template: str, name: str, write: bool) -> str:  # noqa: C901, PLR0911, PLR0912
         s, ids = self.seed, self.seed.ids
+        if template.startswith("/load-balancer/") and name in self._lb:
+            return self._lb[name]
         if "/metadefs/" in template and name in ("ns", "name"):
             return await self._metadef(template, name, write)
         if name == "server_id":

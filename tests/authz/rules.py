@@ -423,11 +423,42 @@ RULES: dict[str, Outcome] = {
 # write their project's), "readonly" (members read their project's; every write goes
 # through the kind's OpenStack API, which applies the cloud's rules), "keystone" (admins
 # read; only the Identity API writes, for admins too)
+def _octavia() -> dict[str, Outcome]:
+    """Octavia v2, the same under /v2 and /v2.0 (python-octaviaclient uses the latter)."""
+    out: dict[str, Outcome] = {"GET /load-balancer/": PUBLIC}
+    one = {"lbaas/loadbalancers": "{lb_id}", "lbaas/listeners": "{listener_id}",
+           "lbaas/pools": "{pool_id}", "lbaas/healthmonitors": "{hm_id}",
+           "lbaas/pools/{pool_id}/members": "{member_id}"}
+    for v in ("v2", "v2.0"):
+        p = f"/load-balancer/{v}/"
+        for coll, ident in one.items():
+            members = coll.endswith("/members")
+            out[f"GET {p}{coll}"] = READ if members else TOKEN
+            out[f"POST {p}{coll}"] = WRITE if members or "listeners" in coll or \
+                "pools" in coll or "healthmonitors" in coll else CREATE
+            out[f"GET {p}{coll}/{ident}"] = READ
+            out[f"PUT {p}{coll}/{ident}"] = WRITE
+            out[f"DELETE {p}{coll}/{ident}"] = WRITE
+        out[f"PUT {p}lbaas/pools/{{pool_id}}/members"] = WRITE
+        # the seeded LB has children: without ?cascade Octavia answers 400
+        out[f"DELETE {p}lbaas/loadbalancers/{{lb_id}}"] = ("401", "404", "403", "ok", "ok")
+        for sub in ("loadbalancers/{lb_id}/stats", "loadbalancers/{lb_id}/status",
+                    "listeners/{listener_id}/stats"):
+            out[f"GET {p}lbaas/{sub}"] = READ
+        for coll in ("providers", "flavors", "quotas/defaults"):
+            out[f"GET {p}lbaas/{coll}"] = TOKEN
+        out[f"GET {p}lbaas/quotas/{{project_id}}"] = PROJECT
+        out[f"PUT {p}lbaas/quotas/{{project_id}}"] = ADMIN
+    return out
+
+
+RULES.update(_octavia())
+
 NATIVE_KINDS: dict[str, str] = {
     "configmaps": "tenant",
     **{p: "readonly" for p in (
         "consolelogs", "dnsrecordsets", "dnszones", "dnszonetasks", "events", "floatingips",
-        "instanceactions", "networks", "ports", "quotasets", "routers",
+        "instanceactions", "networks", "ports", "quotasets", "routers", "loadbalancers",
         "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",

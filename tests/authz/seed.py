@@ -24,6 +24,7 @@ class Seed:
     who: dict[str, Tenant | None] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     router_subnet: str = ""
+    lb: dict[str, str] = field(default_factory=dict)  # the read-only load-balancer tree
 
     @property
     def owner(self) -> Tenant:
@@ -333,6 +334,9 @@ async def build(cloud: Cloud) -> Seed:
     ids["external"] = await seed.external()
     ids["router"] = await seed.router()
     ids["floatingip"] = await seed.floatingip()
+    from tests.loadbalancer import authz_seed
+
+    seed.lb = await authz_seed.tree(seed)
     ids["rule"] = await seed.rule()
     ids["server"] = await seed.server()
     ids["server_port"] = await seed.attached(ids["server"])

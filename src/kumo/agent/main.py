@@ -26,6 +26,7 @@ from .console import ConsoleUploader
 from .host import register_until_done, renew_forever
 from .images import ImageFetcher
 from .inventory import Inventory
+from .loadbalancer import LoadBalancerAgent
 from .network import NetworkAgent
 from .network_router import RouterAgent
 
@@ -63,6 +64,17 @@ def make_net_driver(compute: ComputeDriver, kind: str = "auto") -> Any:
     return LinuxNet()
 
 
+def make_lb_driver(net: Any, state_dir: Path) -> Any:
+    """HAProxy beside the real network driver; in memory beside the fake one."""
+    if type(net).__name__ == "FakeNet":
+        from kumo.drivers.haproxy_fake import FakeHaproxy
+
+        return FakeHaproxy()
+    from kumo.drivers.haproxy import Haproxy
+
+    return Haproxy(state_dir / "lb")
+
+
 def make_router_driver(net: Any) -> Any:
     """Router namespaces beside the real network driver; in memory beside the fake one."""
     if type(net).__name__ == "FakeNet":
@@ -95,6 +107,8 @@ class Agent:
                                     **options)
         self.router = RouterAgent(self.api, self.host, self.network, make_router_driver(net),
                                   resync_interval=self.network.resync_interval)
+        self.lb = LoadBalancerAgent(self.api, self.host, self.network,
+                                    make_lb_driver(net, self.state_dir))
         self.reconciler = ServerReconciler(self.api, self.driver, self.host, self.images,
                                            network=self.network)
         self.console = ConsoleUploader(self.api, self.driver, self.servers)
@@ -146,13 +160,14 @@ class Agent:
         await asyncio.gather(
             renew_forever(self.api, self.host, f"{self.host}/{os.getpid()}"),
             self._watch_servers(), self.reconciler.controller.run(), self.console.run(),
-            self._resync(), self.network.run(), self.inventory.run(), self.router.run())
+            self._resync(), self.network.run(), self.inventory.run(), self.router.run(),
+            self.lb.run())
 
     def debug_state(self) -> dict[str, Any]:
         return {"host": self.host, "servers": len(self.servers),
                 "reconciler": self.reconciler.debug_state(), "console_uploads":
                 self.console.uploads, "network": self.network.debug_state(),
-                "router": self.router.debug_state()}
+                "router": self.router.debug_state(), "loadbalancer": self.lb.debug_state()}
 
 
 async def run_agent(credentials: dict[str, Any], host: str, state_dir: Path, *,

@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from kumo.model import loadbalancer as lbm
 from kumo.model import network as nm
 
 Obj = dict[str, Any]
@@ -115,7 +116,7 @@ def compute(host: str, vtep_ip: str | None, ports: list[Obj], networks: list[Obj
             d.vxlans[nm.vxlan_name(int(vni))] = (int(vni), br, mtu)
         if port["spec"].get("deviceOwner") == nm.DHCP_OWNER:
             d.dhcp[nid] = _dhcp_plan(port, net, subnets_of.get(nid, []), ports_of.get(nid, []))
-        elif port["spec"].get("deviceOwner") in nm.ROUTER_OWNERS:
+        elif port["spec"].get("deviceOwner") in (*nm.ROUTER_OWNERS, lbm.VIP_OWNER):
             leg = _leg_plan(port, br, mtu, subnets_of.get(nid, []))
             d.legs[leg.host_if] = leg
         else:
@@ -184,6 +185,10 @@ def _leg_plan(port: Obj, bridge: str, mtu: int, subnets: list[Obj]) -> LegPlan:
               for s in subnets}
     addresses = tuple(f"{f['ipAddress']}/{prefix[f['subnetId']]}"
                       for f in spec.get("fixedIps") or [] if f.get("subnetId") in prefix)
+    if spec["deviceOwner"] == lbm.VIP_OWNER:  # a load balancer's VIP: qlb-<lb id>
+        netns = lbm.lb_netns(spec["deviceId"].removeprefix("lb-"))
+        return LegPlan(pid, netns, nm.tap_name(pid), lbm.vip_ifname(pid), bridge, mtu,
+                       spec["macAddress"].lower(), addresses)
     return LegPlan(pid, nm.router_netns(spec["deviceId"]), nm.tap_name(pid),
                    nm.router_leg_ifname(pid, spec["deviceOwner"]), bridge, mtu,
                    spec["macAddress"].lower(), addresses)

@@ -34,7 +34,7 @@ from .runtime import Runtime, runtime
 SERVICES = {"v3": "identity", "": "identity", "apis": "native", "metrics": "observe",
             "debug": "observe", "healthz": "observe", "image": "image", "compute": "compute",
             "network": "network", "metadata": "metadata", "diagnose": "diagnose",
-            "dns": "dns", "console": "console"}
+            "dns": "dns", "console": "console", "load-balancer": "load-balancer"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the one route label every path no route answers shares
 
@@ -183,6 +183,7 @@ def build_app(rt: Runtime) -> ASGIApp:
     from .openstack.dns import app as dns
     from .openstack.identity import app as identity
     from .openstack.image import app as image
+    from .openstack.loadbalancer import app as loadbalancer
     from .openstack.metadata import app as metadata
     from .openstack.network import app as network
 
@@ -199,6 +200,7 @@ def build_app(rt: Runtime) -> ASGIApp:
         Mount("/compute", app=compute.build_app()),
         Mount("/metadata", app=metadata.build_app()),
         Mount("/network", app=network.build_app()),
+        Mount("/load-balancer", app=loadbalancer.build_app()),
         Mount("/diagnose", app=diagnose.build_app()),
         Mount("/dns", app=dns.build_app()),
         Mount("/console", app=web),

@@ -37,6 +37,7 @@ from typing import Any
 
 from kumo import store
 from kumo.model import compute as cm
+from kumo.model import loadbalancer as lbm
 from kumo.model import network as nm
 
 from . import quota_batch
@@ -70,6 +71,7 @@ COUNTED: dict[str, dict[str, Callable[[Obj], Deltas | None]]] = {
     COMPUTE: {cm.SERVER: _server, cm.SERVER_GROUP: _one("server_groups")},
     NETWORK: {kind: _one(res) for res, kind in nm.QUOTA_KINDS.items()},
     KEYPAIRS: {cm.KEYPAIR: _one("key_pairs")},
+    lbm.QUOTA_SERVICE: {lbm.LOADBALANCER: _one("load_balancer")},
 }
 
 

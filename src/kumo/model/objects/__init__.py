@@ -6,6 +6,7 @@ object as ``Port.from_obj(raw)`` instead of digging in dicts. The field owners a
 documented beside the kind names (``kumo.model.compute`` and friends).
 """
 
-from . import compute, dns, identity, image, misc, network, network_l3, ops
+from . import compute, dns, identity, image, loadbalancer, misc, network, network_l3, ops
 
-__all__ = ["compute", "dns", "identity", "image", "misc", "network", "network_l3", "ops"]
+__all__ = ["compute", "dns", "identity", "image", "loadbalancer", "misc", "network", "network_l3",
+           "ops"]

@@ -1,0 +1,126 @@
+"""Load-balancer scheduler: every LoadBalancer bound to one live host, its VIP port with it.
+
+Binding (``spec.host`` + label ``kumo.io/host``) picks the live, enabled host with the
+fewest load balancers; an LB keeps its host while that Host exists. The VIP port
+(deviceOwner "Octavia") is bound to the same host, which makes that host's overlay sync
+plug it as a veth into ``qlb-<id>``; the host's load-balancer agent runs HAProxy there
+and reports what it serves (agent/loadbalancer.py). Level-triggered: a crash between the
+two writes is finished by the next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from kumo import store
+from kumo.common.informer import Informer
+from kumo.common.reconciler import Controller, Requeue
+from kumo.core import ports as core_ports
+from kumo.model import compute as cm
+from kumo.model import events
+from kumo.model import loadbalancer as lbm
+from kumo.model import network as nm
+
+from .plane import ControlPlane
+
+log = logging.getLogger("kumo.control.loadbalancers")
+Obj = dict[str, Any]
+COMPONENT = "lb-scheduler"
+
+
+class LoadBalancerScheduler:
+    def __init__(self, rt: Any) -> None:
+        self.objects: store.ObjectStore = rt.objects
+        self.controller = Controller(COMPONENT, self.reconcile, workers=2)
+        self.bindings = 0
+        src = store.StoreSource
+        self.lbs = Informer(src(self.objects, lbm.LOADBALANCER), on_event=self._on_lb,
+                            on_sync=self._on_sync)
+        self.hosts = Informer(src(self.objects, cm.HOST), on_event=self._on_host)
+
+    def _on_lb(self, typ: str, obj: Obj) -> None:
+        if typ != "DELETED":
+            self.controller.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+
+    def _on_sync(self, items: list[Obj]) -> None:
+        for obj in items:
+            self._on_lb("ADDED", obj)
+
+    def _on_host(self, typ: str, obj: Obj) -> None:
+        if typ in ("ADDED", "DELETED"):
+            for lb in list(self.lbs.items.values()):
+                self._on_lb("MODIFIED", lb)
+
+    async def reconcile(self, key: tuple[str, str]) -> Requeue | None:
+        project, lb_id = key
+        lb = await self.objects.try_get(lbm.LOADBALANCER, project, lb_id)
+        if lb is None or lb["metadata"].get("deletionTimestamp"):
+            return None
+        host = lb["spec"].get("host")
+        hosts, live = await self._live_hosts()
+        if not host or host not in hosts:
+            if not live:
+                return Requeue(2.0)
+            host = self._least_loaded(live)
+            lb = await self._bind(lb, host)
+            if lb is None:
+                return None
+        port = await self.objects.try_get(nm.PORT, project, lb["spec"].get("vipPortId") or "-")
+        if port is None:
+            port = await core_ports.port_by_id(self.objects, lb["spec"].get("vipPortId") or "-")
+        if port is not None and port["spec"].get("bindingHostId") != host:
+            await core_ports.bind(self.objects, port, host)
+        return None
+
+    async def _live_hosts(self) -> tuple[set[str], list[str]]:
+        hosts = {h["metadata"]["name"]: h for h in self.hosts.items.values()}
+        leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
+        now = time.time()
+        live = sorted(h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
+                      and (obj.get("spec") or {}).get("enabled", True))
+        return set(hosts), live
+
+    def _least_loaded(self, live: list[str]) -> str:
+        load = dict.fromkeys(live, 0)
+        for lb in self.lbs.items.values():
+            h = lb["spec"].get("host")
+            if h in load:
+                load[h] += 1
+        return min(live, key=lambda h: load[h])
+
+    async def _bind(self, lb: Obj, host: str) -> Obj | None:
+        def change(obj: Obj) -> None:
+            obj["spec"]["host"] = host
+            obj["metadata"].setdefault("labels", {})[cm.HOST_LABEL] = host
+
+        md = lb["metadata"]
+        try:
+            # a binding is not a tenant's change: the generation moves, the LB goes
+            # PENDING until the agent there serves it, which is the truth
+            out = await self.objects.mutate(lbm.LOADBALANCER, md["namespace"], md["name"],
+                                            change)
+        except store.NotFound:
+            return None
+        self.bindings += 1
+        log.info("load balancer %s bound to host %s", md["name"], host)
+        try:
+            await events.record(self.objects, out, COMPONENT, "LoadBalancerScheduled",
+                                f"bound to host {host} (was {lb['spec'].get('host')})")
+        except store.StoreError:
+            log.warning("could not record the binding of load balancer %s", md["name"])
+        return out
+
+    async def run(self) -> None:
+        await asyncio.gather(self.controller.run(), self.lbs.run(), self.hosts.run())
+
+    def debug_state(self) -> dict[str, Any]:
+        return {**self.controller.debug_state(), "bindings": self.bindings}
+
+
+async def run(rt: ControlPlane) -> None:
+    sched = LoadBalancerScheduler(rt)
+    rt.debug_providers["lb_scheduler"] = sched.debug_state
+    await sched.run()
