@@ -1,8 +1,8 @@
 """Fake-driver scale: 1,000 servers on 100 fake hosts, created by 20 concurrent clients.
 
-One process runs `kumo api` (subprocess) and 100 host agents with the fake
-driver (in this process, each with its own HTTP watch and lease, exactly the
-agent code that runs on real hosts). Prints the time until all servers are
+Three processes: `kumo api`, the 100 host agents with the fake driver
+(bench/fake_hosts.py: each with its own address, HTTP watches and lease, exactly
+the agent code that runs on real hosts), and this one, the 20 clients. Prints the time until all servers are
 ACTIVE, scheduler decisions/s, API latency p50/p99 during the run (the clients'
 POSTs, and every mutating call of the agents), watch fan-out, API memory per
 1,000 stored objects.
@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -42,35 +43,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-WRITES: list[float] = []  # latency of every mutating call the agents make
 DROPPED: list[int] = []  # client POSTs retried after a dropped connection
 
 
-async def run_agents(creds: dict, hosts: int, state: Path) -> list[asyncio.Task]:
-    """The fake hosts' agents: one token for all (1,000 logins would be 1,000 password
-    hashes before the run starts), each agent with its own client and watches."""
-    from kumo.agent.main import Agent
-    from kumo.client import ApiClient
-    from kumo.drivers.fake import FakeDriver
+def start_hosts(api: ApiOnly, hosts: int, state: Path) -> tuple[subprocess.Popen, Path, Path]:
+    """The fake hosts' agents in their own process (bench/fake_hosts.py)."""
+    out, log = state / "writes.json", state / "agents.log"
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fake_hosts.py")), "--credentials",
+         str(api.data_dir / "service-credentials.yaml"), "--hosts", str(hosts),
+         "--state", str(state), "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=open(log, "w"))  # noqa: SIM115
+    return proc, out, log
 
-    class TimedClient(ApiClient):
-        async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
-            t = time.perf_counter()
-            r = await super().request(method, url, **kw)
-            if method != "GET":
-                WRITES.append(time.perf_counter() - t)
-            return r
 
-    first = TimedClient(creds)
-    token = await first.token()
-    tasks = []
-    for i in range(hosts):
-        api = first if i == 0 else TimedClient(creds)
-        api._token, api._token_expires = token, first._token_expires
-        agent = Agent(api, FakeDriver(), f"fake-{i:04d}", state / f"h{i}")
-        agent.console.interval = 3600  # fake consoles: don't measure uploads here
-        tasks.append(asyncio.create_task(agent.run()))
-    return tasks
+def stop_hosts(proc: subprocess.Popen, out: Path, t0: float, t1: float) -> list[float]:
+    """Stop the agents; the latencies of their mutating calls started in [t0, t1]."""
+    proc.terminate()
+    proc.wait(timeout=120)
+    if not out.exists():
+        return []
+    return [d for start, d in json.loads(out.read_text()) if t0 <= start <= t1]
 
 
 def store_objects(data_dir: Path) -> int:
@@ -153,54 +146,58 @@ async def wait_settled(c: httpx.AsyncClient, servers: int, poll: list[float]) ->
 
 
 async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
-    import yaml
     from tests.e2e.vmhelpers import admin_token
 
-    creds = yaml.safe_load((api.data_dir / "service-credentials.yaml").read_text())
     token = admin_token(api.base_url, api.admin_password)
     h = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
     assert api.proc is not None
+    state = Path(tempfile.mkdtemp(prefix="kumo-fh-"))
     async with httpx.AsyncClient(base_url=api.base_url, headers=h, timeout=300,
                                  limits=httpx.Limits(keepalive_expiry=2.0)) as c:
         image = await prepare(c, args.servers)
         t_reg = time.perf_counter()
-        agents = await run_agents(creds, args.hosts, Path(tempfile.mkdtemp(prefix="kumo-fh-")))
-        while await hosts_up(c) < args.hosts:  # registered and leased
-            await asyncio.sleep(1.0)
-        t_reg = time.perf_counter() - t_reg
-        before = (await c.get("/debug/state")).json()
-        rss0, objs0 = rss_mb(api.proc.pid), store_objects(api.data_dir)
-        WRITES.clear()
-        poll: list[float] = []
-        t0 = time.perf_counter()
-        latencies = await create_all(c, args, image)
-        t_created = time.perf_counter() - t0
-        active, errors = await wait_settled(c, args.servers, poll)
-        t_all = time.perf_counter() - t0
-        if errors:
-            r = await c.get("/compute/v2.1/servers/detail", params={"status": "ERROR"})
-            for s in r.json()["servers"][:5]:
-                print("  ERROR:", s["id"], (s.get("fault") or {}).get("message"))
-        stats = (await c.get("/debug/state")).json()
-        rss1, objs1 = rss_mb(api.proc.pid), store_objects(api.data_dir)
-        for t in agents:
-            t.cancel()
-        await asyncio.gather(*agents, return_exceptions=True)
-    report(args, stats, before, t_reg, t_created, t_all, active, errors, latencies, poll)
+        agents, out, log = start_hosts(api, args.hosts, state)
+        try:
+            while await hosts_up(c) < args.hosts:  # registered and leased
+                await asyncio.sleep(1.0)
+            t_reg = time.perf_counter() - t_reg
+            before = (await c.get("/debug/state")).json()
+            rss0, objs0 = rss_mb(api.proc.pid), store_objects(api.data_dir)
+            poll: list[float] = []
+            t0, wall0 = time.perf_counter(), time.time()
+            latencies = await create_all(c, args, image)
+            t_created = time.perf_counter() - t0
+            active, errors = await wait_settled(c, args.servers, poll)
+            t_all = time.perf_counter() - t0
+            if errors:
+                r = await c.get("/compute/v2.1/servers/detail", params={"status": "ERROR"})
+                for s in r.json()["servers"][:5]:
+                    print("  ERROR:", s["id"], (s.get("fault") or {}).get("message"))
+            up = await hosts_up(c)
+            stats = (await c.get("/debug/state")).json()
+            rss1, objs1 = rss_mb(api.proc.pid), store_objects(api.data_dir)
+            agents_rss = rss_mb(agents.pid)
+        finally:
+            writes = stop_hosts(agents, out, wall0 if "wall0" in locals() else 0, time.time())
+    report(args, stats, before, t_reg, t_created, t_all, active, errors, latencies, poll,
+           writes)
     per_k = (rss1 - rss0) / max(1, (objs1 - objs0) / 1000)
+    lease_failures = log.read_text().count("lease renewal failed")
     print(f"  API RSS {rss0:.0f} -> {rss1:.0f} MB for {objs0} -> {objs1} stored objects "
-          f"({per_k:.1f} MB per 1,000 objects); bench process ({args.hosts} agents) RSS "
-          f"{rss_mb(os.getpid()):.0f} MB")
+          f"({per_k:.1f} MB per 1,000 objects); agents' process ({args.hosts} agents) RSS "
+          f"{agents_rss:.0f} MB; hosts up at the end {up}/{args.hosts}, lease renewals "
+          f"failed {lease_failures}; load average {os.getloadavg()[0]:.1f}")
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def report(args: argparse.Namespace, stats: dict, before: dict, t_reg: float,
            t_created: float, t_all: float, active: int, errors: int,
-           latencies: list[float], poll: list[float]) -> None:
+           latencies: list[float], poll: list[float], agent_writes: list[float]) -> None:
     sched = stats.get("scheduler", {})
     store0, store1 = before.get("store", {}), stats.get("store", {})
     events = (store1.get("events_delivered") or 0) - (store0.get("events_delivered") or 0)
     writes = (store1.get("ops_committed") or 0) - (store0.get("ops_committed") or 0)
-    mutating = latencies + WRITES
+    mutating = latencies + agent_writes
     print(f"{args.servers} servers on {args.hosts} fake hosts, {args.clients} clients, "
           f"{os.cpu_count()} cores (hosts registered and leased in {t_reg:.1f}s)")
     print(f"  all API calls returned in {t_created:.1f}s; all ACTIVE in {t_all:.1f}s "

@@ -145,6 +145,42 @@ async def test_anti_affinity_spreads(objects) -> None:
     assert "ServerGroupAntiAffinityFilter: 3" in failed[0]["status"]["fault"]["message"]
 
 
+async def test_anti_affinity_holds_under_concurrent_decisions(objects) -> None:
+    """Two schedulers with several workers each take a burst of one group's members at
+    once: no two share a host (claims carry the group; one scheduler serializes a
+    group), and the member beyond the hosts gets NoValidHost."""
+    for i in range(4):
+        await add_host(objects, f"h{i}", vcpus=16, ram=16384)
+    await objects.create({"kind": cm.SERVER_GROUP, "metadata": {"name": "g1", "namespace": NS},
+                          "spec": {"name": "web", "policy": "anti-affinity"}})
+    tasks = await run_schedulers(objects, 2)
+    await asyncio.gather(*(add_server(objects, group="g1") for _ in range(5)))
+    items = await settle(objects, 5)
+    await stop(tasks)
+    hosts = [s["spec"]["host"] for s in items if s["spec"].get("host")]
+    assert len(hosts) == 4 and len(set(hosts)) == 4
+    failed = [s for s in items if not s["spec"].get("host")]
+    assert "ServerGroupAntiAffinityFilter: 4" in failed[0]["status"]["fault"]["message"]
+
+
+def test_usage_counts_claims_in_flight_and_follows_changes() -> None:
+    """Claim sums are reused until the HostAllocation changes; in-flight claims count."""
+    usage = placement.Usage()
+    alloc = {"metadata": {"resourceVersion": "5"}, "spec": {"allocations": {
+        "a": {"vcpus": 2, "memoryMb": 512, "diskGb": 1}}}}
+    assert usage.used("h", alloc) == (2, 512, 1)
+    req = placement.Request(uid="b", vcpus=1, memory_mb=256, disk_gb=1)
+    usage.hold("h", req)
+    assert usage.used("h", alloc) == (3, 768, 2)
+    usage.hold("h", req, -1)
+    assert usage.pending == {}
+    alloc["spec"]["allocations"]["b"] = {"vcpus": 1, "memoryMb": 256, "diskGb": 1}
+    assert usage.used("h", alloc) == (2, 512, 1)  # same revision: the cached sums
+    alloc["metadata"]["resourceVersion"] = "6"
+    assert usage.used("h", alloc) == (3, 768, 2)
+    assert usage.used("gone", None) == (0, 0, 0)
+
+
 async def test_no_valid_host_lists_reasons(objects) -> None:
     await add_host(objects, "small", vcpus=1, ram=256)
     await add_host(objects, "dead", alive=False)

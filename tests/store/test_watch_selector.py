@@ -70,3 +70,19 @@ def test_hub_offers_an_event_only_to_its_kind_and_to_all_kind_watchers() -> None
     hub.publish([Event("MODIFIED", 8, Record(Key("Lease", "", "h1"), {}, 1, 8))])
     assert (lease.queue.qsize(), every.queue.qsize()) == (1, 2)
     assert "Lease" not in hub.by_kind and hub.delivered_revision == 8
+
+
+async def test_shared_watches_get_the_hub_event_others_a_copy(objects: store.ObjectStore) -> None:
+    """HTTP streams (``shared``) read the hub's one event, so it is encoded once for all
+    of them; in-process watchers still get their own copy to keep."""
+    start = await objects.revision()
+    a, b = (objects.watch("Thing", "p", start, shared=True) for _ in range(2))
+    own = objects.watch("Thing", "p", start)
+    async with aclosing(a), aclosing(b), aclosing(own):
+        got = [asyncio.ensure_future(take(s, start + 1)) for s in (a, b, own)]
+        await asyncio.sleep(0.05)
+        await objects.create(thing("t", "h1"))
+        (ea,), (eb,), (eo,) = [await g for g in got]
+    assert ea.source is eb.source and ea.object is eb.object
+    assert eo.object is not ea.object and eo.object == ea.object
+    assert ea.object["metadata"]["resourceVersion"] == str(start + 1)

@@ -337,7 +337,8 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
         initial, start = listed.items, listed.resource_version
     else:
         start = query_int(request, "resourceVersion", maximum=2**62) or 0
-    stream = objects.watch(info.kind, namespace, start, label_selector=selector)
+    # shared: the hub's events, encoded once for every stream that sends them
+    stream = objects.watch(info.kind, namespace, start, label_selector=selector, shared=True)
 
     async def body() -> AsyncIterator[bytes]:
         for obj in initial:
@@ -351,7 +352,7 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
                     continue
                 labels = (ev.object or {}).get("metadata", {}).get("labels") or {}
                 if match(labels):
-                    yield _line(ev.type, ev.object)
+                    yield _wire(ev)
         except store.Gone as exc:
             yield _line("ERROR", k8s_status(from_store_error(exc)))
         finally:
@@ -378,6 +379,16 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
 
 def _line(typ: str, obj: Any) -> bytes:
     return json.dumps({"type": typ, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+def _wire(ev: store.WatchEvent) -> bytes:
+    """The event's line, encoded by the first stream that sends it."""
+    src = ev.source
+    if src is None:
+        return _line(ev.type, ev.object)
+    if src.wire is None:
+        src.wire = _line(ev.type, ev.object)
+    return src.wire
 
 
 def build_app() -> Starlette:

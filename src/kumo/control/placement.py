@@ -23,6 +23,7 @@ class Request:
     disk_gb: int
     availability_zone: str | None = None
     group_policy: str | None = None          # affinity, anti-affinity, soft-*
+    group_id: str | None = None              # the server group (claims carry it)
     group_hosts: list[str] = field(default_factory=list)  # hosts of the group's members
     image_properties: dict[str, Any] = field(default_factory=dict)
     excluded_hosts: list[str] = field(default_factory=list)
@@ -37,6 +38,7 @@ class HostView:
     host: dict[str, Any]
     lease: dict[str, Any] | None
     allocation: dict[str, Any] | None = None
+    used: tuple[float, float, float] | None = None  # the claims' sums, when already known
     _free: tuple[float, float, float] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -59,14 +61,58 @@ class HostView:
     def _compute_free(self) -> tuple[float, float, float]:
         cap = self.status.get("capacity") or {}
         ratios = {**DEFAULT_RATIOS, **(self.spec.get("allocationRatios") or {})}
-        used = [0, 0, 0]
-        for a in cm.host_allocations(self.allocation).values():
-            used[0] += a.get("vcpus", 0)
-            used[1] += a.get("memoryMb", 0)
-            used[2] += a.get("diskGb", 0)
+        used = self.used if self.used is not None else claims_used(self.allocation)
         return (cap.get("vcpus", 0) * ratios["cpu"] - used[0],
                 cap.get("memoryMb", 0) * ratios["ram"] - used[1],
                 cap.get("diskGb", 0) * ratios["disk"] - used[2])
+
+
+def claims_used(allocation: dict[str, Any] | None) -> tuple[float, float, float]:
+    """vCPUs, MB and GB a HostAllocation's claims hold."""
+    used = [0.0, 0.0, 0.0]
+    for a in cm.host_allocations(allocation).values():
+        used[0] += a.get("vcpus", 0)
+        used[1] += a.get("memoryMb", 0)
+        used[2] += a.get("diskGb", 0)
+    return used[0], used[1], used[2]
+
+
+class Usage:
+    """Each host's claim sums, re-added only when its HostAllocation changes, plus the
+    claims this scheduler has in flight.
+
+    Summing every claim of every host per decision cost O(servers) a decision (10,000
+    dict reads at 1,000 hosts × 10 servers). Claims in flight count as used, so
+    concurrent decisions spread instead of all racing for the same best host."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, tuple[str, tuple[float, float, float]]] = {}
+        self.pending: dict[str, list[float]] = {}
+
+    def used(self, name: str, allocation: dict[str, Any] | None) -> tuple[float, float, float]:
+        rv = str(((allocation or {}).get("metadata") or {}).get("resourceVersion"))
+        hit = self._sums.get(name)
+        if hit is None or hit[0] != rv:
+            hit = self._sums[name] = (rv, claims_used(allocation))
+        extra = self.pending.get(name)
+        if not extra:
+            return hit[1]
+        return hit[1][0] + extra[0], hit[1][1] + extra[1], hit[1][2] + extra[2]
+
+    def hold(self, name: str, req: Request, sign: int = 1) -> None:
+        """Count (or with ``sign=-1`` stop counting) a claim in flight on ``name``."""
+        p = self.pending.setdefault(name, [0.0, 0.0, 0.0])
+        p[0] += sign * req.vcpus
+        p[1] += sign * req.memory_mb
+        p[2] += sign * req.disk_gb
+        if not any(p):
+            del self.pending[name]
+
+
+def _group_on(h: HostView, req: Request) -> bool:
+    """Whether another member of the request's group holds a claim on this host."""
+    return any(a.get("group") == req.group_id and uid != req.uid
+               for uid, a in cm.host_allocations(h.allocation).items())
 
 
 def reject_reason(h: HostView, req: Request, now: float) -> str | None:
@@ -98,7 +144,8 @@ def reject_reason(h: HostView, req: Request, now: float) -> str | None:
         return "ImagePropertiesFilter (hypervisor_type)"
     if req.group_policy == "affinity" and req.group_hosts and h.name not in req.group_hosts:
         return "ServerGroupAffinityFilter"
-    if req.group_policy == "anti-affinity" and h.name in req.group_hosts:
+    if req.group_policy == "anti-affinity" and (
+            h.name in req.group_hosts or (req.group_id and _group_on(h, req))):
         return "ServerGroupAntiAffinityFilter"
     return None
 

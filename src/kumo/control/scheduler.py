@@ -18,6 +18,7 @@ import copy
 import logging
 import secrets
 import time
+import weakref
 from typing import Any
 
 from kumo import store
@@ -45,14 +46,18 @@ def now_iso() -> str:
 class Scheduler:
     def __init__(self, objects: store.ObjectStore, *, pack: bool = False,
                  max_attempts: int = 3, sweep_interval: float = 10.0,
-                 workers: int = 1) -> None:
+                 workers: int = 4) -> None:
         self.objects = objects
         self.pack = pack
         self.max_attempts = max_attempts
         self.sweep_interval = sweep_interval
-        # one worker: server-group policies read the members' hosts, and two decisions
-        # in flight for one group could both miss each other (claims alone are CAS-safe)
+        # several decisions in flight: their claims are CAS-safe and counted as used
+        # while in flight (``usage``); decisions for one server group take turns
+        # (``_group_locks``), and anti-affinity is also judged on the claims themselves
         self.controller = Controller("scheduler", self.reconcile, workers=workers)
+        self.usage = placement.Usage()
+        self._group_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         self.decisions = 0
         self.claim_conflicts = 0
         self.no_valid_host = 0
@@ -115,16 +120,25 @@ class Scheduler:
         if server["spec"].get("host"):
             await self._handle_build_failure(server)
             return None
-        return await self._schedule(server)
+        group = server["spec"].get("group")
+        if not group:
+            return await self._schedule(server)
+        lock = self._group_locks.get(group)
+        if lock is None:
+            lock = self._group_locks[group] = asyncio.Lock()
+        async with lock:  # the previous member's claim is in ``allocs`` before we look
+            return await self._schedule(server)
 
     async def _schedule(self, server: Obj) -> Requeue | None:
         req = await self._request(server)
         for _ in range(20):
             hosts = await self._hosts()
             ok, rejected = placement.candidates(hosts, req, pack=self.pack)
+            if not ok and self.usage.pending:
+                return Requeue(0.2)  # the claims in flight may yet fail and free room
             if not ok:
+                self.no_valid_host += 1  # counted before the writes: a reader sees both
                 await self._fail(server, placement.no_valid_host_message(len(hosts), rejected))
-                self.no_valid_host += 1
                 return None
             claimed, token = None, secrets.token_hex(8)
             for h in ok:
@@ -155,29 +169,33 @@ class Scheduler:
             ns = server["metadata"]["namespace"]
             group = await self.objects.try_get(cm.SERVER_GROUP, ns, group_id)
             if group is not None:
-                req.group_policy = group["spec"].get("policy")
-                members = await self.objects.list(cm.SERVER, ns)
-                req.group_hosts = [m["spec"]["host"] for m in members.items
-                                   if m["spec"].get("group") == group_id and m["spec"].get("host")
-                                   and m["metadata"]["uid"] != req.uid
-                                   and not m["metadata"].get("deletionTimestamp")]
+                req.group_policy, req.group_id = group["spec"].get("policy"), group_id
+                req.group_hosts = self._group_hosts(ns, group_id, req.uid)
         return req
 
+    def _group_hosts(self, ns: str, group_id: str, uid: str) -> list[str]:
+        """Hosts of the group's other members: bound ones (the Server informer) and
+        claimed ones (claims carry their group; ours are in ``allocs`` at once)."""
+        hosts = [m["spec"]["host"] for m in self.servers.values()
+                 if m["spec"].get("group") == group_id and m["spec"].get("host")
+                 and m["metadata"]["namespace"] == ns and m["metadata"]["uid"] != uid
+                 and not m["metadata"].get("deletionTimestamp")]
+        for alloc in self.allocs.values():
+            if any(a.get("group") == group_id and u != uid
+                   for u, a in claims.allocations(alloc).items()):
+                hosts.append(alloc["metadata"]["name"])
+        return hosts
+
     async def _hosts(self) -> list[placement.HostView]:
-        informers = (self.hosts, self.leases, self.allocs)
-        if all(i.synced.is_set() for i in informers):
-            hosts = self.hosts.values()
-            leases = {k[1]: v for k, v in self.leases.items.items()}
-            allocs = {k[1]: v for k, v in self.allocs.items.items()}
-        else:
-            hosts = (await self.objects.list(cm.HOST)).items
-            leases, allocs = ({o["metadata"]["name"]: o
-                               for o in (await self.objects.list(kind)).items}
-                              for kind in (cm.LEASE, cm.HOST_ALLOCATION))
+        """Every Host as a candidate, from the informers (waited for after a start)."""
+        for informer in (self.hosts, self.leases, self.allocs):
+            await informer.synced.wait()
+        leases, allocs, used = self.leases.items, self.allocs.items, self.usage.used
         views = []
-        for h in hosts:
-            name = h["metadata"]["name"]
-            views.append(placement.HostView(name, h, leases.get(name), allocs.get(name)))
+        for (_, name), h in self.hosts.items.items():
+            alloc = allocs.get(("", name))
+            views.append(placement.HostView(name, h, leases.get(("", name)), alloc,
+                                            used=used(name, alloc)))
         return views
 
     def _counted_conflict(self) -> None:
@@ -189,12 +207,13 @@ class Scheduler:
         md = server["metadata"]
         want = claims.Claim(uid=req.uid, server=md["name"], namespace=md["namespace"],
                             vcpus=req.vcpus, memory_mb=req.memory_mb, disk_gb=req.disk_gb,
-                            token=token)
+                            token=token, group=req.group_id)
 
         def fits(alloc: Obj) -> str | None:
             return placement.reject_reason(placement.HostView(h.name, h.host, h.lease, alloc),
                                            req, time.time())
 
+        self.usage.hold(h.name, req)
         try:
             self._remember(await claims.claim(
                 self.objects, h.name, want, fits=fits, current=h.allocation,
@@ -203,6 +222,8 @@ class Scheduler:
         except DomainError:
             self._remember(await self.objects.try_get(cm.HOST_ALLOCATION, "", h.name))
             return False
+        finally:
+            self.usage.hold(h.name, req, -1)
 
     async def _bind(self, server: Obj, host: str) -> bool:
         bound = False

@@ -8,7 +8,9 @@ The claims live apart from the Host because every agent watches Hosts: a claim
 written there was streamed to every agent of the cloud.
 
     HostAllocation(<host>).spec.allocations[<server uid>] =
-        {vcpus, memoryMb, diskGb, server, namespace, claim (token), claimedAt (epoch s)}
+        {vcpus, memoryMb, diskGb, server, namespace, claim (token), claimedAt (epoch s),
+         group (the server group, if any: two members' claims on one host are visible
+         to the CAS, so concurrent anti-affinity decisions cannot share a host)}
 """
 
 from __future__ import annotations
@@ -40,11 +42,15 @@ class Claim:
     memory_mb: int
     disk_gb: int
     token: str
+    group: str | None = None  # its server group: anti-affinity is judged on the claims
 
     def allocation(self) -> Obj:
-        return {"vcpus": self.vcpus, "memoryMb": self.memory_mb, "diskGb": self.disk_gb,
-                "server": self.server, "namespace": self.namespace, "claim": self.token,
-                "claimedAt": time.time()}
+        alloc = {"vcpus": self.vcpus, "memoryMb": self.memory_mb, "diskGb": self.disk_gb,
+                 "server": self.server, "namespace": self.namespace, "claim": self.token,
+                 "claimedAt": time.time()}
+        if self.group:
+            alloc["group"] = self.group
+        return alloc
 
 
 def allocations(obj: Obj | None) -> dict[str, Obj]:

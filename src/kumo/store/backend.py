@@ -8,7 +8,7 @@ objects; object semantics (uid, finalizers, generation) live in ``objects.py``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
@@ -52,6 +52,9 @@ class Event:
     type: EventType
     revision: int
     record: Record | None = None
+    # the event as one line of an HTTP watch, encoded by the first stream that sends it
+    # and reused by the others (a Host write at 1,000 hosts went to 1,000 streams)
+    wire: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -81,8 +84,11 @@ class Backend(Protocol):
 
     def watch(
         self, kind: str | None, namespace: str | None, from_revision: int,
-        match: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> AsyncIterator[Event]: ...
+        match: Callable[[dict[str, Any]], bool] | None = None, *, shared: bool = False,
+    ) -> AsyncIterator[Event]:
+        """With ``shared`` the hub's own events are yielded (read-only: no copy per
+        watcher; for streams that only encode them)."""
+        ...
 
     async def revision(self) -> int: ...
 

@@ -101,7 +101,7 @@ class WatchEvent:
     type: str
     object: Obj | None
     revision: int
-
+    source: Event | None = None  # the hub's event, for a ``shared`` watch
 
 class ObjectStore:
     """The store every other layer uses. Errors: see ``errors.py``."""
@@ -301,7 +301,7 @@ class ObjectStore:
 
     async def watch(
         self, kind: str | None, namespace: str | None = None, from_revision: int = 0, *,
-        label_selector: str | None = None,
+        label_selector: str | None = None, shared: bool = False,
     ) -> AsyncIterator[WatchEvent]:
         """Events of a kind; with ``label_selector`` only those of matching objects
         (filtered before the per-watcher copy: no fan-out cost for the others)."""
@@ -312,7 +312,7 @@ class ObjectStore:
             def match(value: Obj) -> bool:
                 return by_labels((value.get("metadata") or {}).get("labels") or {})
 
-        async for ev in self.backend.watch(kind, namespace, from_revision, match):
+        async for ev in self.backend.watch(kind, namespace, from_revision, match, shared=shared):
             yield _event(ev)
 
     async def revision(self) -> int:
@@ -329,7 +329,7 @@ def _rv(obj: Obj) -> int:
 
 def _event(ev: Event) -> WatchEvent:
     if ev.record is None:
-        return WatchEvent(ev.type, None, ev.revision)
-    obj = ev.record.value
+        return WatchEvent(ev.type, None, ev.revision, ev)
+    obj = ev.record.value  # (on a shared event every reader sets the same value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(ev.record.mod_revision)
-    return WatchEvent(ev.type, obj, ev.revision)
+    return WatchEvent(ev.type, obj, ev.revision, ev)

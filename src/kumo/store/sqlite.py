@@ -328,7 +328,7 @@ class SqliteBackend:
     # ---- watch -----------------------------------------------------------
     async def watch(
         self, kind: str | None, namespace: str | None, from_revision: int,
-        match: Callable[[dict[str, Any]], bool] | None = None,
+        match: Callable[[dict[str, Any]], bool] | None = None, *, shared: bool = False,
     ) -> AsyncIterator[Event]:
         """Events after from_revision, then live ones; ``match`` filters them in the hub."""
         if from_revision < self.compact_revision:
@@ -362,7 +362,7 @@ class SqliteBackend:
                 if ev.revision <= last:
                     continue
                 last = ev.revision
-                yield owned(ev)
+                yield ev if shared else owned(ev)
         finally:
             self.hub.remove(w)
 

@@ -1,0 +1,91 @@
+"""Fake hosts for the scale bench, in their own process: N host agents (fake compute
+driver, exactly the agent code real hosts run) against one `kumo api`.
+
+Each fake host talks from its own loopback address (127.1.x.y), as real hosts each
+have their own: the API's per-client connection cap (1,024) then applies per host,
+not to the whole fleet at once. The agents run apart from the bench's clients so
+that the clients' latencies are not the agents' event-loop lag. On SIGTERM the
+latency of every mutating call (start time, seconds) is written to ``--out``.
+    python bench/fake_hosts.py --credentials creds.yaml --hosts 1000 --state DIR --out F
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+WRITES: list[tuple[float, float]] = []  # (wall-clock start, seconds) of each mutating call
+
+
+def loopback(i: int) -> str:
+    """The i-th fake host's own source address (127.1.0.1 upwards)."""
+    n = i + 1
+    return f"127.1.{n // 250}.{n % 250 + 1}"
+
+
+async def run(creds: dict[str, Any], hosts: int, state: Path) -> None:
+    """One token for all (1,000 logins would be 1,000 password hashes before the run
+    starts); each agent with its own client, address and watches."""
+    from kumo.agent.main import Agent
+    from kumo.client import ApiClient
+    from kumo.drivers.fake import FakeDriver
+
+    class TimedClient(ApiClient):
+        def __init__(self, creds: dict[str, Any], address: str) -> None:
+            super().__init__(creds)
+            old = self.http
+            self.http = httpx.AsyncClient(
+                timeout=old.timeout, transport=httpx.AsyncHTTPTransport(
+                    local_address=address, limits=httpx.Limits(
+                        max_connections=64, keepalive_expiry=2.0)))
+
+        async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+            start, t = time.time(), time.perf_counter()
+            r = await super().request(method, url, **kw)
+            if method != "GET":
+                WRITES.append((start, time.perf_counter() - t))
+            return r
+
+    first = TimedClient(creds, loopback(0))
+    token = await first.token()
+    tasks = []
+    for i in range(hosts):
+        api = first if i == 0 else TimedClient(creds, loopback(i))
+        api._token, api._token_expires = token, first._token_expires
+        agent = Agent(api, FakeDriver(), f"fake-{i:04d}", state / f"h{i}")
+        agent.console.interval = 3600  # fake consoles: don't measure uploads here
+        tasks.append(asyncio.create_task(agent.run()))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--credentials", required=True)
+    ap.add_argument("--hosts", type=int, required=True)
+    ap.add_argument("--state", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    creds = yaml.safe_load(Path(args.credentials).read_text())
+    try:
+        asyncio.run(run(creds, args.hosts, Path(args.state)))
+    finally:
+        Path(args.out).write_text(json.dumps(WRITES))
+
+
+if __name__ == "__main__":
+    main()
