@@ -140,12 +140,17 @@ class NetworkAgent:
         return st.get("status") == "ACTIVE" and st.get("pluggedHost") == self.host
 
     # ---- sync loop ---------------------------------------------------------
+    def _informers(self) -> list[Informer]:
+        """Hosts are watched only for their VTEPs: a host without one builds no tunnels
+        (and 1,000 agents each listing and watching every Host was O(hosts²) at start)."""
+        return [self.ports, self.networks, self.subnets, *([self.hosts] if self.vtep_ip else [])]
+
     async def run(self) -> None:
-        await asyncio.gather(self.ports.run(), self.networks.run(), self.subnets.run(),
-                             self.hosts.run(), self._loop(), self.secgroups.run())
+        await asyncio.gather(*(inf.run() for inf in self._informers()), self._loop(),
+                             self.secgroups.run())
 
     async def _loop(self) -> None:
-        for inf in (self.ports, self.networks, self.subnets, self.hosts):
+        for inf in self._informers():
             await inf.synced.wait()
         while True:
             self._dirty.clear()
