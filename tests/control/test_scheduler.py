@@ -236,3 +236,38 @@ def test_pack_vs_spread_weighing() -> None:
     req = placement.Request(uid="u", vcpus=1, memory_mb=512, disk_gb=1)
     assert [h.name for h in placement.candidates(hosts, req)[0]] == ["big", "small"]
     assert [h.name for h in placement.candidates(hosts, req, pack=True)[0]] == ["small", "big"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(rams=st.lists(st.integers(0, 8192), min_size=1, max_size=40),
+       dead=st.sets(st.integers(0, 39)), pack=st.booleans(), limit=st.integers(1, 8))
+def test_best_is_the_head_of_candidates(rams, dead, pack, limit) -> None:
+    """Judging hosts lazily in weight order picks what judging all of them would."""
+    now = time.time()
+    hosts = [placement.HostView(f"h{i:02d}", {"spec": {"allocationRatios": {"ram": 1.0}},
+                                              "status": {"capacity": {
+                                                  "vcpus": 8, "memoryMb": ram, "diskGb": 100}}},
+                                {"spec": {"renewTime": now - (300 if i in dead else 0),
+                                          "leaseDurationSeconds": 30}})
+             for i, ram in enumerate(rams)]
+    req = placement.Request(uid="u", vcpus=1, memory_mb=1024, disk_gb=1)
+    ok, rejected = placement.candidates(hosts, req, pack=pack, now=now)
+    got, got_rejected = placement.best(hosts, req, pack=pack, limit=limit, now=now)
+    assert [h.name for h in got] == [h.name for h in ok[:limit]]
+    if not ok:
+        assert got_rejected == rejected
+
+
+def test_views_rebuild_only_what_changed() -> None:
+    usage = placement.Usage()
+    views = placement.Views(usage)
+    hosts = {("", n): {"metadata": {"name": n}} for n in ("a", "b")}
+    first = {v.name: v for v in views.current(hosts, {}, {})}
+    again = {v.name: v for v in views.current(hosts, {}, {})}
+    assert first["a"] is again["a"] and first["b"] is again["b"]
+    usage.hold("a", placement.Request(uid="u", vcpus=1, memory_mb=256, disk_gb=1))
+    views.stale.add("a")
+    del hosts[("", "b")]
+    views.stale.add("b")
+    now = {v.name: v for v in views.current(hosts, {}, {})}
+    assert set(now) == {"a"} and now["a"].used == (1, 256, 1)

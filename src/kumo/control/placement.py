@@ -109,6 +109,35 @@ class Usage:
             del self.pending[name]
 
 
+class Views:
+    """Each host's candidate view, rebuilt only when its Host, Lease, claims or claims
+    in flight changed (``stale``), so a decision at 1,000 hosts builds none or few."""
+
+    def __init__(self, usage: Usage) -> None:
+        self.usage = usage
+        self.views: dict[str, HostView] = {}
+        self.stale: set[str] = set()
+        self.stale_all = True  # after a (re)list
+
+    def current(self, hosts: dict[Any, dict[str, Any]], leases: dict[Any, dict[str, Any]],
+                allocs: dict[Any, dict[str, Any]]) -> list[HostView]:
+        """Views of ``hosts`` (informer items keyed ("", name)), brought up to date."""
+        if self.stale_all:
+            self.stale_all = False
+            self.stale.update(name for _, name in hosts)
+            self.stale.update(self.views)
+        stale, self.stale = self.stale, set()
+        for name in stale:
+            host = hosts.get(("", name))
+            if host is None:
+                self.views.pop(name, None)
+                continue
+            alloc = allocs.get(("", name))
+            self.views[name] = HostView(name, host, leases.get(("", name)), alloc,
+                                        used=self.usage.used(name, alloc))
+        return list(self.views.values())
+
+
 def _group_on(h: HostView, req: Request) -> bool:
     """Whether another member of the request's group holds a claim on this host."""
     return any(a.get("group") == req.group_id and uid != req.uid
@@ -174,6 +203,27 @@ def candidates(hosts: list[HostView], req: Request, *, pack: bool = False,
 
     ok.sort(key=weight)
     return ok, rejected
+
+
+def best(hosts: list[HostView], req: Request, *, pack: bool = False, limit: int = 8,
+         now: float | None = None) -> tuple[list[HostView], dict[str, int]]:
+    """The first ``limit`` of ``candidates``, judging hosts in weight order only until
+    that many pass (judging all of 1,000 hosts was ~10 ms a decision).
+
+    Soft group policies weigh by the members' hosts, and an empty result must count
+    every filter's rejections: both take the full path."""
+    if req.group_policy in ("soft-affinity", "soft-anti-affinity"):
+        ok, rejected = candidates(hosts, req, pack=pack, now=now)
+        return ok[:limit], rejected
+    now = time.time() if now is None else now
+    sign = 1 if pack else -1
+    ok = []
+    for h in sorted(hosts, key=lambda h: (sign * h.free()[1], h.name)):
+        if reject_reason(h, req, now) is None:
+            ok.append(h)
+            if len(ok) == limit:
+                break
+    return (ok, {}) if ok else candidates(hosts, req, pack=pack, now=now)
 
 
 def no_valid_host_message(total: int, rejected: dict[str, int]) -> str:

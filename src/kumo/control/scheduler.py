@@ -56,15 +56,17 @@ class Scheduler:
         # (``_group_locks``), and anti-affinity is also judged on the claims themselves
         self.controller = Controller("scheduler", self.reconcile, workers=workers)
         self.usage = placement.Usage()
+        self.views = placement.Views(self.usage)
         self._group_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
         self.decisions = 0
         self.claim_conflicts = 0
         self.no_valid_host = 0
         # watch-fed copies of Hosts, Leases and claims: no full list per decision
-        self.hosts = Informer(store.StoreSource(objects, cm.HOST))
-        self.leases = Informer(store.StoreSource(objects, cm.LEASE))
-        self.allocs = Informer(store.StoreSource(objects, cm.HOST_ALLOCATION))
+        self.hosts, self.leases, self.allocs = (
+            Informer(store.StoreSource(objects, kind), on_event=self._changed,
+                     on_sync=self._relisted)
+            for kind in (cm.HOST, cm.LEASE, cm.HOST_ALLOCATION))
         self.servers = Informer(store.StoreSource(objects, cm.SERVER), on_event=self._on_event)
 
     # ---- sources ---------------------------------------------------------
@@ -97,6 +99,7 @@ class Scheduler:
         if old is None or int(old["metadata"]["resourceVersion"]) <= int(
                 alloc["metadata"]["resourceVersion"]):
             self.allocs.items[key] = alloc
+            self.views.stale.add(key[1])
 
     async def run(self) -> None:
         try:
@@ -133,7 +136,7 @@ class Scheduler:
         req = await self._request(server)
         for _ in range(20):
             hosts = await self._hosts()
-            ok, rejected = placement.candidates(hosts, req, pack=self.pack)
+            ok, rejected = placement.best(hosts, req, pack=self.pack)
             if not ok and self.usage.pending:
                 return Requeue(0.2)  # the claims in flight may yet fail and free room
             if not ok:
@@ -190,13 +193,13 @@ class Scheduler:
         """Every Host as a candidate, from the informers (waited for after a start)."""
         for informer in (self.hosts, self.leases, self.allocs):
             await informer.synced.wait()
-        leases, allocs, used = self.leases.items, self.allocs.items, self.usage.used
-        views = []
-        for (_, name), h in self.hosts.items.items():
-            alloc = allocs.get(("", name))
-            views.append(placement.HostView(name, h, leases.get(("", name)), alloc,
-                                            used=used(name, alloc)))
-        return views
+        return self.views.current(self.hosts.items, self.leases.items, self.allocs.items)
+
+    def _changed(self, typ: str, obj: Obj) -> None:
+        self.views.stale.add(obj["metadata"]["name"])
+
+    def _relisted(self, items: list[Obj]) -> None:
+        self.views.stale_all = True
 
     def _counted_conflict(self) -> None:
         self.claim_conflicts += 1
@@ -214,6 +217,7 @@ class Scheduler:
                                            req, time.time())
 
         self.usage.hold(h.name, req)
+        self.views.stale.add(h.name)
         try:
             self._remember(await claims.claim(
                 self.objects, h.name, want, fits=fits, current=h.allocation,
@@ -224,6 +228,7 @@ class Scheduler:
             return False
         finally:
             self.usage.hold(h.name, req, -1)
+            self.views.stale.add(h.name)
 
     async def _bind(self, server: Obj, host: str) -> bool:
         bound = False
