@@ -78,13 +78,22 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, required=True)
     ap.add_argument("--state", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--profile", default="", help="write a cProfile of this process here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     creds = yaml.safe_load(Path(args.credentials).read_text())
+    import cProfile
+
+    prof = cProfile.Profile() if args.profile else None
+    if prof is not None:
+        prof.enable()
     try:
         asyncio.run(run(creds, args.hosts, Path(args.state)))
     finally:
         Path(args.out).write_text(json.dumps(WRITES))
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -46,13 +46,14 @@ def rss_mb(pid: int) -> float:
 DROPPED: list[int] = []  # client POSTs retried after a dropped connection
 
 
-def start_hosts(api: ApiOnly, hosts: int, state: Path) -> tuple[subprocess.Popen, Path, Path]:
+def start_hosts(api: ApiOnly, hosts: int, state: Path, profile: str = ""
+                ) -> tuple[subprocess.Popen, Path, Path]:
     """The fake hosts' agents in their own process (bench/fake_hosts.py)."""
     out, log = state / "writes.json", state / "agents.log"
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("fake_hosts.py")), "--credentials",
          str(api.data_dir / "service-credentials.yaml"), "--hosts", str(hosts),
-         "--state", str(state), "--out", str(out)],
+         "--state", str(state), "--out", str(out), "--profile", profile],
         stdout=subprocess.DEVNULL, stderr=open(log, "w"))  # noqa: SIM115
     return proc, out, log
 
@@ -156,7 +157,7 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
                                  limits=httpx.Limits(keepalive_expiry=2.0)) as c:
         image = await prepare(c, args.servers)
         t_reg = time.perf_counter()
-        agents, out, log = start_hosts(api, args.hosts, state)
+        agents, out, log = start_hosts(api, args.hosts, state, args.profile_agents)
         try:
             while await hosts_up(c) < args.hosts:  # registered and leased
                 await asyncio.sleep(1.0)
@@ -250,6 +251,7 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--profile", default="", help="write a cProfile of `kumo api` here")
+    ap.add_argument("--profile-agents", default="", help="and of the agents' process here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="kumo-scale-"))

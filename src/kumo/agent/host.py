@@ -55,7 +55,10 @@ async def register_until_done(api: ApiClient, name: str, info: HostInfo, *,
 
 async def renew_forever(api: ApiClient, name: str, holder: str,
                         interval: float = RENEW_INTERVAL) -> None:
-    """Renew the heartbeat lease; the scheduler skips hosts whose lease ran out."""
+    """Renew the heartbeat lease; the scheduler skips hosts whose lease ran out.
+
+    A failed renewal (a connection an overloaded API dropped) is retried within about
+    a second, not a whole interval later: two misses in a row would let it lapse."""
     while True:
         spec = {"holderIdentity": holder, "renewTime": time.time(),
                 "leaseDurationSeconds": cm.LEASE_SECONDS}
@@ -66,5 +69,7 @@ async def renew_forever(api: ApiClient, name: str, holder: str,
                 await api.create("leases", {"kind": cm.LEASE, "metadata": {"name": name},
                                             "spec": spec})
         except (errors.StoreError, OSError, httpx.TransportError) as exc:
-            log.warning("lease renewal failed: %s", exc)
+            log.warning("lease renewal failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(random.uniform(0.5, 1.5))
+            continue
         await asyncio.sleep(interval)
