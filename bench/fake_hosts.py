@@ -24,6 +24,18 @@ import httpx
 import yaml
 
 WRITES: list[tuple[float, float]] = []  # (wall-clock start, seconds) of each mutating call
+LAGS: list[tuple[float, float]] = []  # (wall-clock, seconds) this process's loop ran late
+
+
+async def watch_lag() -> None:
+    """How late this process's event loop runs (a starved loop delays every agent's
+    requests, and a request started seconds after its connection was opened or last
+    used meets a connection the API has already closed)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(0.5)
+        LAGS.append((time.time(), loop.time() - t - 0.5))
 
 
 def loopback(i: int) -> str:
@@ -71,6 +83,7 @@ async def run(creds: dict[str, Any], hosts: int, state: Path) -> None:
         agent = Agent(api, FakeDriver(), f"fake-{i:04d}", state / f"h{i}")
         agent.console.interval = 3600  # fake consoles: don't measure uploads here
         tasks.append(asyncio.create_task(agent.run()))
+    tasks.append(asyncio.create_task(watch_lag()))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -97,7 +110,7 @@ def main() -> None:
     try:
         asyncio.run(run(creds, args.hosts, Path(args.state)))
     finally:
-        Path(args.out).write_text(json.dumps(WRITES))
+        Path(args.out).write_text(json.dumps({"writes": WRITES, "lags": LAGS}))
         if prof is not None:
             prof.disable()
             prof.dump_stats(args.profile)

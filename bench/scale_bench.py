@@ -58,13 +58,20 @@ def start_hosts(api: ApiOnly, hosts: int, state: Path, profile: str = ""
     return proc, out, log
 
 
-def stop_hosts(proc: subprocess.Popen, out: Path, t0: float, t1: float) -> list[float]:
-    """Stop the agents; the latencies of their mutating calls started in [t0, t1]."""
+def stop_hosts(proc: subprocess.Popen, out: Path, t0: float, t1: float
+               ) -> tuple[list[float], list[float]]:
+    """Stop the agents; the latencies of their mutating calls started in [t0, t1], and
+    how late their process's loop ran."""
     proc.terminate()
-    proc.wait(timeout=120)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     if not out.exists():
-        return []
-    return [d for start, d in json.loads(out.read_text()) if t0 <= start <= t1]
+        return [], []
+    got = json.loads(out.read_text())
+    return ([d for start, d in got["writes"] if t0 <= start <= t1],
+            [d for at, d in got["lags"] if t0 <= at <= t1])
 
 
 def store_objects(data_dir: Path) -> int:
@@ -179,7 +186,8 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
             rss1, objs1 = rss_mb(api.proc.pid), store_objects(api.data_dir)
             agents_rss = rss_mb(agents.pid)
         finally:
-            writes = stop_hosts(agents, out, wall0 if "wall0" in locals() else 0, time.time())
+            writes, lags = stop_hosts(agents, out, wall0 if "wall0" in locals() else 0,
+                                      time.time())
     report(args, stats, before, t_reg, t_created, t_all, active, errors, latencies, poll,
            writes)
     per_k = (rss1 - rss0) / max(1, (objs1 - objs0) / 1000)
@@ -188,6 +196,8 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
           f"({per_k:.1f} MB per 1,000 objects); agents' process ({args.hosts} agents) RSS "
           f"{agents_rss:.0f} MB; hosts up at the end {up}/{args.hosts}, lease renewals "
           f"failed {lease_failures}; load average {os.getloadavg()[0]:.1f}")
+    print(f"  agents' event loop late by p50 {pct(lags, .5) * 1e3:.0f} ms, p99 "
+          f"{pct(lags, .99) * 1e3:.0f} ms, max {max(lags, default=0):.1f} s")
     shutil.rmtree(state, ignore_errors=True)
 
 
