@@ -44,9 +44,11 @@ def loopback(i: int) -> str:
     return f"127.1.{n // 250}.{n % 250 + 1}"
 
 
-async def run(creds: dict[str, Any], hosts: int, state: Path) -> None:
+async def run(creds: dict[str, Any], hosts: int, state: Path, ramp: float) -> None:
     """One token for all (1,000 logins would be 1,000 password hashes before the run
-    starts); each agent with its own client, address and watches."""
+    starts); each agent with its own client, address and watches. Agents start
+    ``ramp`` a second: a thousand started in the same instant on this one process
+    queued their requests for longer than the API's 10 s header timeout."""
     import httpx._transports.default as transports
 
     # one TLS context for all: each client loading the CA bundle took ~75 ms, two per
@@ -83,6 +85,8 @@ async def run(creds: dict[str, Any], hosts: int, state: Path) -> None:
         agent = Agent(api, FakeDriver(), f"fake-{i:04d}", state / f"h{i}")
         agent.console.interval = 3600  # fake consoles: don't measure uploads here
         tasks.append(asyncio.create_task(agent.run()))
+        if ramp:
+            await asyncio.sleep(1 / ramp)
     tasks.append(asyncio.create_task(watch_lag()))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -99,6 +103,7 @@ def main() -> None:
     ap.add_argument("--state", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--profile", default="", help="write a cProfile of this process here")
+    ap.add_argument("--ramp", type=float, default=50.0, help="agents started a second")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     creds = yaml.safe_load(Path(args.credentials).read_text())
@@ -108,7 +113,7 @@ def main() -> None:
     if prof is not None:
         prof.enable()
     try:
-        asyncio.run(run(creds, args.hosts, Path(args.state)))
+        asyncio.run(run(creds, args.hosts, Path(args.state), args.ramp))
     finally:
         Path(args.out).write_text(json.dumps({"writes": WRITES, "lags": LAGS}))
         if prof is not None:
