@@ -44,7 +44,8 @@ def loopback(i: int) -> str:
     return f"127.1.{n // 250}.{n % 250 + 1}"
 
 
-async def run(creds: dict[str, Any], hosts: int, state: Path, ramp: float) -> None:
+async def run(creds: dict[str, Any], first: int, hosts: int, state: Path, ramp: float
+              ) -> None:
     """One token for all (1,000 logins would be 1,000 password hashes before the run
     starts); each agent with its own client, address and watches. Agents start
     ``ramp`` a second: a thousand started in the same instant on this one process
@@ -76,12 +77,12 @@ async def run(creds: dict[str, Any], hosts: int, state: Path, ramp: float) -> No
                 WRITES.append((start, time.perf_counter() - t))
             return r
 
-    first = TimedClient(creds, loopback(0))
-    token = await first.token()
+    one = TimedClient(creds, loopback(first))
+    token = await one.token()
     tasks = []
-    for i in range(hosts):
-        api = first if i == 0 else TimedClient(creds, loopback(i))
-        api._token, api._token_expires = token, first._token_expires
+    for i in range(first, first + hosts):
+        api = one if i == first else TimedClient(creds, loopback(i))
+        api._token, api._token_expires = token, one._token_expires
         agent = Agent(api, FakeDriver(), f"fake-{i:04d}", state / f"h{i}")
         agent.console.interval = 3600  # fake consoles: don't measure uploads here
         tasks.append(asyncio.create_task(agent.run()))
@@ -99,11 +100,12 @@ async def run(creds: dict[str, Any], hosts: int, state: Path, ramp: float) -> No
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--credentials", required=True)
+    ap.add_argument("--first", type=int, default=0, help="index of the first fake host")
     ap.add_argument("--hosts", type=int, required=True)
     ap.add_argument("--state", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--profile", default="", help="write a cProfile of this process here")
-    ap.add_argument("--ramp", type=float, default=50.0, help="agents started a second")
+    ap.add_argument("--ramp", type=float, default=20.0, help="agents started a second")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     creds = yaml.safe_load(Path(args.credentials).read_text())
@@ -113,7 +115,7 @@ def main() -> None:
     if prof is not None:
         prof.enable()
     try:
-        asyncio.run(run(creds, args.hosts, Path(args.state), args.ramp))
+        asyncio.run(run(creds, args.first, args.hosts, Path(args.state), args.ramp))
     finally:
         Path(args.out).write_text(json.dumps({"writes": WRITES, "lags": LAGS}))
         if prof is not None:

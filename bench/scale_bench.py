@@ -46,32 +46,42 @@ def rss_mb(pid: int) -> float:
 DROPPED: list[int] = []  # client POSTs retried after a dropped connection
 
 
+HOSTS_PER_PROCESS = 250  # fake hosts per agents' process (real hosts each have a CPU)
+
+
 def start_hosts(api: ApiOnly, hosts: int, state: Path, profile: str = ""
-                ) -> tuple[subprocess.Popen, Path, Path]:
-    """The fake hosts' agents in their own process (bench/fake_hosts.py)."""
-    out, log = state / "writes.json", state / "agents.log"
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("fake_hosts.py")), "--credentials",
-         str(api.data_dir / "service-credentials.yaml"), "--hosts", str(hosts),
-         "--state", str(state), "--out", str(out), "--profile", profile],
-        stdout=subprocess.DEVNULL, stderr=open(log, "w"))  # noqa: SIM115
-    return proc, out, log
+                ) -> list[tuple[subprocess.Popen, Path, Path]]:
+    """The fake hosts' agents in their own processes (bench/fake_hosts.py), 250 a process:
+    1,000 in one process starved its event loop, and leases lapsed for the bench's sake."""
+    procs = []
+    for first in range(0, hosts, HOSTS_PER_PROCESS):
+        out, log = state / f"writes-{first}.json", state / f"agents-{first}.log"
+        procs.append((subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("fake_hosts.py")), "--credentials",
+             str(api.data_dir / "service-credentials.yaml"), "--first", str(first),
+             "--hosts", str(min(hosts - first, HOSTS_PER_PROCESS)), "--state", str(state),
+             "--out", str(out), "--profile", profile if first == 0 else ""],
+            stdout=subprocess.DEVNULL, stderr=open(log, "w")), out, log))  # noqa: SIM115
+    return procs
 
 
-def stop_hosts(proc: subprocess.Popen, out: Path, t0: float, t1: float
+def stop_hosts(procs: list[tuple[subprocess.Popen, Path, Path]], t0: float, t1: float
                ) -> tuple[list[float], list[float]]:
     """Stop the agents; the latencies of their mutating calls started in [t0, t1], and
-    how late their process's loop ran."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    if not out.exists():
-        return [], []
-    got = json.loads(out.read_text())
-    return ([d for start, d in got["writes"] if t0 <= start <= t1],
-            [d for at, d in got["lags"] if t0 <= at <= t1])
+    how late their processes' loops ran."""
+    writes: list[float] = []
+    lags: list[float] = []
+    for proc, out, _ in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if out.exists():
+            got = json.loads(out.read_text())
+            writes += [d for start, d in got["writes"] if t0 <= start <= t1]
+            lags += [d for at, d in got["lags"] if t0 <= at <= t1]
+    return writes, lags
 
 
 def store_objects(data_dir: Path) -> int:
@@ -164,7 +174,7 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
                                  limits=httpx.Limits(keepalive_expiry=2.0)) as c:
         image = await prepare(c, args.servers)
         t_reg = time.perf_counter()
-        agents, out, log = start_hosts(api, args.hosts, state, args.profile_agents)
+        agents = start_hosts(api, args.hosts, state, args.profile_agents)
         try:
             while await hosts_up(c) < args.hosts:  # registered and leased
                 await asyncio.sleep(1.0)
@@ -184,16 +194,15 @@ async def bench(args: argparse.Namespace, api: ApiOnly) -> None:
             up = await hosts_up(c)
             stats = (await c.get("/debug/state")).json()
             rss1, objs1 = rss_mb(api.proc.pid), store_objects(api.data_dir)
-            agents_rss = rss_mb(agents.pid)
+            agents_rss = sum(rss_mb(p.pid) for p, _, _ in agents)
         finally:
-            writes, lags = stop_hosts(agents, out, wall0 if "wall0" in locals() else 0,
-                                      time.time())
+            writes, lags = stop_hosts(agents, wall0 if "wall0" in locals() else 0, time.time())
     report(args, stats, before, t_reg, t_created, t_all, active, errors, latencies, poll,
            writes)
     per_k = (rss1 - rss0) / max(1, (objs1 - objs0) / 1000)
-    lease_failures = log.read_text().count("lease renewal failed")
+    lease_failures = sum(log.read_text().count("lease renewal failed") for _, _, log in agents)
     print(f"  API RSS {rss0:.0f} -> {rss1:.0f} MB for {objs0} -> {objs1} stored objects "
-          f"({per_k:.1f} MB per 1,000 objects); agents' process ({args.hosts} agents) RSS "
+          f"({per_k:.1f} MB per 1,000 objects); agents' processes ({args.hosts} agents) RSS "
           f"{agents_rss:.0f} MB; hosts up at the end {up}/{args.hosts}, lease renewals "
           f"failed {lease_failures}; load average {os.getloadavg()[0]:.1f}")
     print(f"  agents' event loop late by p50 {pct(lags, .5) * 1e3:.0f} ms, p99 "
