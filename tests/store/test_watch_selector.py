@@ -86,3 +86,10 @@ async def test_shared_watches_get_the_hub_event_others_a_copy(objects: store.Obj
     assert ea.source is eb.source and ea.object is eb.object
     assert eo.object is not ea.object and eo.object == ea.object
     assert ea.object["metadata"]["resourceVersion"] == str(start + 1)
+    calls: list[str] = []
+
+    def encode(typ: str, obj: object) -> bytes:
+        calls.append(typ)
+        return repr((typ, obj)).encode()
+
+    assert ea.encoded(encode) is eb.encoded(encode) and calls == ["ADDED"]

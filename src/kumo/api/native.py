@@ -352,7 +352,7 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
                     continue
                 labels = (ev.object or {}).get("metadata", {}).get("labels") or {}
                 if match(labels):
-                    yield _wire(ev)
+                    yield ev.encoded(_line)
         except store.Gone as exc:
             yield _line("ERROR", k8s_status(from_store_error(exc)))
         finally:
@@ -379,16 +379,6 @@ async def _watch(request: Request, info: KindInfo, namespace: str | None,
 
 def _line(typ: str, obj: Any) -> bytes:
     return json.dumps({"type": typ, "object": obj}, separators=(",", ":")).encode() + b"\n"
-
-
-def _wire(ev: store.WatchEvent) -> bytes:
-    """The event's line, encoded by the first stream that sends it."""
-    src = ev.source
-    if src is None:
-        return _line(ev.type, ev.object)
-    if src.wire is None:
-        src.wire = _line(ev.type, ev.object)
-    return src.wire
 
 
 def build_app() -> Starlette:

@@ -103,6 +103,14 @@ class WatchEvent:
     revision: int
     source: Event | None = None  # the hub's event, for a ``shared`` watch
 
+    def encoded(self, encode: Callable[[str, Obj | None], bytes]) -> bytes:
+        """``encode(type, object)``, computed once per event for all shared streams."""
+        if self.source is None:
+            return encode(self.type, self.object)
+        if self.source.wire is None:
+            self.source.wire = encode(self.type, self.object)
+        return self.source.wire
+
 class ObjectStore:
     """The store every other layer uses. Errors: see ``errors.py``."""
 
