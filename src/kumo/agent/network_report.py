@@ -18,6 +18,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from kumo.client import ApiClient
 from kumo.common import errors
 from kumo.common.version import VERSION
@@ -172,7 +174,8 @@ class Reporter:
                     "kind": ops.AGENT_REPORT, "metadata": {"name": self.host}})
                 await self.api.patch("agentreports", self.host, {"status": status},
                                      status=True)
-        except (errors.StoreError, OSError) as exc:
+        except (errors.StoreError, OSError, httpx.HTTPError) as exc:
+            # a dropped connection must not end this host's reports: the next sync retries
             log.warning("agent report not written: %s", exc)
             return False
         return True
