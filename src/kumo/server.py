@@ -150,6 +150,7 @@ def background_tasks() -> list[BackgroundTask]:
     from kumo.control import (
         allocations,
         dhcp,
+        dns_neutron,
         gc,
         images,
         loadbalancers,
@@ -160,7 +161,7 @@ def background_tasks() -> list[BackgroundTask]:
 
     return [_compaction_loop, _identity_watch, gc.run, scheduler.run, compute_usage.run,
             dhcp.run, ports.run, images.run, allocations.run, routers.run, _dns,
-            loadbalancers.run]
+            loadbalancers.run, dns_neutron.run]
 
 
 async def _dns(rt: Runtime) -> None:

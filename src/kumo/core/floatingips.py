@@ -43,6 +43,8 @@ class FipRequest:
     fixed_ip: str | None = None
     description: str = ""
     tags: list[str] = field(default_factory=list)
+    dns_name: str = ""  # dns-integration: published by control/dns_neutron
+    dns_domain: str = ""
 
 
 def fip_not_found(fip_id: str) -> NotFound:
@@ -94,7 +96,8 @@ async def create_fip(objects: store.ObjectStore, actor: Actor, req: FipRequest) 
             "spec": {"floatingNetworkId": req.network_id, "floatingSubnetId": f["subnetId"],
                      "floatingIpAddress": f["ipAddress"], "fipPortId": port["metadata"]["name"],
                      "portId": None, "fixedIpAddress": None, "routerId": None,
-                     "description": req.description, "tags": req.tags},
+                     "description": req.description, "tags": req.tags,
+                     "dnsName": req.dns_name, "dnsDomain": req.dns_domain},
             "status": {"status": "DOWN"}})
     except BaseException:
         if port is not None:

@@ -50,6 +50,7 @@ class PortRequest:
     binding_host_id: str | None = None
     auto_delete: bool = False  # made for a server: goes with it
     port_id: str | None = None  # kumo's own ports only: a deterministic id (None: random)
+    dns_name: str = ""  # dns-integration (checked by core.dns_neutron.check_dns_name)
 
 
 @dataclass

@@ -116,6 +116,8 @@ async def _plan_create(objects: store.ObjectStore, actor: Actor, req: PortReques
                  "bindingHostId": req.binding_host_id or None}
     if req.auto_delete:
         spec["autoDelete"] = True
+    if req.dns_name:
+        spec["dnsName"] = req.dns_name
     return net, spec, subnets, wanted, auto
 
 

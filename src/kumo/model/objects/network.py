@@ -22,6 +22,7 @@ class NetworkSpec(Named):
     port_security_enabled: bool = True
     external: bool = False
     availability_zone_hints: list[str] = Field(default_factory=list)
+    dns_domain: str = ""  # Neutron dns-integration (an FQDN, trailing dot)
 
 
 class Network(Resource):
@@ -78,6 +79,7 @@ class PortSpec(Named):
     port_security_enabled: bool = True
     auto_delete: bool = False
     binding_host_id: str | None = None
+    dns_name: str = ""  # Neutron dns-integration (a host name)
 
 
 class PortStatus(Model):

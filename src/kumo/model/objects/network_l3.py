@@ -44,6 +44,8 @@ class FloatingIPSpec(Model):
     port_id: str | None = None
     fixed_ip_address: str | None = None
     router_id: str | None = None
+    dns_name: str = ""  # Neutron dns-integration
+    dns_domain: str = ""
 
 
 class FloatingIPStatus(Model):

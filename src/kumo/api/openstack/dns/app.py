@@ -7,6 +7,7 @@ as Designate's ``{"code", "type", "message", "request_id"}``.
 
     zones.py       /v2/zones
     recordsets.py  /v2/zones/{id}/recordsets, /v2/recordsets
+    reverse.py     /v2/reverse/floatingips (PTRs of floating IPs)
     admin.py       quotas, pools, service statuses
     common.py      caller (sudo, all_projects), errors, filters, sorting, pages
 """
@@ -24,7 +25,7 @@ from starlette.routing import Route
 from kumo.core import errors as domain
 
 from ...errors import ApiError, handlers
-from . import admin, catalogs, recordsets, shares, tasks, zones
+from . import admin, catalogs, recordsets, reverse, shares, tasks, zones
 from .common import base_url, designate_body, from_domain
 
 
@@ -130,6 +131,9 @@ def build_app() -> Starlette:
         Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.update, methods=["PUT"]),
         Route("/v2/zones/{zone_id}/recordsets/{recordset_id}", r.delete, methods=["DELETE"]),
         Route("/v2/recordsets", r.index_all, methods=["GET"]),
+        Route("/v2/reverse/floatingips", reverse.index, methods=["GET"]),
+        Route("/v2/reverse/floatingips/{fip_key}", reverse.show, methods=["GET"]),
+        Route("/v2/reverse/floatingips/{fip_key}", reverse.update, methods=["PATCH"]),
         Route("/v2/recordsets/{recordset_id}", r.show_any, methods=["GET"]),
         Route("/v2/limits", admin.limits, methods=["GET"]),
         Route("/v2/quotas", admin.quota_own, methods=["GET"]),

@@ -89,6 +89,7 @@ EXTENSIONS: list[tuple[str, str, str]] = [
      "network resource."),
     ("stateful-security-group", "Stateful security group", "Indicates if the security "
      "group is stateful or not"),
+    ("dns-integration", "DNS Integration", "Provides integration with DNS."),
 ]
 
 

@@ -29,6 +29,8 @@ from .common import (
 )
 from .errors import bad_request, invalid
 from .lists import by_creation, list_response, shown
+from .networks import dns_domain
+from .port_parse import dns_name
 
 Obj = dict[str, Any]
 _CREATE = {"floating_network_id", "subnet_id", "floating_ip_address", "port_id",
@@ -43,7 +45,8 @@ def fip_view(fip: Obj) -> Obj:
             "floating_network_id": spec["floatingNetworkId"],
             "router_id": spec.get("routerId"), "port_id": spec.get("portId"),
             "fixed_ip_address": spec.get("fixedIpAddress"),
-            "status": (fip.get("status") or {}).get("status", "DOWN")}
+            "status": (fip.get("status") or {}).get("status", "DOWN"),
+            "dns_name": spec.get("dnsName") or "", "dns_domain": spec.get("dnsDomain") or ""}
 
 
 def _opt_str(name: str, value: Any) -> str | None:
@@ -88,7 +91,8 @@ async def create(request: Request) -> Response:
         port_id=_opt_str("port_id", data.get("port_id")),
         fixed_ip=_opt_ip("fixed_ip_address", data.get("fixed_ip_address")),
         description=to_str("description", data.get("description", "")),
-        tags=to_tags(data.get("tags", [])))
+        tags=to_tags(data.get("tags", [])), dns_name=dns_name(data.get("dns_name")),
+        dns_domain=dns_domain(data.get("dns_domain")))
     fip = await core_fips.create_fip(runtime(request).objects, c.actor(), req)
     return JSONResponse({"floatingip": fip_view(fip)}, status_code=201)
 

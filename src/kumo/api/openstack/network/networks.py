@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from kumo import store
 from kumo.core import floatingips as core_fips
 from kumo.core import ports as core_ports
+from kumo.core.dns_neutron import check_domain
 from kumo.core.errors import DomainError
 from kumo.model import network as nm
 
@@ -45,9 +46,9 @@ Obj = dict[str, Any]
 PROVIDER = ("provider:network_type", "provider:segmentation_id", "provider:physical_network")
 _CREATE = {"name", "description", "admin_state_up", "shared", "mtu", "port_security_enabled",
            "router:external", "tags", "availability_zone_hints", "project_id", "tenant_id",
-           *PROVIDER}
+           "dns_domain", *PROVIDER}
 _UPDATE = {"name", "description", "admin_state_up", "shared", "mtu", "port_security_enabled",
-           "router:external", *PROVIDER}
+           "router:external", "dns_domain", *PROVIDER}
 
 
 def network_view(net: Obj, c: Caller, subnets: list[str]) -> Obj:
@@ -61,7 +62,7 @@ def network_view(net: Obj, c: Caller, subnets: list[str]) -> Obj:
            "availability_zones": [], "ipv4_address_scope": None, "ipv6_address_scope": None,
            "router:external": bool(spec.get("external")),
            "port_security_enabled": spec.get("portSecurityEnabled", True),
-           "l2_adjacency": True}
+           "l2_adjacency": True, "dns_domain": spec.get("dnsDomain") or ""}
     if c.is_admin:
         out.update({"provider:network_type": spec.get("networkType", "vxlan"),
                     "provider:physical_network": None,
@@ -155,6 +156,14 @@ def _provider(c: Caller, data: Obj, action: str) -> tuple[str | None, int | None
     return ntype, vni
 
 
+def dns_domain(value: Any) -> str:
+    """dns-integration's ``dns_domain`` (400 when it is no domain name)."""
+    try:
+        return check_domain(value)
+    except DomainError as exc:
+        raise invalid(f"Invalid input for dns_domain. Reason: {exc}") from None
+
+
 def _mtu(value: Any) -> int:
     mtu = to_int("mtu", value, 68, 65535)
     if mtu > nm.VXLAN_MTU:
@@ -200,7 +209,8 @@ async def create(request: Request) -> Response:
         "portSecurityEnabled": to_bool("port_security_enabled",
                                        data.get("port_security_enabled", True)),
         "external": external, "tags": to_tags(data.get("tags", [])),
-        "availabilityZoneHints": list(data.get("availability_zone_hints") or [])}
+        "availabilityZoneHints": list(data.get("availability_zone_hints") or []),
+        "dnsDomain": dns_domain(data.get("dns_domain"))}
     net_id = str(uuid.uuid4())
     await claim_quota(rt, c, project, "network", [net_id])
     try:
@@ -257,6 +267,8 @@ async def update(request: Request) -> Response:
                                                  data["port_security_enabled"])
     if "mtu" in data:
         changes["mtu"] = _mtu(data["mtu"])
+    if "dns_domain" in data:
+        changes["dnsDomain"] = dns_domain(data["dns_domain"])
     if "router:external" in data:
         changes["external"] = await _external_change(rt, c, net, data["router:external"])
     if "shared" in data:

@@ -8,6 +8,8 @@ import ipaddress
 from typing import Any
 
 from kumo.core import ipam
+from kumo.core.dns_neutron import check_dns_name
+from kumo.core.errors import DomainError
 from kumo.core.ports import FixedIp, PortRequest, PortUpdate
 
 from .common import Caller, check_keys, check_project, to_bool, to_str, to_tags, unique_list
@@ -18,13 +20,13 @@ MAX_ADDRESS_PAIRS = 10
 CREATE_KEYS = {"name", "description", "network_id", "mac_address", "fixed_ips", "device_id",
                "device_owner", "admin_state_up", "security_groups", "allowed_address_pairs",
                "port_security_enabled", "tags", "project_id", "tenant_id", "binding:host_id",
-               "binding:vnic_type", "binding:profile"}
+               "binding:vnic_type", "binding:profile", "dns_name"}
 UPDATE_KEYS = {"name", "description", "fixed_ips", "device_id", "device_owner",
                "admin_state_up", "security_groups", "allowed_address_pairs",
                "port_security_enabled", "binding:host_id", "binding:vnic_type",
-               "binding:profile"}
+               "binding:profile", "dns_name"}
 READ_ONLY = {"id", "network_id", "project_id", "tenant_id", "status", "mac_address",
-             "binding:vif_type", "binding:vif_details", "tags"}
+             "binding:vif_type", "binding:vif_details", "tags", "dns_assignment"}
 _TEXT = (("name", "name"), ("description", "description"), ("device_id", "deviceId"),
          ("device_owner", "deviceOwner"))
 
@@ -102,6 +104,14 @@ def _none_is_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
+def dns_name(value: Any) -> str:
+    """dns-integration's ``dns_name`` (400 when it is no host name)."""
+    try:
+        return check_dns_name(value)
+    except DomainError as exc:
+        raise invalid(f"Invalid input for dns_name. Reason: {exc}") from None
+
+
 def check_binding(c: Caller, data: Obj, action: str) -> None:
     for key in ("binding:host_id", "binding:profile"):
         if key in data and not c.is_admin:
@@ -141,7 +151,8 @@ def parse_create(c: Caller, data: Obj) -> PortRequest:
         port_security_enabled=to_bool("port_security_enabled", data["port_security_enabled"])
         if "port_security_enabled" in data else None,
         tags=to_tags(data.get("tags", [])),
-        binding_host_id=to_str("binding:host_id", host) if host else None)
+        binding_host_id=to_str("binding:host_id", host) if host else None,
+        dns_name=dns_name(data.get("dns_name")))
 
 
 def parse_update(c: Caller, port: Obj, data: Obj) -> PortUpdate:
@@ -162,6 +173,8 @@ def parse_update(c: Caller, port: Obj, data: Obj) -> PortUpdate:
     if "port_security_enabled" in data:
         spec["portSecurityEnabled"] = to_bool("port_security_enabled",
                                               data["port_security_enabled"])
+    if "dns_name" in data:
+        spec["dnsName"] = dns_name(data["dns_name"])
     if "allowed_address_pairs" in data:
         spec["allowedAddressPairs"] = parse_pairs(_none_is_empty(data["allowed_address_pairs"]))
     return PortUpdate(

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kumo.core import ports as core_ports
+from kumo.core.dns_neutron import assignment
 from kumo.model import network as nm
 
 from ...auth import AuthContext
@@ -44,7 +45,8 @@ def port_view(obj: Obj, ctx: AuthContext | Caller) -> Obj:
                                      for p in spec.get("allowedAddressPairs") or []],
            "security_groups": list(spec.get("securityGroups") or []),
            "port_security_enabled": spec.get("portSecurityEnabled", True),
-           "binding:vnic_type": "normal", "ip_allocation": "immediate"}
+           "binding:vnic_type": "normal", "ip_allocation": "immediate",
+           "dns_name": spec.get("dnsName") or "", "dns_assignment": assignment(spec)}
     if ctx.is_admin:
         out.update({"binding:host_id": host, "binding:profile": {},
                     "binding:vif_type": (st.get("vifType") or "bridge") if host else "unbound",
