@@ -119,6 +119,8 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"name": f"{_u()}.{ids['zname']}", "type": "A", "records": ["10.0.0.2"]}
     if key == "PUT /dns/v2/zones/{zone_id}/recordsets/{recordset_id}":
         return {"records": ["10.0.0.3"]}
+    if key == "PATCH /dns/v2/reverse/floatingips/{fip_key}":
+        return {"ptrdname": "ptr.authz.example."}
     if method == "POST" and template.rsplit("/", 1)[-1] in ("tsigkeys", "tlds", "blacklists"):
         return s.dns_admin_body(template.rsplit("/", 1)[-1])
     if method == "PATCH" and "{item_id}" in template:

@@ -129,6 +129,8 @@ class Filler:
             if not write:
                 return ids["router"]
             return await s.router(interface=self._method != "DELETE")
+        if name == "fip_key":  # Designate's <region>:<floating ip id>
+            return f"RegionOne:{ids['floatingip']}"
         if name in ("floatingip_id", "floating_ip_id"):
             return await s.floatingip() if write else ids["floatingip"]
         if name == "subnet_id":

@@ -44,6 +44,10 @@ DNS_RULES: dict[str, Outcome] = {
     f"PUT {_Z}/recordsets/{{recordset_id}}": DNS_WRITE,
     f"DELETE {_Z}/recordsets/{{recordset_id}}": DNS_WRITE,
     "GET /dns/v2/recordsets": TOKEN,
+    # a floating IP's PTR: its project's (an admin without all_projects acts in its own)
+    "GET /dns/v2/reverse/floatingips": TOKEN,
+    "GET /dns/v2/reverse/floatingips/{fip_key}": DNS_READ,
+    "PATCH /dns/v2/reverse/floatingips/{fip_key}": DNS_WRITE,
     "GET /dns/v2/quotas/{project_id}": PROJECT,
     "PATCH /dns/v2/quotas/{project_id}": ADMIN,
     "DELETE /dns/v2/quotas/{project_id}": ADMIN,

@@ -131,7 +131,9 @@ async def delete(objects: store.ObjectStore, actor: Actor, kind: str, ident: str
 
 async def check_zone_name(objects: store.ObjectStore, actor: Actor, name: str,
                           privileged: bool = False) -> None:
-    """TLD and blacklist rules for a new zone."""
+    """TLD and blacklist rules for a new zone (kumo's own reverse zones skip both)."""
+    if actor.system:
+        return
     tlds = {t["spec"]["name"].rstrip(".") + "." for t in
             (await objects.list(dm.DNS_TLD, None)).items}
     if name in tlds:
