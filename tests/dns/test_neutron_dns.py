@@ -86,14 +86,18 @@ def test_port_dns_name_published_and_removed(cloud: LiveCloud, conn: Any) -> Non
         assert port.dns_assignment[0]["hostname"] == "web"
         assert port.dns_assignment[0]["ip_address"] == ip
         _answer(knot, "web.netdns.example.", "A", _has(ip))
+        rev = ipaddress.ip_address(ip).reverse_pointer + "."
+        _answer(knot, rev, "PTR", _has("web.netdns.example."))
         conn.network.update_port(port, dns_name="api")
         _answer(knot, "api.netdns.example.", "A", _has(ip))
         _answer(knot, "web.netdns.example.", "A", _nx)
+        _answer(knot, rev, "PTR", _has("api.netdns.example."))
         # the user's own recordsets in the zone are left alone
         own = conn.dns.create_recordset(zone, name="mine.netdns.example.", type="A",
                                         records=["10.9.9.9"])
         conn.network.delete_port(port)
         _answer(knot, "api.netdns.example.", "A", _nx)
+        _answer(knot, rev, "PTR", _nx)
         _answer(knot, "mine.netdns.example.", "A", _has("10.9.9.9"))
         assert conn.dns.get_recordset(own, zone).records == ["10.9.9.9"]
     finally:

@@ -1,6 +1,6 @@
-"""The dns-integration reconciler over a real store: A and AAAA sets for a port's
-addresses in its own project's zone only, the user's sets left alone, everything kumo made
-removed with the port, and floating-IP PTRs dropped with their floating IP."""
+"""The dns-integration reconciler over a real store: A and AAAA sets (and PTRs) for a
+port's addresses in its own project's zone only, the user's sets left alone, everything
+kumo made removed with the port, and floating-IP PTRs dropped with their floating IP."""
 
 from __future__ import annotations
 
@@ -84,6 +84,11 @@ async def test_port_records_in_own_zone_only(objects: store.ObjectStore) -> None
     sets = await _sets(objects, zone)
     assert not any(name.startswith("intruder.") for name, _ in sets)
     assert sets[("taken.iso.example.", "A")]["spec"]["records"] == ["10.9.9.9"]
+    ptr = await until(lambda: rev.get_ptr(objects, "fd00::6"))
+    assert ptr is not None and ptr["spec"]["records"] == ["own.iso.example."]
+    assert ptr["spec"]["description"] == rev.MARK
+    assert (await rev.get_ptr(objects, "10.0.0.6"))["spec"]["records"] == ["own.iso.example."]
+    assert await rev.get_ptr(objects, "10.0.0.8") is None  # never published, no PTR
     serial = (await objects.get("DnsZone", "proj-a", zone["metadata"]["name"]))["spec"]["serial"]
     assert serial > zone["spec"]["serial"]
 
@@ -92,6 +97,10 @@ async def test_port_records_in_own_zone_only(objects: store.ObjectStore) -> None
     async def gone() -> bool:
         return not any(n.startswith("own.") for n, _ in await _sets(objects, zone))
     assert await until(gone), "the port's records outlived it"
+
+    async def no_ptr() -> bool:
+        return await rev.get_ptr(objects, "10.0.0.6") is None
+    assert await until(no_ptr), "the port's PTR outlived it"
     assert ("taken.iso.example.", "A") in await _sets(objects, zone)
 
 

@@ -7,7 +7,8 @@ project's ports and floating IPs publish there (``core.dns_neutron.wanted_record
 makes kumo's sets equal to it (``sync_zone``). A zone created after the port gets its
 records then; a write that fails is retried with backoff. Only the project's own zones are
 written, so a shared network never puts a name into another project's zone. The key
-``("ptr",)`` drops reverse records of floating IPs that are gone (``core.dns_reverse``).
+``("ptr",)`` makes the reverse records follow: a PTR for every published address, a
+floating IP's own PTR dropped with it (``core.dns_reverse.sync_ptrs``).
 """
 
 from __future__ import annotations
@@ -65,19 +66,24 @@ class DnsNeutron:
             self._on_event("ADDED", obj)
         self.controller.enqueue(PTR_KEY)
 
-    async def reconcile(self, key: tuple[str, ...]) -> Requeue | None:
-        if key == PTR_KEY:
-            self.writes += await dns_reverse.drop_orphans(
-                self.objects, {f["spec"]["floatingIpAddress"] for f in self.fips.values()})
-            return None
-        project = key[1]
-        zones = [z for z in self.zones.values() if z["metadata"]["namespace"] == project]
-        if not zones:
-            return None
+    def _project_view(self, project: str) -> tuple[list[Obj], list[Obj]]:
         ports = [p for p in self.ports.values() if p["metadata"]["namespace"] == project
                  and p["spec"].get("dnsName")]
         fips = [f for f in self.fips.values() if f["metadata"]["namespace"] == project
                 and f["spec"].get("dnsName")]
+        return ports, fips
+
+    async def reconcile(self, key: tuple[str, ...]) -> Requeue | None:
+        if key == PTR_KEY:
+            self.writes += await dns_reverse.sync_ptrs(
+                self.objects, self.published(),
+                {f["spec"]["floatingIpAddress"] for f in self.fips.values()})
+            return None
+        project = key[1]
+        zones = [z for z in self.zones.values() if z["metadata"]["namespace"] == project]
+        if not zones or project == dns_reverse.MANAGED:
+            return None
+        ports, fips = self._project_view(project)
         networks = {n["metadata"]["name"]: n for n in self.networks.values()}
         for zone in zones:
             want = dn.wanted_records(zone["spec"]["name"], ports, networks, fips)
@@ -85,7 +91,23 @@ class DnsNeutron:
                 self.writes += await dn.sync_zone(self.objects, zone, want)
             except store.NotFound:
                 continue  # the zone went meanwhile
+        self.controller.enqueue(PTR_KEY)
         return None
+
+    def published(self) -> dict[str, str]:
+        """address → FQDN of every port name published in a zone of its own project (a
+        floating IP's PTR is its owner's, through ``/v2/reverse/floatingips``)."""
+        networks = {n["metadata"]["name"]: n for n in self.networks.values()}
+        out: dict[str, str] = {}
+        for zone in self.zones.values():
+            project = zone["metadata"]["namespace"]
+            if project == dns_reverse.MANAGED:
+                continue
+            ports, _ = self._project_view(project)
+            for (fqdn, _), addresses in dn.wanted_records(zone["spec"]["name"], ports,
+                                                          networks, []).items():
+                out.update({a: fqdn for a in addresses})
+        return out
 
     async def run(self) -> None:
         informers = (self.ports, self.networks, self.fips, self.zones)

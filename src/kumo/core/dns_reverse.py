@@ -5,7 +5,8 @@ A floating IP's PTR lives in a reverse zone kumo owns in its own project ``MANAG
 /24), the /64 nibble zone for IPv6, made on first use. The tenant who owns the floating
 IP sets and unsets its PTR; nobody writes into the managed zones otherwise. Writes go
 through ``dns_records`` as kumo, so the secondaries get them by NOTIFY + IXFR like any
-other change. A PTR whose floating IP is gone is dropped by ``control/dns_neutron``.
+other change. ``sync_ptrs`` (run by ``control/dns_neutron``) adds a PTR for every name
+dns-integration publishes and drops a PTR whose floating IP or published name is gone.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .floatingips import fip_not_found
 Obj = dict[str, Any]
 MANAGED = "kumo-dns-managed"  # the project holding the reverse zones
 MANAGED_EMAIL = "hostmaster@kumo.test"
+MARK = "kumo: neutron dns-integration"  # a PTR kumo made for a published name
 
 
 def ptr_name(address: str) -> str:
@@ -90,11 +92,11 @@ async def set_ptr(objects: store.ObjectStore, address: str, ptrdname: object,
                   ttl: object = None, description: object = None) -> Obj:
     """Make (or change) the PTR of ``address``; the recordset as stored."""
     target = rules.check_fqdn(ptrdname, "ptrdname")
-    body: Obj = {"records": [target]}
+    # an API caller's PTR is never kumo's (MARK), so sync_ptrs leaves it alone
+    body: Obj = {"records": [target], "description": "" if description is None
+                 else description}
     if ttl is not None:
         body["ttl"] = ttl
-    if description is not None:
-        body["description"] = description
     zone = await _zone(objects, address)
     zone = await objects.get(dm.DNS_ZONE, MANAGED, zone["metadata"]["name"])
     cur = await get_ptr(objects, address)
@@ -114,21 +116,51 @@ async def unset_ptr(objects: store.ObjectStore, address: str) -> bool:
     return True
 
 
-async def drop_orphans(objects: store.ObjectStore, addresses: set[str]) -> int:
-    """Delete PTRs of addresses no floating IP holds any more; how many."""
-    live = {ptr_name(a) for a in addresses}
-    dropped = 0
+def _keep(rs: Obj, auto: dict[str, str], fips: set[str]) -> bool | None:
+    """True: the set stays as it is; False: it goes; None: kumo's, to be rewritten."""
+    name = rs["spec"]["name"]
+    if rs["spec"].get("description") != MARK:  # set through /v2/reverse/floatingips
+        return name in fips
+    if name not in auto:
+        return False
+    return True if rs["spec"].get("records") == [auto[name]] else None
+
+
+async def sync_ptrs(objects: store.ObjectStore, published: dict[str, str],
+                    fip_addresses: set[str]) -> int:
+    """Reverse records made equal to what is wanted; how many writes.
+
+    ``published``: address → FQDN of every name dns-integration published (kumo's PTRs,
+    marked ``MARK``); a PTR set through the API wins over kumo's and stays while a floating
+    IP holds its address."""
+    auto = {ptr_name(a): f for a, f in published.items()}
+    fips = {ptr_name(a) for a in fip_addresses}
+    writes, seen = 0, set()
     for zone in (await objects.list(dm.DNS_ZONE, MANAGED)).items:
         for rs in await records.zone_sets(objects, zone):
-            if rs["spec"]["type"] != "PTR" or rs["spec"]["name"] in live:
+            if rs["spec"]["type"] != "PTR":
+                continue
+            seen.add(rs["spec"]["name"])
+            keep = _keep(rs, auto, fips)
+            if keep:
                 continue
             fresh = await objects.get(dm.DNS_ZONE, MANAGED, zone["metadata"]["name"])
             try:
-                await records.delete_recordset(objects, _actor(), fresh, rs["metadata"]["name"])
+                if keep is None:
+                    await records.update_recordset(objects, _actor(), fresh,
+                                                   rs["metadata"]["name"],
+                                                   {"records": [auto[rs["spec"]["name"]]]})
+                else:
+                    await records.delete_recordset(objects, _actor(), fresh,
+                                                   rs["metadata"]["name"])
             except NotFound:
                 continue
-            dropped += 1
-    return dropped
+            writes += 1
+    for address, fqdn in published.items():
+        if ptr_name(address) not in seen:
+            await set_ptr(objects, address, fqdn, description=MARK)
+            writes += 1
+    return writes
 
 
 async def floating_ips(objects: store.ObjectStore, actor: Actor) -> list[Obj]:
