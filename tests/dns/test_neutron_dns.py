@@ -134,3 +134,27 @@ def test_floating_ip_name_and_ptr(cloud: LiveCloud, conn: Any) -> None:
     finally:
         conn.network.delete_network(ext)
         conn.dns.delete_zone(zone)
+
+
+def test_bad_names_refused(cloud: LiveCloud, conn: Any) -> None:
+    from openstack import exceptions
+
+    with pytest.raises(exceptions.BadRequestException, match="dns_domain"):
+        conn.network.create_network(name="bad-dns", dns_domain="no spaces.example.")
+    net = conn.network.create_network(name="ok-dns", dns_domain="ok.example")
+    try:
+        assert net.dns_domain == "ok.example."  # Neutron adds the trailing dot
+        with pytest.raises(exceptions.BadRequestException, match="dns_name"):
+            conn.network.create_port(network_id=net.id, dns_name="under_score!")
+        port = conn.network.create_port(network_id=net.id)
+        try:
+            assert port.dns_name == ""
+            r = conn.network.put(f"/ports/{port.id}", json={"port": {"dns_assignment": []}})
+            assert r.status_code == 400 and "dns_assignment" in r.text
+        finally:
+            conn.network.delete_port(port)
+    finally:
+        conn.network.delete_network(net)
+    p = cloud.openstack("ptr", "record", "set", "RegionOne:not-a-fip", "x.example.",
+                        check=False)
+    assert p.returncode != 0 and "not-a-fip could not be found" in p.stderr, p.stderr
