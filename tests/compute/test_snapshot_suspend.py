@@ -112,6 +112,7 @@ async def test_create_image_old_microversion_and_state_checks(plane: er.Plane, a
         r = await _act(nova, alice, building, {"createImage": {"name": "x"}})
         assert r.status_code == 409
         assert len((await nova.objects.list("Image", "")).items) == before
+    await plane.wait_status(alice, building, "ACTIVE")  # no teardown in the middle of a build
 
 
 async def test_failed_snapshot_deletes_image_and_clears_task(plane: er.Plane, alice: Tenant,
@@ -147,3 +148,24 @@ async def test_suspend_and_resume(plane: er.Plane, alice: Tenant, public_image: 
     assert plane.driver.vms[sid].power == "running"
     obj = await nova.server_obj(alice.project_id, sid)
     assert obj["status"]["powerState"] == cm.RUNNING
+
+
+async def test_create_backup_rotates(plane: er.Plane, alice: Tenant, public_image: str) -> None:
+    nova = plane.nova
+    sid = await nova.boot(alice, public_image)
+    await plane.wait_status(alice, sid, "ACTIVE")
+    bad = await _act(nova, alice, sid, {"createBackup": {"name": "b", "backup_type": "daily",
+                                                         "rotation": -1}})
+    assert bad.status_code == 400
+    ids = []
+    for n in range(3):
+        r = await _act(nova, alice, sid, {"createBackup": {
+            "name": f"b{n}", "backup_type": "daily", "rotation": 2}})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["image_id"])
+        img = await _wait_image(nova, alice, ids[-1], "active")
+        assert img["image_type"] == "backup" and img["backup_type"] == "daily"
+        await _wait_no_task(nova, alice, sid)
+    assert await _image(nova, alice, ids[0]) == 404  # the oldest went with the third
+    for kept in ids[1:]:
+        assert isinstance(await _image(nova, alice, kept), dict)

@@ -88,6 +88,8 @@ async def converge_snapshot(rec: ServerReconciler, server: Obj, work_dir: Path) 
         t1 = clock.now_iso()
         await _upload(rec, image_id, dest)
         await rec.event(server, "SnapshotUploaded", f"image {image_id} is active", start=t1)
+        if snap.get("backup"):
+            await rotate_backups(rec, server, snap["backup"])
     except (drv.DriverError, errors.StoreError, OSError) as exc:
         log.warning("snapshot of %s failed: %s", name, exc)
         await rec.event(server, "SnapshotFailed", f"{type(exc).__name__}: {exc}", start=t0,
@@ -98,6 +100,19 @@ async def converge_snapshot(rec: ServerReconciler, server: Obj, work_dir: Path) 
             os.unlink(dest)
     await rec.patch_status(server, {"taskState": None,
                                     "observedSnapshotNonce": int(snap.get("nonce", 0))})
+
+
+async def rotate_backups(rec: ServerReconciler, server: Obj, backup: Obj) -> None:
+    """Delete this server's oldest active backups of one type beyond ``rotation``."""
+    params = {"instance_uuid": server["metadata"]["name"], "image_type": "backup",
+              "backup_type": str(backup.get("type")), "status": "active",
+              "sort_key": "created_at", "sort_dir": "desc", "limit": "1000"}
+    r = await rec.api.request("GET", f"{rec.api.base}/image/v2/images", params=params)
+    rec.api._raise(r)
+    images = r.json().get("images") or []
+    for image in images[max(0, int(backup.get("rotation") or 0)):]:
+        await _discard_image(rec, image["id"])
+        await rec.event(server, "BackupRotated", f"old backup {image['id']} deleted")
 
 
 async def converge_suspend(rec: ServerReconciler, server: Obj, state: drv.VMState) -> None:

@@ -44,7 +44,7 @@ from .microversion import at_least
 from .quotas import limits_for
 from .schemas import ConsoleOutput, Lock, Reboot, Rebuild, gate
 from .secgroups import ACTIONS as SECURITY_GROUP_ACTIONS
-from .server_image import create_image, resume, suspend
+from .server_image import create_backup, create_image, resume, suspend
 
 Obj = dict[str, Any]
 ALLOW_REBOOT = (None, "rebooting", "reboot_pending", "reboot_started", "resuming",
@@ -196,7 +196,7 @@ ACTIONS: dict[str, Handler] = {
     "pause": lambda r, c, s, b: _simple(r, c, s, "pause", ("active",), "paused"),
     "unpause": lambda r, c, s, b: _simple(r, c, s, "unpause", ("paused",), "on"),
     "rebuild": _rebuild, "lock": _lock, "unlock": _unlock, "os-getConsoleOutput": _console,
-    "createImage": create_image, "suspend": suspend, "resume": resume,
+    "createImage": create_image, "createBackup": create_backup, "suspend": suspend, "resume": resume,
     **SECURITY_GROUP_ACTIONS,
 }
 
@@ -217,6 +217,7 @@ async def action(request: Request) -> Response:
             "addSecurityGroup": "os_compute_api:os-security-groups:add",
             "removeSecurityGroup": "os_compute_api:os-security-groups:remove",
             "createImage": "os_compute_api:servers:create_image",
+            "createBackup": "os_compute_api:os-create-backup",
             "suspend": "os_compute_api:os-suspend-server:suspend",
             "resume": "os_compute_api:os-suspend-server:resume"}.get(
         name, f"os_compute_api:servers:{name.removeprefix('os-')}")

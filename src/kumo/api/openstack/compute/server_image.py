@@ -1,7 +1,10 @@
-"""POST /servers/{id}/action createImage, suspend and resume.
+"""POST /servers/{id}/action createImage, createBackup, suspend and resume.
 
     createImage  a queued Glance image (kumo.core.snapshots) + spec.snapshot.nonce += 1
                  {imageId}; the agent flattens the VM's disk to qcow2 and uploads it
+    createBackup the same with image_type "backup" and {backup{type, rotation}}: after the
+                 upload the agent deletes this server's oldest backups of that type
+                 beyond ``rotation``, as Nova's compute manager does
     suspend      spec.power = "suspended" (QMP stop)   resume   spec.power = "on"
 
 Nova's answers: createImage is allowed when active, stopped, paused or suspended
@@ -11,8 +14,9 @@ with no task; 2.45+ returns {"image_id"}, older versions a Location header.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -36,6 +40,13 @@ class CreateImage(Strict):
     metadata: Metadata | None = None
 
 
+class CreateBackup(Strict):
+    name: Name
+    backup_type: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    rotation: Annotated[int, Field(ge=0, strict=True)]
+    metadata: Metadata | None = None
+
+
 def image_url(request: Request, image_id: str) -> str:
     """Where Glance serves the image (kumo's image API beside compute)."""
     cfg = runtime(request).config
@@ -46,24 +57,39 @@ def image_url(request: Request, image_id: str) -> str:
 
 async def create_image(request: Request, ctx: AuthContext, server: Obj, body: Any) -> Response:
     spec = parse_model(CreateImage, body, "createImage")
+    return await _snapshot(request, ctx, server, "createImage", spec.name,
+                           dict(spec.metadata or {}), None)
+
+
+async def create_backup(request: Request, ctx: AuthContext, server: Obj, body: Any) -> Response:
+    spec = parse_model(CreateBackup, body, "createBackup")
+    extra = {**(spec.metadata or {}), "backup_type": spec.backup_type}
+    return await _snapshot(request, ctx, server, "createBackup", spec.name, extra,
+                           {"type": spec.backup_type, "rotation": spec.rotation})
+
+
+async def _snapshot(request: Request, ctx: AuthContext, server: Obj, action: str, name: str,
+                    extra: dict[str, str], backup: Obj | None) -> Response:
+    """Create the queued image, then ask the agent (CAS) to fill it."""
     objects = runtime(request).objects
-    extra = dict(spec.metadata or {})
     allowed = (await limits_for(objects, server["metadata"]["namespace"]))["metadata_items"]
     if 0 <= allowed < len(extra):
         raise forbidden("Image metadata limit exceeded")
-    check_state(server, "createImage", SNAPSHOT_STATES)
+    check_state(server, action, SNAPSHOT_STATES)
     image_id = str(uuid.uuid4())
-    await objects.create(snapshots.snapshot_image(image_id, spec.name, server, ctx.user_id,
-                                                  extra))
+    image = snapshots.snapshot_image(image_id, name, server, ctx.user_id, extra)
+    if backup is not None:
+        image["spec"]["properties"]["image_type"] = "backup"
+    await objects.create(image)
 
     def change(obj: Obj) -> None:
-        check_state(obj, "createImage", SNAPSHOT_STATES)
+        check_state(obj, action, SNAPSHOT_STATES)
         obj["spec"]["snapshot"] = {"nonce": cm.nonce(obj["spec"], "snapshot") + 1,
-                                   "imageId": image_id}
+                                   "imageId": image_id, "backup": backup}
 
     try:
-        await apply_action(request, ctx, server, "createImage", change,
-                     f"snapshot to image {image_id} requested")
+        await apply_action(request, ctx, server, action, change,
+                           f"snapshot to image {image_id} requested")
     except Exception:
         await objects.delete(snapshots.IMAGE, "", image_id)
         raise
