@@ -15,7 +15,7 @@ from kumo.model.image import IMAGE
 
 from ...auth import AuthContext
 from ...runtime import runtime
-from .common import caller, compute_root, forbidden, not_found
+from .common import bad, caller, compute_root, forbidden, not_found
 from .microversion import at_least
 
 Obj = dict[str, Any]
@@ -60,15 +60,46 @@ def _detail(request: Request, obj: Obj) -> Obj:
     return view
 
 
-async def _images(request: Request) -> tuple[AuthContext, list[Obj]]:
+def _matches(obj: Obj, params: Any) -> bool:
+    """Nova's proxy filters: name, server (id or URL), type (image_type), status."""
+    spec, props = obj["spec"], obj["spec"].get("properties") or {}
+    if "name" in params and spec.get("name") != params["name"]:
+        return False
+    if "server" in params and props.get("instance_uuid") != params["server"].rstrip(
+            "/").rsplit("/", 1)[-1]:
+        return False
+    if "type" in params and props.get("image_type") != params["type"]:
+        return False
+    state = (obj.get("status") or {}).get("state", "queued")
+    return "status" not in params or STATUS.get(state) == params["status"].upper()
+
+
+def _page(images: list[Obj], params: Any) -> list[Obj]:
+    marker = params.get("marker")
+    if marker:
+        ids = [o["metadata"]["name"] for o in images]
+        if marker not in ids:
+            raise bad(f"marker [{marker}] not found")
+        images = images[ids.index(marker) + 1:]
+    limit = params.get("limit")
+    if limit is not None:
+        if not limit.isdigit():
+            raise bad("limit param must be an integer")
+        images = images[:int(limit)]
+    return images
+
+
+async def _images(request: Request, *, filtered: bool = False
+                  ) -> tuple[AuthContext, list[Obj]]:
     ctx = await caller(request)
     if at_least(request, "2.36"):
         raise not_found("The resource could not be found.")
     items = (await runtime(request).objects.list(IMAGE, "")).items
+    params = request.query_params if filtered else {}
     seen = [o for o in items if _visible(ctx, o)
-            and (o.get("status") or {}).get("state") != "deleted"]
-    return ctx, sorted(seen, key=lambda o: o["metadata"].get("creationTimestamp", ""),
-                       reverse=True)
+            and (o.get("status") or {}).get("state") != "deleted" and _matches(o, params)]
+    seen.sort(key=lambda o: o["metadata"].get("creationTimestamp", ""), reverse=True)
+    return ctx, _page(seen, params) if filtered else seen
 
 
 async def _one(request: Request) -> tuple[AuthContext, Obj]:
@@ -81,14 +112,14 @@ async def _one(request: Request) -> tuple[AuthContext, Obj]:
 
 
 async def index(request: Request) -> Response:
-    _, images = await _images(request)
+    _, images = await _images(request, filtered=True)
     return JSONResponse({"images": [
         {"id": o["metadata"]["name"], "name": o["spec"].get("name"),
          "links": _links(request, o["metadata"]["name"])} for o in images]})
 
 
 async def detail(request: Request) -> Response:
-    _, images = await _images(request)
+    _, images = await _images(request, filtered=True)
     return JSONResponse({"images": [_detail(request, o) for o in images]})
 
 
