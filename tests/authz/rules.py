@@ -394,6 +394,10 @@ RULES: dict[str, Outcome] = {
     "GET /network/v2.0/security-group-rules/{rule_id}": READ,
     "DELETE /network/v2.0/security-group-rules/{rule_id}": WRITE,
     "GET /compute/v2.1/os-floating-ips": ("401", "404", "404", "404", "404"),  # gone at 2.36
+    "GET /compute/v2.1/images": ("401", "404", "404", "404", "404"),  # proxy gone at 2.36
+    "GET /compute/v2.1/images/detail": ("401", "404", "404", "404", "404"),
+    "GET /compute/v2.1/images/{image_id}": ("401", "404", "404", "404", "404"),
+    "DELETE /compute/v2.1/images/{image_id}": ("401", "404", "404", "404", "404"),
     "GET /compute/v2.1/os-floating-ips/{floating_ip_id}": ("401", "404", "404", "404", "404"),
     "GET /network/v2.0/routers": TOKEN,
     "POST /network/v2.0/routers": CREATE,

@@ -9,7 +9,7 @@
 #
 # Results: $WORK/<svc>.subunit (raw), <svc>.csv, ws-<svc>/logs/tempest.log (HTTP log).
 #
-# Env knobs: KUMO (kumo binary), PORT, DRIVER (fake|qemu), VENV, WORK, TIMEOUT_<SVC>,
+# Env knobs: NEUTRON_FOR (services run with neutron = true; default network), KUMO, PORT, DRIVER (fake|qemu), VENV, WORK, TIMEOUT_<SVC>,
 # KUMO_SETTINGS (`kumo up --set` NAME=VALUE pairs; the default gives Keystone's lockout
 # the short figures tempest.conf's [identity] user_lockout_* describe).
 set -euo pipefail
@@ -32,6 +32,7 @@ TIMEOUT_compute="${TIMEOUT_compute:-1200}"
 TIMEOUT_compute_subset="${TIMEOUT_compute_subset:-900}"
 TIMEOUT_network="${TIMEOUT_network:-1200}"
 PARALLEL="${PARALLEL:-0}"
+NEUTRON_FOR="${NEUTRON_FOR:-network}"  # services whose tempest.conf says neutron = true
 KUMO_SETTINGS="${KUMO_SETTINGS:-lockout_failure_attempts=2 lockout_duration=10}"
 
 mkdir -p "$WORK"
@@ -84,7 +85,7 @@ run_service() {
     sed -e "s#@KUMO_URL@#$URL#g" -e "s#@ADMIN_PASSWORD@#$ADMIN_PASSWORD#g" \
         -e "s#@IMAGE_REF@#$IMAGE_REF#g" -e "s#@LOG_DIR@#$ws/logs#g" \
         -e "s#@PUBLIC_NET_ID@#$PUBLIC_NET_ID#g" \
-        -e "s#@NEUTRON@#$([ "$svc" = network ] && echo True || echo False)#g" \
+        -e "s#@NEUTRON@#$(case " $NEUTRON_FOR " in *" $svc "*) echo True ;; *) echo False ;; esac)#g" \
         "$HERE/tempest.conf.in" >"$ws/etc/tempest.conf"
     case "$svc" in
         compute_subset) regex="$COMPUTE_REGEX" ;;

@@ -25,6 +25,7 @@ from kumo.drivers import compute as drv
 from kumo.model import compute as cm
 from kumo.model.events import event_object
 
+from . import compute_actions as actions
 from .images import ImageFetcher
 from .network import NetworkAgent, VifPlugTimeout
 
@@ -224,7 +225,10 @@ class ServerReconciler:
         elif desired == "on" and state.power == "paused":
             await self.driver.unpause(name)
             await self.event(server, "Unpaused", "server unpaused", start=t0)
+        await actions.converge_suspend(self, server, state)
         await self._converge_nics(server)
+        if actions.snapshot_pending(server):
+            await actions.converge_snapshot(self, server, self.images.cache.dir.parent / "snap")
         reboot = spec.get("reboot") or {}
         if int(reboot.get("nonce", 0)) > int(status.get("observedRebootNonce", 0)):
             hard = reboot.get("type", "SOFT").upper() == "HARD"
@@ -265,8 +269,9 @@ class ServerReconciler:
 
     async def _report(self, server: dict[str, Any], state: drv.VMState, *,
                       launched: bool = False) -> None:
-        vm_state = {"running": "active", "paused": "paused", "shutdown": "stopped",
-                    "crashed": "stopped", "absent": "stopped"}[str(state.power)]
+        vm_state = actions.reported_vm_state(server, {
+            "running": "active", "paused": "paused", "shutdown": "stopped",
+            "crashed": "stopped", "absent": "stopped"}[str(state.power)])
         status: dict[str, Any] = {
             "vmState": vm_state, "taskState": None, "powerState": POWER_CODES[str(state.power)],
             "host": self.host, "hypervisorHostname": self.host, "pid": state.pid,

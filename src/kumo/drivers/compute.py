@@ -223,6 +223,12 @@ class ComputeDriver(Protocol):
         """Stop the VM and remove all of its files; a no-op when absent."""
         ...
 
+    async def snapshot(self, vm_id: str, dest: Path) -> None:
+        """Write the VM's root disk, flattened, as a standalone qcow2 file at dest.
+
+        A running VM is paused for the copy (consistent disk) and resumed after."""
+        ...
+
     async def nics(self, vm_id: str) -> list[NicSpec]:
         """The NICs the VM has now (boot NICs plus hot-plugged ones)."""
         ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .compute import (
     HostInfo,
@@ -120,6 +121,10 @@ class FakeDriver:
 
     async def destroy(self, vm_id: str) -> None:
         self.vms.pop(vm_id, None)
+
+    async def snapshot(self, vm_id: str, dest: Path) -> None:
+        vm = self._get(vm_id)
+        dest.write_bytes(f"fake snapshot of {vm_id} after {vm.boots} boots\n".encode())
 
     def console_stamp(self, vm_id: str) -> tuple[int, int] | None:
         vm = self.vms.get(vm_id)

@@ -7,9 +7,10 @@ Server (namespaced by project, name = server uuid)
           image{id,name,diskFormat,checksum,size,kernelId,ramdiskId,properties},
           keyName, publicKey, userData (base64), metadata{}, availabilityZone,
           group (server group id), networks ("none"|"auto"|[...]),
-          power ("on"|"off"|"paused"),            desired power state
+          power ("on"|"off"|"paused"|"suspended"), desired power state
           reboot {nonce:int, type:"SOFT"|"HARD"}, bump nonce to ask for a reboot
           rebuild {nonce:int, image{...}},        bump nonce to ask for a rebuild
+          snapshot {nonce:int, imageId},          bump nonce to ask for a createImage
           locked {by, reason} | null, description, tags[], requestId (of the last action),
           host}                                   written once by the scheduler (binding)
   status written by the scheduler until bound, then by the host agent only
@@ -17,7 +18,7 @@ Server (namespaced by project, name = server uuid)
           taskState (null|"scheduling"|"spawning"|"rebooting"|"powering-off"|...),
           powerState (0 NOSTATE, 1 RUNNING, 3 PAUSED, 4 SHUTDOWN, 6 CRASHED),
           host, hypervisorHostname, launchedAt, fault{message, code, details, created},
-          observedRebootNonce, observedRebuildNonce, attempts, excludedHosts[],
+          observedRebootNonce, observedRebuildNonce, observedSnapshotNonce, attempts, excludedHosts[],
           accelerator, pid, recover ("reboot"|"rebuild": an ERROR server being built again)}
   labels kumo.io/host=<host> once bound (agents watch by label)
   finalizers kumo.io/compute-agent once bound: the agent removes it after destroying the VM.

@@ -25,6 +25,8 @@ from kumo.model import compute as cm
 from ...auth import AuthContext
 from ...runtime import runtime
 from . import lookup, views
+from .action_base import apply_action as _apply
+from .action_base import check_lock, check_state
 from .common import (
     bad,
     body_of_any,
@@ -33,64 +35,21 @@ from .common import (
     conflict,
     find_server,
     forbidden,
-    mutate_server,
     not_found,
     parse_model,
     policy_denied,
-    request_id,
     require_member,
-    stamp_updated,
 )
-from .instance_actions import record_action, record_step
 from .microversion import at_least
 from .quotas import limits_for
 from .schemas import ConsoleOutput, Lock, Reboot, Rebuild, gate
 from .secgroups import ACTIONS as SECURITY_GROUP_ACTIONS
-from .views import effective_state
+from .server_image import create_backup, create_image, resume, suspend
 
 Obj = dict[str, Any]
 ALLOW_REBOOT = (None, "rebooting", "reboot_pending", "reboot_started", "resuming",
                 "rebooting_hard", "unpausing", "pausing", "suspending")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
-
-
-def check_lock(ctx: AuthContext, server: Obj) -> None:
-    if server["spec"].get("locked") and not ctx.is_admin:
-        raise conflict(f"Instance {server['metadata']['name']} is locked")
-
-
-def check_state(server: Obj, action: str, vm_states: tuple[str, ...] | None,
-                task_states: tuple[str | None, ...] | None = (None,),
-                must_have_launched: bool = True) -> None:
-    """Nova's check_instance_state, worded as the API's 409."""
-    vm, task = effective_state(server)
-    sid = server["metadata"]["name"]
-    if server["metadata"].get("deletionTimestamp"):
-        raise conflict(f"Cannot '{action}' instance {sid} while it is in task_state deleting")
-    if vm_states is not None and vm not in vm_states:
-        raise conflict(f"Cannot '{action}' instance {sid} while it is in vm_state {vm}")
-    if task_states is not None and task not in task_states:
-        raise conflict(f"Cannot '{action}' instance {sid} while it is in task_state {task}")
-    if must_have_launched and not (server.get("status") or {}).get("launchedAt"):
-        raise conflict(f"Cannot '{action}' instance {sid} while it is in launched_at None")
-
-
-async def _apply(request: Request, ctx: AuthContext, server: Obj, action: str,
-                 change: Callable[[Obj], None], message: str) -> Obj:
-    """CAS the spec change, then record the InstanceAction and the facade's step."""
-    req_id = request_id(request)
-
-    def full(obj: Obj) -> None:
-        change(obj)
-        obj["spec"]["requestId"] = req_id
-        stamp_updated(obj)
-
-    objects = runtime(request).objects
-    updated = await mutate_server(objects, server, full)
-    await record_action(objects, updated, action, req_id, ctx)
-    reason = "".join(p.capitalize() for p in action.split("_")) + "Accepted"
-    await record_step(objects, updated, reason, message, req_id)
-    return updated
 
 
 def _power(ctx: AuthContext, action: str, allowed: tuple[str, ...], power: str
@@ -237,6 +196,7 @@ ACTIONS: dict[str, Handler] = {
     "pause": lambda r, c, s, b: _simple(r, c, s, "pause", ("active",), "paused"),
     "unpause": lambda r, c, s, b: _simple(r, c, s, "unpause", ("paused",), "on"),
     "rebuild": _rebuild, "lock": _lock, "unlock": _unlock, "os-getConsoleOutput": _console,
+    "createImage": create_image, "createBackup": create_backup, "suspend": suspend, "resume": resume,
     **SECURITY_GROUP_ACTIONS,
 }
 
@@ -255,7 +215,11 @@ async def action(request: Request) -> Response:
             "lock": "os_compute_api:os-lock-server:lock",
             "unlock": "os_compute_api:os-lock-server:unlock",
             "addSecurityGroup": "os_compute_api:os-security-groups:add",
-            "removeSecurityGroup": "os_compute_api:os-security-groups:remove"}.get(
+            "removeSecurityGroup": "os_compute_api:os-security-groups:remove",
+            "createImage": "os_compute_api:servers:create_image",
+            "createBackup": "os_compute_api:os-create-backup",
+            "suspend": "os_compute_api:os-suspend-server:suspend",
+            "resume": "os_compute_api:os-suspend-server:resume"}.get(
         name, f"os_compute_api:servers:{name.removeprefix('os-')}")
     require_member(ctx, rule)
     return await handler(request, ctx, server, body)

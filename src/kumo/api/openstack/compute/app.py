@@ -48,6 +48,7 @@ from . import flavors as compute_flavors
 from . import floating_ips as compute_fips
 from . import groups as compute_groups
 from . import hosts as compute_hosts
+from . import images_proxy as compute_images
 from . import instance_actions as compute_instance_actions
 from . import keypairs as compute_keypairs
 from . import ports as compute_ports
@@ -126,6 +127,9 @@ def _flavor_and_tenant_routes() -> list[Route]:
         *_at("/v2.1/os-keypairs/{name}", get=k.show, delete=k.delete),
         *_at("/v2.1/os-server-groups", get=g.index, post=g.create),
         *_at("/v2.1/os-server-groups/{group_id}", get=g.show, delete=g.delete),
+        *_at("/v2.1/images", get=compute_images.index),
+        *_at("/v2.1/images/detail", get=compute_images.detail),
+        *_at("/v2.1/images/{image_id}", get=compute_images.show, delete=compute_images.delete),
         *_at("/v2.1/os-floating-ips", get=compute_fips.index),
         *_at("/v2.1/os-floating-ips/{floating_ip_id}", get=compute_fips.show),
         *_at("/v2.1/os-security-groups", get=compute_secgroups.index),

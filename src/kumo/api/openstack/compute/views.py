@@ -83,6 +83,8 @@ def pending_task(server: Obj, vm: str) -> str | None:
     if cm.nonce(spec, "reboot") > int(st.get("observedRebootNonce", 0)):
         hard = str((spec.get("reboot") or {}).get("type", "SOFT")).upper() == "HARD"
         return "rebooting_hard" if hard else "rebooting"
+    if cm.nonce(spec, "snapshot") > int(st.get("observedSnapshotNonce", 0)):
+        return "image_snapshot"
     generation = int(server["metadata"].get("generation", 1))
     if generation <= int(st.get("observedGeneration", 0)):
         return None
@@ -95,6 +97,10 @@ def pending_task(server: Obj, vm: str) -> str | None:
         return "pausing"
     if power == "on" and vm == "paused":
         return "unpausing"
+    if power == "suspended" and vm == "active":
+        return "suspending"
+    if power == "on" and vm == "suspended":
+        return "resuming"
     return None
 
 
