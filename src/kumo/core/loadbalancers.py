@@ -54,6 +54,7 @@ class LbRequest:
     vip_address: str | None = None
     flavor_id: str | None = None
     tags: list[str] = field(default_factory=list)
+    fill: Callable[[Obj], None] | None = None  # the single-call tree (loadbalancers_tree)
 
 
 def lb_not_found(lb_id: str) -> NotFound:
@@ -186,6 +187,8 @@ async def create_lb(objects: store.ObjectStore, actor: Actor, req: LbRequest) ->
                      "vipSubnetId": fixed.get("subnetId", ""),
                      "vipNetworkId": port["spec"]["networkId"], "provider": lbm.PROVIDER,
                      "flavorId": req.flavor_id, "listeners": [], "pools": []}
+        if req.fill is not None:
+            req.fill(spec)
         return await objects.create({
             "apiVersion": "kumo.io/v1", "kind": lbm.LOADBALANCER,
             "metadata": {"name": lb_id, "namespace": req.project, "labels": {}},

@@ -174,6 +174,13 @@ def _insert(spec: Obj, what: str, child: Obj, parent_id: str | None) -> None:
         pool["healthMonitor"] = child
 
 
+def graft(spec: Obj, ops: list[tuple[str, Obj, str | None]], gen: int = 1) -> None:
+    """Octavia's single-call create: children (ids chosen by the caller, parents before
+    their children) put into a new LB's spec under the same rules as one at a time."""
+    for what, child, parent_id in ops:
+        _insert(spec, what, {**child, "gen": gen, "cgen": gen}, parent_id)
+
+
 async def add(objects: store.ObjectStore, actor: Actor, lb: Obj, what: str, child: Obj,
               parent_id: str | None = None) -> tuple[Obj, Obj]:
     child = {**child, "id": child.get("id") or str(uuid.uuid4())}

@@ -23,7 +23,7 @@ from .listeners import common_fields, unsupported
 Obj = dict[str, Any]
 _P_UPDATE = {"name", "description", "admin_state_up", "tags", "action", "position",
              "redirect_pool_id", "redirect_url", "redirect_prefix", "redirect_http_code"}
-_P_CREATE = _P_UPDATE | {"listener_id", "project_id", "tenant_id", "rules"}
+POLICY_CREATE = _P_UPDATE | {"listener_id", "project_id", "tenant_id", "rules"}
 _R_UPDATE = {"admin_state_up", "tags", "type", "compare_type", "key", "value", "invert"}
 _R_CREATE = _R_UPDATE | {"project_id", "tenant_id"}
 _TARGET = {"REDIRECT_TO_POOL": "redirect_pool_id", "REDIRECT_TO_URL": "redirect_url",
@@ -114,18 +114,23 @@ async def policy_show(request: Request) -> Response:
     return JSONResponse({"l7policy": views.l7policy_view(lb, _listener_of(lb, p["id"]), p)})
 
 
+def new_policy(data: Obj) -> Obj:
+    """A policy with its rules from Octavia's fields (also the single-call tree's)."""
+    now = now_seconds_iso()
+    rules = [{"adminStateUp": True, **_rule_fields(r), "id": None, "createdAt": now,
+              "updatedAt": None} for r in _rule_list(data.get("rules"))]
+    return {"name": "", "description": "", "adminStateUp": True, "createdAt": now,
+            **_policy_fields(data), "updatedAt": None, "rules": rules}
+
+
 async def policy_create(request: Request) -> Response:
     a = await actor(request)
-    data = await body(request, "l7policy", _P_CREATE)
+    data = await body(request, "l7policy", POLICY_CREATE)
     if not data.get("listener_id"):
         raise bad("Missing mandatory field/attribute listener_id.")
     lb, _ = await tree.find(runtime(request).objects, a, tree.LISTENER,
                             str(data["listener_id"]))
-    now = now_seconds_iso()
-    rules = [{**_rule_fields(r), "id": None, "adminStateUp": True, "createdAt": now,
-              "updatedAt": None} for r in _rule_list(data.get("rules"))]
-    child = {"name": "", "description": "", "adminStateUp": True, "createdAt": now,
-             **_policy_fields(data), "updatedAt": None, "rules": rules}
+    child = new_policy(data)
     lb, p = await tree.add(runtime(request).objects, a, lb, tree.L7POLICY, child,
                            str(data["listener_id"]))
     view = views.l7policy_view(lb, _listener_of(lb, p["id"]), p)
