@@ -138,7 +138,7 @@ def server_args(pool: PoolPlan, m: MemberPlan) -> str:
     return " ".join(args)
 
 
-def _frontend(lb: LbPlan, x: ListenerPlan) -> list[str]:  # noqa: C901
+def _frontend(lb: LbPlan, x: ListenerPlan) -> list[str]:
     lines = [f"frontend l{_id(x.id)}", f"    mode {mode(x.protocol)}",
              f"    bind {_ip(lb.vip)}:{_int(x.port, 1, 65535)}",
              f"    timeout client {_int(x.timeout_client, 0, 86400000)}ms"]
