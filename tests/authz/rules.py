@@ -436,14 +436,14 @@ def _octavia() -> dict[str, Outcome]:
     out: dict[str, Outcome] = {"GET /load-balancer/": PUBLIC}
     one = {"lbaas/loadbalancers": "{lb_id}", "lbaas/listeners": "{listener_id}",
            "lbaas/pools": "{pool_id}", "lbaas/healthmonitors": "{hm_id}",
-           "lbaas/pools/{pool_id}/members": "{member_id}"}
+           "lbaas/pools/{pool_id}/members": "{member_id}", "lbaas/l7policies": "{l7policy_id}",
+           "lbaas/l7policies/{l7policy_id}/rules": "{l7rule_id}"}
     for v in ("v2", "v2.0"):
         p = f"/load-balancer/{v}/"
         for coll, ident in one.items():
-            members = coll.endswith("/members")
+            members = coll.endswith(("/members", "/rules"))
             out[f"GET {p}{coll}"] = READ if members else TOKEN
-            out[f"POST {p}{coll}"] = WRITE if members or "listeners" in coll or \
-                "pools" in coll or "healthmonitors" in coll else CREATE
+            out[f"POST {p}{coll}"] = CREATE if coll.endswith("loadbalancers") else WRITE
             out[f"GET {p}{coll}/{ident}"] = READ
             out[f"PUT {p}{coll}/{ident}"] = WRITE
             out[f"DELETE {p}{coll}/{ident}"] = WRITE

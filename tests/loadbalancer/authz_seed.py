@@ -57,8 +57,13 @@ async def tree(seed: Any) -> dict[str, str]:
         "pool_id": pool, "type": "TCP", "delay": 1, "timeout": 1, "max_retries": 1}}))[
         "healthmonitor"]["id"]
     await observe(seed, lb)
+    policy = (await _octavia(seed, "POST", "/l7policies", {"l7policy": {
+        "listener_id": listener, "action": "REJECT", "rules": [
+            {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/deny"}]}}))["l7policy"]
+    await observe(seed, lb)
     return {"lb_id": lb, "listener_id": listener, "pool_id": pool, "member_id": member,
-            "hm_id": hm, "vip_subnet": sub}
+            "hm_id": hm, "vip_subnet": sub, "l7policy_id": policy["id"],
+            "l7rule_id": policy["rules"][0]["id"]}
 
 
 async def body(seed: Any, key: str, tree_ids: dict[str, str], caller_net: Any) -> Any:
@@ -80,12 +85,18 @@ async def body(seed: Any, key: str, tree_ids: dict[str, str], caller_net: Any) -
     if m == "POST" and t.endswith("/lbaas/healthmonitors"):
         return {"healthmonitor": {"pool_id": await _bare_pool(seed, tree_ids), "type": "TCP",
                                   "delay": 1, "timeout": 1, "max_retries": 1}}
+    if m == "POST" and t.endswith("/lbaas/l7policies"):
+        return {"l7policy": {"listener_id": tree_ids["listener_id"], "action": "REJECT"}}
+    if m == "POST" and t.endswith("/rules"):
+        return {"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/x"}}
+    if m == "PUT" and "/rules/" in t:
+        return {"rule": {"value": "/y"}}
     if m == "PUT" and "/quotas/" in t:
         return {"quota": {"load_balancer": -1}}
     if m == "PUT":
         what = t.split("/lbaas/")[1].split("/")[0]
         key_ = {"loadbalancers": "loadbalancer", "listeners": "listener", "pools": "pool",
-                "healthmonitors": "healthmonitor"}[what]
+                "healthmonitors": "healthmonitor", "l7policies": "l7policy"}[what]
         if "/members/" in t:
             key_ = "member"
         return {key_: {"name": "renamed"}}

@@ -166,3 +166,60 @@ def test_loadbalancer_sdk(world: LbWorld) -> None:
                        capture_output=True, text=True, env=world.cloud.env(), timeout=300,
                        check=False)
     assert p.returncode == 0 and "SDK-OK" in p.stdout, p.stderr[-3000:]
+
+
+def _code(netns: str, url: str, timeout: float = 2.0) -> tuple[int, str]:
+    """(curl's exit code, the HTTP status) of one GET from inside ``netns``."""
+    res = subprocess.run(["ip", "netns", "exec", netns, "curl", "-s", "-o", "/dev/null",
+                          "-w", "%{http_code}", "-m", str(timeout), url],
+                         capture_output=True, text=True)
+    return res.returncode, res.stdout
+
+
+def test_l7_policies_and_vip_security_group(world: LbWorld) -> None:
+    """An L7 path rule sends /static to the other pool, a REJECT rule answers 403 (both
+    through `openstack loadbalancer l7policy/l7rule`); the VIP's group lets the
+    listener's port in and drops another port that something listens on."""
+    os_ = world.cloud.openstack
+    net = os_("network", "create", "l7-net")
+    sub = os_("subnet", "create", "--network", net["id"], "--subnet-range",
+              "10.62.0.0/24", "l7-sub")
+    vni = int(os_("network", "show", net["id"])["provider:segmentation_id"])
+    lb = os_("loadbalancer", "create", "--vip-subnet-id", sub["id"], "--wait")
+    listener = os_("loadbalancer", "listener", "create", "--protocol", "HTTP",
+                   "--protocol-port", "80", "--wait", lb["id"])
+    pools = [os_("loadbalancer", "pool", "create", "--protocol", "HTTP", "--lb-algorithm",
+                 "ROUND_ROBIN", *args, "--wait") for args in
+             (["--listener", listener["id"]], ["--loadbalancer", lb["id"]])]
+    app, static, client = (world.plug(p, vni, 24) for p in _ports(world, net["id"], 3))
+    world.serve(app, "APP")
+    world.serve(static, "STATIC")
+    for guest, pool in ((app, pools[0]), (static, pools[1])):
+        os_("loadbalancer", "member", "create", "--address", guest.ip, "--protocol-port",
+            "8080", "--wait", pool["id"])
+    to_pool = os_("loadbalancer", "l7policy", "create", "--action", "REDIRECT_TO_POOL",
+                  "--redirect-pool", pools[1]["id"], "--wait", listener["id"])
+    os_("loadbalancer", "l7rule", "create", "--type", "PATH", "--compare-type",
+        "STARTS_WITH", "--value", "/static", "--wait", to_pool["id"])
+    reject = os_("loadbalancer", "l7policy", "create", "--action", "REJECT", "--wait",
+                 listener["id"])
+    os_("loadbalancer", "l7rule", "create", "--type", "PATH", "--compare-type", "REGEX",
+        "--value", "^/admin", "--wait", reject["id"])
+    vip = f"http://{lb['vip_address']}"
+    wait_for("listener reachable", lambda: backends.get(client.ns, vip + "/") == "APP",
+             timeout=20)
+    assert {backends.get(client.ns, vip + "/static/a.css") for _ in range(3)} == {"STATIC"}
+    assert backends.get(client.ns, vip + "/index.html") == "APP"
+    assert _code(client.ns, vip + "/admin/x") == (0, "403")
+    assert _code(client.ns, vip + "/static")[1] == "200"
+
+    # the VIP's security group: port 80 in, another port dropped though a server is there
+    inside = backends.start_backend(f"qlb-{lb['id']}", lb["vip_address"], 9999, "SIDE")
+    try:
+        rc, _ = _code(client.ns, f"{vip}:9999/", timeout=2)
+        assert rc == 28, rc  # a timeout: dropped by the group, not refused
+        assert backends.get(client.ns, vip + "/") == "APP"
+    finally:
+        inside.kill()
+        inside.wait()
+    os_("loadbalancer", "delete", "--cascade", "--wait", lb["id"], json_out=False)

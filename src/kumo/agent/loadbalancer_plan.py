@@ -19,6 +19,7 @@ from kumo.drivers.haproxy_config import (
     MonitorPlan,
     PoolPlan,
 )
+from kumo.drivers.haproxy_l7 import PolicyPlan, RulePlan
 
 Obj = dict[str, Any]
 STATS = ("scur", "qcur", "rate", "stot", "bin", "bout", "ereq", "econ", "eresp",
@@ -40,6 +41,19 @@ def _monitor(h: Obj | None) -> MonitorPlan | None:
                        h.get("urlPath") or "/", h.get("expectedCodes") or "200")
 
 
+def _policies(x: Obj) -> tuple[PolicyPlan, ...]:
+    """The listener's enabled policies in position order, each with its enabled rules."""
+    return tuple(
+        PolicyPlan(p["id"], p["action"],
+                   tuple(RulePlan(r["id"], r["type"], r["compareType"], r["value"],
+                                  r.get("key"), bool(r.get("invert", False)))
+                         for r in p.get("rules") or [] if r.get("adminStateUp", True)),
+                   p.get("redirectPoolId"),
+                   p.get("redirectUrl") or p.get("redirectPrefix"),
+                   int(p.get("redirectHttpCode") or 302))
+        for p in x.get("l7policies") or [] if p.get("adminStateUp", True))
+
+
 def plan(lb: Obj) -> LbPlan:
     spec = lb["spec"]
     pools = tuple(
@@ -58,7 +72,7 @@ def plan(lb: Obj) -> LbPlan:
                      int(x.get("timeoutMemberConnect", 5000)),
                      int(x.get("timeoutMemberData", 50000)),
                      (x.get("insertHeaders") or {}).get("X-Forwarded-For", "").lower()
-                     == "true", tuple(x.get("allowedCidrs") or ()))
+                     == "true", tuple(x.get("allowedCidrs") or ()), _policies(x))
         for x in spec.get("listeners") or [])
     return LbPlan(lb["metadata"]["name"], spec["vipAddress"], listeners, pools,
                   bool(spec.get("adminStateUp", True)))
@@ -112,6 +126,10 @@ def operating(lb: Obj, rows: list[dict[str, str]]) -> dict[str, str]:
         else:
             out[x["id"]] = _roll([pools.get(x.get("defaultPoolId") or "", "ONLINE")])
         listeners.append(out[x["id"]])
+        for p in x.get("l7policies") or []:  # Octavia: ONLINE once applied, else OFFLINE
+            out[p["id"]] = "ONLINE" if p.get("adminStateUp", True) else "OFFLINE"
+            for r in p.get("rules") or []:
+                out[r["id"]] = "ONLINE" if r.get("adminStateUp", True) else "OFFLINE"
     top = [s for s in listeners if s != "OFFLINE"]
     out[lb["metadata"]["name"]] = "DEGRADED" if top and _roll(top) != "ONLINE" else "ONLINE"
     if listeners and not top:

@@ -5,7 +5,8 @@ fewest load balancers; an LB keeps its host while that Host exists. The VIP port
 (deviceOwner "Octavia") is bound to the same host, which makes that host's overlay sync
 plug it as a veth into ``qlb-<id>``; the host's load-balancer agent runs HAProxy there
 and reports what it serves (agent/loadbalancer.py). Level-triggered: a crash between the
-two writes is finished by the next pass.
+two writes is finished by the next pass. It also keeps the VIP's security group
+(``lb-<id>``, core/loadbalancer_vip_sg.py) allowing exactly the listeners' ports.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from kumo import store
 from kumo.common.informer import Informer
 from kumo.common.reconciler import Controller, Requeue
+from kumo.core import loadbalancer_vip_sg as vip_sg
 from kumo.core import ports as core_ports
 from kumo.model import compute as cm
 from kumo.model import events
@@ -73,6 +75,8 @@ class LoadBalancerScheduler:
             port = await core_ports.port_by_id(self.objects, lb["spec"].get("vipPortId") or "-")
         if port is not None and port["spec"].get("bindingHostId") != host:
             await core_ports.bind(self.objects, port, host)
+        if lb["spec"].get("vipPortOwned", True):  # the VIP's group follows the listeners
+            await vip_sg.sync(self.objects, lb)
         return None
 
     async def _live_hosts(self) -> tuple[set[str], list[str]]:

@@ -29,6 +29,7 @@ from kumo import store
 from kumo.model import compute as cm
 from kumo.model import loadbalancer as lbm
 
+from . import loadbalancer_vip_sg as vip_sg
 from . import ports as core_ports
 from . import quotas
 from .actor import Actor
@@ -53,6 +54,7 @@ class LbRequest:
     vip_address: str | None = None
     flavor_id: str | None = None
     tags: list[str] = field(default_factory=list)
+    fill: Callable[[Obj], None] | None = None  # the single-call tree (loadbalancers_tree)
 
 
 def lb_not_found(lb_id: str) -> NotFound:
@@ -148,9 +150,10 @@ async def _vip_port(objects: store.ObjectStore, actor: Actor, req: LbRequest,
     fixed = None
     if req.vip_subnet_id or req.vip_address:
         fixed = [FixedIp(req.vip_subnet_id, req.vip_address)]
+    gid = await vip_sg.ensure_group(objects, req.project, lb_id)  # rules: the scheduler
     port_req = PortRequest(network_id=net_id, project=req.project, name=f"octavia-lb-{lb_id}",
                            device_owner=lbm.VIP_OWNER, device_id=lbm.vip_device_id(lb_id),
-                           fixed_ips=fixed, security_groups=[], port_security_enabled=False)
+                           fixed_ips=fixed, security_groups=[gid], port_security_enabled=True)
     return await core_ports.create_port(objects, Actor.kumo(req.project), port_req), True
 
 
@@ -184,6 +187,8 @@ async def create_lb(objects: store.ObjectStore, actor: Actor, req: LbRequest) ->
                      "vipSubnetId": fixed.get("subnetId", ""),
                      "vipNetworkId": port["spec"]["networkId"], "provider": lbm.PROVIDER,
                      "flavorId": req.flavor_id, "listeners": [], "pools": []}
+        if req.fill is not None:
+            req.fill(spec)
         return await objects.create({
             "apiVersion": "kumo.io/v1", "kind": lbm.LOADBALANCER,
             "metadata": {"name": lb_id, "namespace": req.project, "labels": {}},
@@ -191,6 +196,7 @@ async def create_lb(objects: store.ObjectStore, actor: Actor, req: LbRequest) ->
     except BaseException:
         if port is not None:
             await _drop_vip(objects, port, owned)
+        await vip_sg.drop(objects, req.project, lb_id)
         await quotas.release(objects, req.project, lbm.QUOTA_SERVICE, [lb_id])
         raise
 
@@ -237,4 +243,5 @@ async def delete_lb(objects: store.ObjectStore, actor: Actor, lb: Obj, cascade: 
     port = await objects.try_get("Port", md["namespace"], spec.get("vipPortId") or "-")
     if port is not None:
         await _drop_vip(objects, port, bool(spec.get("vipPortOwned", True)))
+    await vip_sg.drop(objects, md["namespace"], md["name"])
     await quotas.release(objects, md["namespace"], lbm.QUOTA_SERVICE, [md["name"]])

@@ -6,7 +6,8 @@ that made it): its provisioning_status is derived from them. Children are found 
 across the caller's load balancers (``find``); the tree is small, so a walk is cheap.
 
     find(objects, actor, what, ident) -> (lb, child)
-    add(objects, actor, lb, what, child, parent_id) -> (lb, child)
+    add(objects, actor, lb, what, child, parent_id) -> (lb, child)   (L7: parent listener
+                                                                    or policy id)
     change(objects, actor, lb, what, ident, fields) -> (lb, child)
     remove(objects, actor, lb, what, ident) -> lb
 """
@@ -26,7 +27,9 @@ from .loadbalancers import change_tree
 
 Obj = dict[str, Any]
 LISTENER, POOL, MEMBER, MONITOR = "listener", "pool", "member", "healthmonitor"
-TITLES = {LISTENER: "Listener", POOL: "Pool", MEMBER: "Member", MONITOR: "Health Monitor"}
+L7POLICY, L7RULE = "l7policy", "l7rule"
+TITLES = {LISTENER: "Listener", POOL: "Pool", MEMBER: "Member", MONITOR: "Health Monitor",
+          L7POLICY: "L7 Policy", L7RULE: "L7 Rule"}
 LISTENER_POOLS = {"TCP": {"TCP", "HTTP", "HTTPS", "PROXY"}, "HTTP": {"HTTP", "PROXY"},
                   "HTTPS": {"HTTPS", "PROXY", "TCP"}, "UDP": {"UDP"}}
 
@@ -37,9 +40,14 @@ def not_found(what: str, ident: str) -> NotFound:
 
 
 def walk(spec: Obj) -> Iterator[tuple[str, Obj, Obj | None]]:
-    """(what, child, parent pool) for every child of the tree."""
+    """(what, child, parent) for every child of the tree: a member's or monitor's pool,
+    a policy's listener, a rule's policy."""
     for listener in spec.get("listeners") or []:
         yield LISTENER, listener, None
+        for policy in listener.get("l7policies") or []:
+            yield L7POLICY, policy, listener
+            for rule in policy.get("rules") or []:
+                yield L7RULE, rule, policy
     for pool in spec.get("pools") or []:
         yield POOL, pool, None
         for member in pool.get("members") or []:
@@ -112,8 +120,43 @@ def _check_member(pool: Obj, new: Obj) -> None:
                            code="DuplicateMemberEntry")
 
 
+def parent_of(spec: Obj, what: str, ident: str) -> Obj:
+    hit = locate(spec, what, ident)
+    if hit is None:
+        raise not_found(what, ident)
+    return hit[0]
+
+
+def _check_policy(spec: Obj, listener: Obj, new: Obj) -> None:
+    """Octavia's rules: L7 on HTTP listeners; a redirect pool of this LB, HTTP-capable."""
+    if listener["protocol"] != "HTTP":
+        raise Invalid(f"L7 policies are not supported on {listener['protocol']} listeners.",
+                      code="ValidationException")
+    if new["action"] == "REDIRECT_TO_POOL":
+        pool = pool_of(spec, str(new.get("redirectPoolId")))
+        if pool["protocol"] not in LISTENER_POOLS["HTTP"]:
+            raise Invalid(f"The pool protocol '{pool['protocol']}' is invalid while the "
+                          "listener protocol is 'HTTP'.", code="ValidationException")
+
+
+def place_policy(listener: Obj, policy: Obj, position: int | None) -> None:
+    """Octavia's positions: 1-based, the rest move down; past the end means last."""
+    rest = [p for p in listener.get("l7policies") or [] if p["id"] != policy["id"]]
+    at = len(rest) if position is None else max(0, min(position - 1, len(rest)))
+    listener["l7policies"] = [*rest[:at], policy, *rest[at:]]
+
+
 def _insert(spec: Obj, what: str, child: Obj, parent_id: str | None) -> None:
-    if what == LISTENER:
+    if what == L7POLICY:
+        listener = parent_of(spec, LISTENER, str(parent_id))
+        _check_policy(spec, listener, child)
+        for rule in child.get("rules") or []:  # rules given with the policy (one POST)
+            rule.update(id=rule.get("id") or str(uuid.uuid4()), gen=child["gen"],
+                        cgen=child["gen"])
+        place_policy(listener, child, child.pop("position", None))
+    elif what == L7RULE:
+        parent_of(spec, L7POLICY, str(parent_id)).setdefault("rules", []).append(child)
+    elif what == LISTENER:
         _check_listener(spec, child, None)
         spec.setdefault("listeners", []).append(child)
     elif what == POOL:
@@ -129,6 +172,13 @@ def _insert(spec: Obj, what: str, child: Obj, parent_id: str | None) -> None:
             raise Conflict(f"Pool {parent_id} already has a health monitor",
                            code="DuplicateHealthMonitor")
         pool["healthMonitor"] = child
+
+
+def graft(spec: Obj, ops: list[tuple[str, Obj, str | None]], gen: int = 1) -> None:
+    """Octavia's single-call create: children (ids chosen by the caller, parents before
+    their children) put into a new LB's spec under the same rules as one at a time."""
+    for what, child, parent_id in ops:
+        _insert(spec, what, {**child, "gen": gen, "cgen": gen}, parent_id)
 
 
 async def add(objects: store.ObjectStore, actor: Actor, lb: Obj, what: str, child: Obj,
@@ -153,12 +203,18 @@ async def change(objects: store.ObjectStore, actor: Actor, lb: Obj, what: str, i
             raise not_found(what, ident)
         child, parent = hit
         merged = {**child, **fields}
+        plain = {k: v for k, v in fields.items() if k != "position"}
         if what == LISTENER:
             _check_listener(spec, merged, ident)
         elif what == MEMBER:
             assert parent is not None
             _check_member(parent, merged)
-        child.update(fields)
+        elif what == L7POLICY:
+            assert parent is not None
+            _check_policy(spec, parent, merged)
+            if "position" in fields:
+                place_policy(parent, child, fields["position"])
+        child.update(plain)
         child["gen"] = gen
 
     out = await change_tree(objects, actor, lb, fn, f"update_{what}")
@@ -168,12 +224,21 @@ async def change(objects: store.ObjectStore, actor: Actor, lb: Obj, what: str, i
 
 
 def _drop(spec: Obj, what: str, ident: str) -> None:
-    if what == LISTENER:
+    if what in (L7POLICY, L7RULE):
+        hit = locate(spec, what, ident)
+        assert hit is not None and hit[1] is not None
+        key = "l7policies" if what == L7POLICY else "rules"
+        hit[1][key] = [x for x in hit[1].get(key) or [] if x["id"] != ident]
+    elif what == LISTENER:
         spec["listeners"] = [x for x in spec.get("listeners") or [] if x["id"] != ident]
         for pool in spec.get("pools") or []:
             if pool.get("listenerId") == ident:
                 pool["listenerId"] = None
     elif what == POOL:
+        for _, policy, _l in (w for w in walk(spec) if w[0] == L7POLICY):
+            if policy.get("redirectPoolId") == ident:
+                raise Conflict(f"Pool {ident} is in use by L7 policy {policy['id']}",
+                               code="ValidationException", kind=POOL, ident=ident)
         spec["pools"] = [x for x in spec.get("pools") or [] if x["id"] != ident]
         for listener in spec.get("listeners") or []:
             if listener.get("defaultPoolId") == ident:

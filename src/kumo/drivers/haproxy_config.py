@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 
+from .haproxy_l7 import PolicyPlan, frontend_lines
+
 _ID = re.compile(r"^[0-9a-f-]{36}$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$")
 _CODES = re.compile(r"^\d{3}([-,]\d{3})*$")
@@ -74,6 +76,7 @@ class ListenerPlan:
     timeout_server: int = 50000
     forwarded_for: bool = False
     allowed_cidrs: tuple[str, ...] = ()
+    policies: tuple[PolicyPlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def _frontend(lb: LbPlan, x: ListenerPlan) -> list[str]:
         lines.append("    option forwardfor")
     if not x.enabled or not lb.enabled:
         lines.append("    disabled")
+    if x.policies and mode(x.protocol) == "http":
+        lines += frontend_lines(x.policies, {p.id for p in lb.pools})
     if x.pool_id:
         lines.append(f"    default_backend p{_id(x.pool_id)}")
     return lines

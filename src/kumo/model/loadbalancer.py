@@ -6,7 +6,9 @@ is the object's generation not yet observed.
   spec   facade (kumo.core.loadbalancers): {name, description, adminStateUp, tags[],
          vipPortId, vipAddress, vipNetworkId, vipSubnetId, provider "kumo", flavorId,
          listeners[{id, name, protocol, protocolPort, defaultPoolId, connectionLimit,
-         adminStateUp, timeouts..., gen}], pools[{id, name, protocol, lbAlgorithm,
+         adminStateUp, timeouts..., gen, l7policies[{id, action, redirectPoolId,
+         redirectUrl, redirectPrefix, redirectHttpCode, gen, rules[{id, type,
+         compareType, key, value, invert, gen}]}] (list order = position)}], pools[{id, name, protocol, lbAlgorithm,
          listenerId, adminStateUp, sessionPersistence, gen, members[{id, address,
          protocolPort, weight, backup, adminStateUp, subnetId, monitorAddress,
          monitorPort, gen}], healthMonitor{id, type, delay, timeout, maxRetries,
@@ -47,3 +49,15 @@ def lb_netns(lb_id: str) -> str:
 
 def vip_ifname(port_id: str) -> str:
     return "lb-" + port_id[:11]
+
+
+# ---- L7 (Octavia's l7policy/l7rule vocabulary and the value grammar the face enforces;
+# kumo.drivers.haproxy_l7 checks the same grammar again before writing a file) ----------
+L7_ACTIONS = ("REDIRECT_TO_POOL", "REDIRECT_TO_URL", "REDIRECT_PREFIX", "REJECT")
+L7_RULE_TYPES = ("PATH", "HOST_NAME", "HEADER", "COOKIE", "FILE_TYPE")
+L7_UNSUPPORTED_TYPES = ("SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT", "SSL_DN_FIELD")
+L7_COMPARE = ("REGEX", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "EQUAL_TO")
+L7_REDIRECT_CODES = (301, 302, 303, 307, 308)
+L7_VALUE = r"^[\x21\x23-\x5b\x5d-\x7e]+$"  # printable ASCII, no space, quote or backslash
+L7_TOKEN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"  # a header or cookie name (RFC 7230 token)
+L7_URL = r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"

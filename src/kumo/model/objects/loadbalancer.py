@@ -46,6 +46,23 @@ class Pool(Child):
     health_monitor: HealthMonitor | None = None
 
 
+class L7Rule(Child):
+    type: str  # PATH | HOST_NAME | HEADER | COOKIE | FILE_TYPE
+    compare_type: str  # REGEX | STARTS_WITH | ENDS_WITH | CONTAINS | EQUAL_TO
+    value: str
+    key: str | None = None
+    invert: bool = False
+
+
+class L7Policy(Child):
+    action: str  # REDIRECT_TO_POOL | REDIRECT_TO_URL | REDIRECT_PREFIX | REJECT
+    redirect_pool_id: str | None = None
+    redirect_url: str | None = None
+    redirect_prefix: str | None = None
+    redirect_http_code: int | None = None
+    rules: list[L7Rule] = Field(default_factory=list)
+
+
 class Listener(Child):
     protocol: str
     protocol_port: int
@@ -57,6 +74,7 @@ class Listener(Child):
     timeout_tcp_inspect: int = 0
     insert_headers: dict[str, str] = Field(default_factory=dict)
     allowed_cidrs: list[str] = Field(default_factory=list)
+    l7policies: list[L7Policy] = Field(default_factory=list)  # in position order
 
 
 class LoadBalancerSpec(Named):

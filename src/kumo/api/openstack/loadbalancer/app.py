@@ -8,9 +8,10 @@ Errors render as ``{"faultcode", "faultstring", "debuginfo"}``.
     loadbalancers.py  load balancers, /stats, /status
     listeners.py      listeners and pools
     members.py        members (one and batch) and health monitors
+    l7policies.py     L7 policies and their rules
     views.py, common.py, errors.py
 
-Not there yet: L7 policies and rules, flavors beyond listing, ACTIVE_STANDBY, amphorae.
+Not there yet: flavors beyond listing, ACTIVE_STANDBY, amphorae.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kumo.model import compute as cm
 from kumo.model import loadbalancer as lbm
 
 from ...runtime import runtime
+from . import l7policies as l7
 from . import listeners as lis
 from . import loadbalancers as lbs
 from . import members as mem
@@ -116,6 +118,7 @@ def lbaas_routes(prefix: str) -> list[BaseRoute]:
     one_lb, one_l = p + "/loadbalancers/{lb_id}", p + "/listeners/{listener_id}"
     one_p, one_h = p + "/pools/{pool_id}", p + "/healthmonitors/{hm_id}"
     one_m = one_p + "/members/{member_id}"
+    one_7 = p + "/l7policies/{l7policy_id}"
 
     def crud(coll: str, one: str, index: Any, create: Any, show: Any, update: Any,
              delete: Any) -> list[BaseRoute]:
@@ -138,6 +141,10 @@ def lbaas_routes(prefix: str) -> list[BaseRoute]:
         Route(one_p + "/members", mem.member_batch, methods=["PUT"]),
         *crud(p + "/healthmonitors", one_h, mem.hm_index, mem.hm_create, mem.hm_show,
               mem.hm_update, mem.hm_delete),
+        *crud(p + "/l7policies", one_7, l7.policy_index, l7.policy_create, l7.policy_show,
+              l7.policy_update, l7.policy_delete),
+        *crud(one_7 + "/rules", one_7 + "/rules/{l7rule_id}", l7.rule_index, l7.rule_create,
+              l7.rule_show, l7.rule_update, l7.rule_delete),
         Route(p + "/providers", providers, methods=["GET"]),
         Route(p + "/flavors", flavors, methods=["GET"]),
         Route(p + "/quotas/defaults", quota_defaults, methods=["GET"]),

@@ -37,10 +37,10 @@ _COMMON = {"name", "description", "admin_state_up", "tags"}
 _L_UPDATE = _COMMON | {"connection_limit", "default_pool_id", "timeout_client_data",
                        "timeout_member_connect", "timeout_member_data", "timeout_tcp_inspect",
                        "insert_headers", "allowed_cidrs"}
-_L_CREATE = _L_UPDATE | {"protocol", "protocol_port", "loadbalancer_id", "project_id",
+L_CREATE = _L_UPDATE | {"protocol", "protocol_port", "loadbalancer_id", "project_id",
                          "tenant_id", "default_pool", "l7policies"}
 _P_UPDATE = _COMMON | {"lb_algorithm", "session_persistence"}
-_P_CREATE = _P_UPDATE | {"protocol", "loadbalancer_id", "listener_id", "project_id",
+POOL_CREATE = _P_UPDATE | {"protocol", "loadbalancer_id", "listener_id", "project_id",
                          "tenant_id", "members", "healthmonitor"}
 
 
@@ -101,20 +101,27 @@ async def listener_show(request: Request) -> Response:
     return JSONResponse({"listener": views.listener_view(lb, x)})
 
 
-async def listener_create(request: Request) -> Response:
-    a = await actor(request)
-    data = await body(request, "listener", _L_CREATE)
+def new_listener(data: Obj) -> Obj:
+    """A listener from Octavia's fields (also used by the single-call tree)."""
     protocol = to_enum("protocol", data.get("protocol"), LISTENER_PROTOCOLS)
     if protocol not in SUPPORTED["listener"]:
         raise unsupported("listener protocol", protocol)
     port = to_int("protocol_port", data.get("protocol_port"), 1, 65535)
+    return {"protocol": protocol, "protocolPort": port, "createdAt": now_seconds_iso(),
+            "name": "", "description": "", "adminStateUp": True, "connectionLimit": -1,
+            **_listener_fields(data), "updatedAt": None}
+
+
+async def listener_create(request: Request) -> Response:
+    a = await actor(request)
+    data = await body(request, "listener", L_CREATE)
+    if data.get("default_pool") or data.get("l7policies"):
+        raise bad("Nested pools and L7 policies are accepted when the load balancer is "
+                  "created in one call.")
+    child = new_listener(data)
     if not data.get("loadbalancer_id"):
         raise bad("Missing mandatory field/attribute loadbalancer_id.")
     lb = await find_lb(request, a, str(data["loadbalancer_id"]))
-    child = {"protocol": protocol, "protocolPort": port, "createdAt": now_seconds_iso(),
-             "name": "", "description": "", "adminStateUp": True, "connectionLimit": -1,
-             **_listener_fields(data)}
-    child["updatedAt"] = None
     lb, x = await tree.add(runtime(request).objects, a, lb, tree.LISTENER, child)
     return JSONResponse({"listener": views.listener_view(lb, x)}, status_code=201)
 
@@ -172,20 +179,27 @@ async def _pool_lb(request: Request, a: Any, data: Obj) -> Obj:
     raise bad("Validation failure: Either loadbalancer_id or listener_id must be specified.")
 
 
-async def pool_create(request: Request) -> Response:
-    a = await actor(request)
-    data = await body(request, "pool", _P_CREATE)
+def new_pool(data: Obj) -> Obj:
+    """A pool from Octavia's fields (also used by the single-call tree)."""
     protocol = to_enum("protocol", data.get("protocol"), POOL_PROTOCOLS)
     if protocol not in SUPPORTED["pool"]:
         raise unsupported("pool protocol", protocol)
     if "lb_algorithm" not in data:
         raise bad("Missing mandatory field/attribute lb_algorithm.")
+    return {"protocol": protocol, "listenerId": data.get("listener_id"), "members": [],
+            "healthMonitor": None, "name": "", "description": "", "adminStateUp": True,
+            "createdAt": now_seconds_iso(), "sessionPersistence": None,
+            **_pool_fields(data), "updatedAt": None}
+
+
+async def pool_create(request: Request) -> Response:
+    a = await actor(request)
+    data = await body(request, "pool", POOL_CREATE)
+    if data.get("members") or data.get("healthmonitor"):
+        raise bad("Nested members and health monitors are accepted when the load balancer "
+                  "is created in one call.")
+    child = new_pool(data)
     lb = await _pool_lb(request, a, data)
-    child = {"protocol": protocol, "listenerId": data.get("listener_id"), "members": [],
-             "healthMonitor": None, "name": "", "description": "", "adminStateUp": True,
-             "createdAt": now_seconds_iso(), "sessionPersistence": None,
-             **_pool_fields(data)}
-    child["updatedAt"] = None
     lb, p = await tree.add(runtime(request).objects, a, lb, tree.POOL, child)
     return JSONResponse({"pool": views.pool_view(lb, p)}, status_code=201)
 

@@ -12,7 +12,7 @@ from kumo.core import loadbalancers as core_lbs
 from kumo.core import loadbalancers_tree as tree
 
 from ...runtime import runtime
-from . import views
+from . import graph, views
 from .common import (
     actor,
     body,
@@ -53,8 +53,7 @@ async def create(request: Request) -> Response:
     data = await body(request, "loadbalancer", _CREATE)
     if data.get("provider") not in (None, "kumo"):
         raise bad(f"Provider '{data['provider']}' is not enabled.")
-    if data.get("listeners") or data.get("pools"):
-        raise bad("Single-call creation of a load balancer tree is not supported by kumo.")
+    ops = graph.parse(data)
     req = core_lbs.LbRequest(
         project=project_of(a, data), name=to_str("name", data.get("name")),
         description=to_str("description", data.get("description")),
@@ -62,7 +61,8 @@ async def create(request: Request) -> Response:
         vip_subnet_id=data.get("vip_subnet_id"), vip_network_id=data.get("vip_network_id"),
         vip_port_id=data.get("vip_port_id"),
         vip_address=to_ip("vip_address", data["vip_address"]) if data.get("vip_address")
-        else None, flavor_id=data.get("flavor_id"), tags=to_tags(data.get("tags", [])))
+        else None, flavor_id=data.get("flavor_id"), tags=to_tags(data.get("tags", [])),
+        fill=(lambda spec: tree.graft(spec, ops)) if ops else None)
     lb = await core_lbs.create_lb(runtime(request).objects, a, req)
     return JSONResponse({"loadbalancer": views.lb_view(lb)}, status_code=201)
 

@@ -21,14 +21,14 @@ from .listeners import common_fields, unsupported
 Obj = dict[str, Any]
 _M_UPDATE = {"name", "admin_state_up", "weight", "backup", "monitor_address",
              "monitor_port", "tags"}
-_M_CREATE = _M_UPDATE | {"address", "protocol_port", "subnet_id", "project_id", "tenant_id"}
+MEMBER_CREATE = _M_UPDATE | {"address", "protocol_port", "subnet_id", "project_id", "tenant_id"}
 HM_TYPES = ("HTTP", "HTTPS", "PING", "TCP", "TLS-HELLO", "UDP-CONNECT", "SCTP")
 HM_SUPPORTED = ("HTTP", "HTTPS", "PING", "TCP", "TLS-HELLO")
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "PATCH", "CONNECT")
 _H_UPDATE = {"name", "admin_state_up", "delay", "timeout", "max_retries", "max_retries_down",
              "http_method", "url_path", "expected_codes", "tags", "http_version",
              "domain_name"}
-_H_CREATE = _H_UPDATE | {"pool_id", "type", "project_id", "tenant_id"}
+HM_CREATE = _H_UPDATE | {"pool_id", "type", "project_id", "tenant_id"}
 
 
 def _member_fields(data: Obj) -> Obj:
@@ -44,7 +44,7 @@ def _member_fields(data: Obj) -> Obj:
     return out
 
 
-def _new_member(data: Obj) -> Obj:
+def new_member(data: Obj) -> Obj:
     return {"address": to_ip("address", data.get("address")),
             "protocolPort": to_int("protocol_port", data.get("protocol_port"), 1, 65535),
             "subnetId": data.get("subnet_id"), "name": "", "adminStateUp": True,
@@ -80,8 +80,8 @@ async def member_show(request: Request) -> Response:
 
 async def member_create(request: Request) -> Response:
     a, lb, pool = await _pool(request)
-    data = await body(request, "member", _M_CREATE)
-    lb, m = await tree.add(runtime(request).objects, a, lb, tree.MEMBER, _new_member(data),
+    data = await body(request, "member", MEMBER_CREATE)
+    lb, m = await tree.add(runtime(request).objects, a, lb, tree.MEMBER, new_member(data),
                            pool["id"])
     return JSONResponse({"member": views.member_view(lb, m)}, status_code=201)
 
@@ -112,7 +112,7 @@ async def member_batch(request: Request) -> Response:
     for raw in data["members"]:
         if not isinstance(raw, dict):
             raise invalid("members", raw)
-        members.append(_new_member(raw))
+        members.append(new_member(raw))
     await tree.replace_members(runtime(request).objects, a, lb, pool["id"], members)
     return Response(status_code=202)
 
@@ -163,23 +163,29 @@ async def hm_show(request: Request) -> Response:
     return JSONResponse({"healthmonitor": views.monitor_view(lb, pool, h)})
 
 
-async def hm_create(request: Request) -> Response:
-    a = await actor(request)
-    data = await body(request, "healthmonitor", _H_CREATE)
+def new_monitor(data: Obj) -> Obj:
+    """A health monitor from Octavia's fields (also used by the single-call tree)."""
     typ = to_enum("type", data.get("type"), HM_TYPES)
     if typ not in HM_SUPPORTED:
         raise unsupported("health monitor type", typ)
     for key in ("delay", "timeout", "max_retries"):
         if data.get(key) is None:
             raise bad(f"Missing mandatory field/attribute {key}.")
-    lb, pool = await tree.find(runtime(request).objects, a, tree.POOL,
-                               str(data.get("pool_id")))
     child = {"type": typ, "name": "", "adminStateUp": True, "maxRetriesDown": 3,
              "createdAt": now_seconds_iso(), **_hm_fields(data), "updatedAt": None}
     if typ in ("HTTP", "HTTPS"):
         child.setdefault("httpMethod", "GET")
         child.setdefault("urlPath", "/")
         child.setdefault("expectedCodes", "200")
+    return child
+
+
+async def hm_create(request: Request) -> Response:
+    a = await actor(request)
+    data = await body(request, "healthmonitor", HM_CREATE)
+    child = new_monitor(data)
+    lb, pool = await tree.find(runtime(request).objects, a, tree.POOL,
+                               str(data.get("pool_id")))
     lb, h = await tree.add(runtime(request).objects, a, lb, tree.MONITOR, child, pool["id"])
     pool = tree.pool_of(lb["spec"], pool["id"])
     return JSONResponse({"healthmonitor": views.monitor_view(lb, pool, h)}, status_code=201)

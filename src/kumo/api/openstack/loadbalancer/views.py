@@ -51,7 +51,8 @@ def listener_view(lb: Obj, x: Obj) -> Obj:
     return {**_common(lb, x), "protocol": x["protocol"], "protocol_port": x["protocolPort"],
             "connection_limit": x.get("connectionLimit", -1),
             "default_pool_id": x.get("defaultPoolId"),
-            "loadbalancers": [{"id": lb["metadata"]["name"]}], "l7policies": [],
+            "loadbalancers": [{"id": lb["metadata"]["name"]}],
+            "l7policies": [{"id": p["id"]} for p in x.get("l7policies") or []],
             "insert_headers": dict(x.get("insertHeaders") or {}),
             "timeout_client_data": x.get("timeoutClientData", 50000),
             "timeout_member_connect": x.get("timeoutMemberConnect", 5000),
@@ -95,5 +96,22 @@ def monitor_view(lb: Obj, pool: Obj, h: Obj) -> Obj:
            "http_method": h.get("httpMethod"), "url_path": h.get("urlPath"),
            "expected_codes": h.get("expectedCodes"), "http_version": None,
            "domain_name": None, "pools": [{"id": pool["id"]}]}
+    out.pop("description", None)
+    return out
+
+
+def l7policy_view(lb: Obj, listener: Obj, p: Obj) -> Obj:
+    position = [x["id"] for x in listener.get("l7policies") or []].index(p["id"]) + 1
+    return {**_common(lb, p), "listener_id": listener["id"], "action": p["action"],
+            "position": position, "redirect_pool_id": p.get("redirectPoolId"),
+            "redirect_url": p.get("redirectUrl"), "redirect_prefix": p.get("redirectPrefix"),
+            "redirect_http_code": p.get("redirectHttpCode"),
+            "rules": [{"id": r["id"]} for r in p.get("rules") or []]}
+
+
+def l7rule_view(lb: Obj, r: Obj) -> Obj:
+    out = {**_common(lb, r), "type": r["type"], "compare_type": r["compareType"],
+           "key": r.get("key"), "value": r["value"], "invert": r.get("invert", False)}
+    out.pop("name", None)
     out.pop("description", None)
     return out
