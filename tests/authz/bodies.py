@@ -161,6 +161,10 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
     if key == "POST /network/v2.0/subnets":
         return {"subnet": {"network_id": ids["network"], "ip_version": 4,
                            "cidr": f"10.{100 + next(_n) % 150}.0.0/24"}}
+    if key == "POST /network/v2.0/subnetpools":
+        return {"subnetpool": {"name": _u(), "prefixes": ["10.251.0.0/16"]}}
+    if key == "PUT /network/v2.0/subnetpools/{subnetpool_id}":
+        return {"subnetpool": {"name": "m"}}
     if key == "POST /network/v2.0/routers":
         return {"router": {"name": _u()}}
     if key == "PUT /network/v2.0/routers/{router_id}":

@@ -411,6 +411,11 @@ RULES: dict[str, Outcome] = {
     "GET /network/v2.0/floatingips/{floatingip_id}": READ,
     "PUT /network/v2.0/floatingips/{floatingip_id}": WRITE,
     "DELETE /network/v2.0/floatingips/{floatingip_id}": WRITE,
+    "GET /network/v2.0/subnetpools": TOKEN,
+    "POST /network/v2.0/subnetpools": CREATE,
+    "GET /network/v2.0/subnetpools/{subnetpool_id}": READ,
+    "PUT /network/v2.0/subnetpools/{subnetpool_id}": WRITE,
+    "DELETE /network/v2.0/subnetpools/{subnetpool_id}": WRITE,
     "GET /network/v2.0/agents": TOKEN,
     "GET /network/v2.0/agents/{agent_id}": ("401", "404", "404", "404", "2xx"),
     "GET /network/v2.0/quotas": ADMIN,
@@ -467,7 +472,8 @@ NATIVE_KINDS: dict[str, str] = {
     **{p: "readonly" for p in (
         "consolelogs", "dnsrecordsets", "dnszones", "dnszonetasks", "events", "floatingips",
         "instanceactions", "networks", "ports", "quotasets", "routers", "loadbalancers",
-        "securitygrouprules", "securitygroups", "servergroups", "servers", "subnets")},
+        "securitygrouprules", "securitygroups", "servergroups", "servers", "subnetpools",
+        "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",
         "metadefnamespaces",

@@ -167,6 +167,11 @@ class Seed:
         return (await self.neutron("POST", "/v2.0/floatingips", self.owner, json={
             "floatingip": {"floating_network_id": self.ids["external"]}}))["floatingip"]["id"]
 
+    async def subnetpool(self) -> str:
+        return (await self.neutron("POST", "/v2.0/subnetpools", self.owner, json={
+            "subnetpool": {"name": f"sp{next(_n)}", "prefixes": ["10.250.0.0/16"]}})
+                )["subnetpool"]["id"]
+
     async def secgroup(self) -> str:
         return (await self.neutron("POST", "/v2.0/security-groups", self.owner, json={
             "security_group": {"name": f"g{next(_n)}"}}))["security_group"]["id"]
@@ -334,6 +339,7 @@ async def build(cloud: Cloud) -> Seed:
     ids["external"] = await seed.external()
     ids["router"] = await seed.router()
     ids["floatingip"] = await seed.floatingip()
+    ids["subnetpool"] = await seed.subnetpool()
     from tests.loadbalancer import authz_seed
 
     seed.lb = await authz_seed.tree(seed)

@@ -63,6 +63,11 @@ FloatingIP (namespaced): spec (facade) {floatingNetworkId, floatingIpAddress,
   (the router's host agent) {status "DOWN"|"ACTIVE"}. Its address is held by a Port
   (deviceOwner network:floatingip, deviceId = the FIP id, never bound to a host).
 
+SubnetPool (namespaced): spec (facade) {name, description, prefixes[] (IPv4 CIDRs, collapsed),
+  defaultPrefixlen, minPrefixlen, maxPrefixlen, shared, isDefault, addressScopeId|null,
+  tags[]}; label kumo.io/shared=true when shared. Subnets made from it carry
+  spec.subnetpoolId and label kumo.io/subnetpool=<pool id> (kumo.core.subnetpools).
+
 DHCP: the DHCP controller (control/dhcp.py) keeps one port per DHCP-enabled network
 with deviceOwner "network:dhcp", deviceId "dhcp-<network id>", bound to one live
 host; that host's agent runs dnsmasq and the metadata proxy in a namespace on it.
@@ -84,6 +89,7 @@ MAC_ALLOCATION = "MacAllocation"
 SEGMENT_ALLOCATION = "SegmentAllocation"
 ROUTER = "Router"
 FLOATING_IP = "FloatingIP"
+SUBNET_POOL = "SubnetPool"
 
 NETWORK_LABEL = "kumo.io/network"
 SUBNET_LABEL = "kumo.io/subnet"
@@ -92,6 +98,7 @@ OWNER_LABEL = "kumo.io/owner"
 SHARED_LABEL = "kumo.io/shared"
 SG_LABEL = "kumo.io/security-group"
 ROUTER_LABEL = "kumo.io/router"
+SUBNETPOOL_LABEL = "kumo.io/subnetpool"
 EXTERNAL_LABEL = "kumo.io/external"  # external networks: every project may list them
 
 DHCP_OWNER = "network:dhcp"
@@ -122,6 +129,7 @@ register(KindInfo(SECURITY_GROUP, "securitygroups", namespaced=True, short_names
 register(KindInfo(SECURITY_GROUP_RULE, "securitygrouprules", namespaced=True))
 register(KindInfo(ROUTER, "routers", namespaced=True))
 register(KindInfo(FLOATING_IP, "floatingips", namespaced=True, short_names=("fip",)))
+register(KindInfo(SUBNET_POOL, "subnetpools", namespaced=True))
 register(KindInfo(IP_ALLOCATION, "ipallocations", namespaced=False, admin_only=True))
 register(KindInfo(MAC_ALLOCATION, "macallocations", namespaced=False, admin_only=True))
 register(KindInfo(SEGMENT_ALLOCATION, "segmentallocations", namespaced=False, admin_only=True))

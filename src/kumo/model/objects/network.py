@@ -50,11 +50,27 @@ class SubnetSpec(Named):
     dns_nameservers: list[str] = Field(default_factory=list)
     host_routes: list[Route] = Field(default_factory=list)
     enable_dhcp: bool = True
+    subnetpool_id: str | None = None
 
 
 class Subnet(Resource):
     KIND = nm.SUBNET
     spec: SubnetSpec = Field(default_factory=SubnetSpec)
+
+
+class SubnetPoolSpec(Named):
+    prefixes: list[str] = Field(default_factory=list)
+    default_prefixlen: int = 8
+    min_prefixlen: int = 8
+    max_prefixlen: int = 32
+    shared: bool = False
+    is_default: bool = False
+    address_scope_id: str | None = None
+
+
+class SubnetPool(Resource):
+    KIND = nm.SUBNET_POOL
+    spec: SubnetPoolSpec = Field(default_factory=SubnetPoolSpec)
 
 
 class FixedIp(Model):

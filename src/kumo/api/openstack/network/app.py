@@ -14,12 +14,13 @@ Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render
     ports.py       ports (views, handlers); port_parse.py: bodies → core requests
     secgroups.py   security groups; sg_rules.py: rules (stored, not enforced yet)
     routers.py     routers, their interfaces and extra routes (kumo.core.routers)
+    subnetpools.py subnet pools (allocation: kumo.core.subnetpools)
     floatingips.py floating IPs (kumo.core.floatingips); bootstrap.py: `public`
     quotas.py, agents.py, bulk.py
 
 IPAM and the port lifecycle are kumo.core's (core/ipam.py, core/ports.py).
 
-Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, subnet pools, RBAC policies, trunks,
+Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, address scopes, RBAC policies, trunks,
 QoS, bulk creates.
 """
 
@@ -42,6 +43,7 @@ from . import quotas as network_quotas
 from . import routers as network_routers
 from . import secgroups as network_secgroups
 from . import sg_rules
+from . import subnetpools as network_subnetpools
 from . import subnets as network_subnets
 from .bulk import bulk
 from .common import Caller, caller, check_tag, mutate, to_tags, writable
@@ -90,6 +92,13 @@ EXTENSIONS: list[tuple[str, str, str]] = [
     ("stateful-security-group", "Stateful security group", "Indicates if the security "
      "group is stateful or not"),
     ("dns-integration", "DNS Integration", "Provides integration with DNS."),
+    ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet "
+     "pool"),
+    ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a "
+     "subnetpool as the default."),
+    ("tag", "Tag support", "Enables to set tag on resources."),
+    ("tag-ext", "Tag support for resources: subnet, subnetpool, port, router", "Extends tag "
+     "support to more L2 and L3 resources."),
 ]
 
 
@@ -109,6 +118,7 @@ async def resources(request: Request) -> Response:
              ("security_group", "security-groups"),
              ("security_group_rule", "security-group-rules"), ("quota", "quotas"),
              ("router", "routers"), ("floatingip", "floatingips"),
+             ("subnetpool", "subnetpools"),
              ("extension", "extensions")]
     return JSONResponse({"resources": [
         {"name": n, "collection": col, "links": [{"href": f"{base}/{col}", "rel": "self"}]}
@@ -143,6 +153,7 @@ _FINDERS: dict[str, Finder] = {
     "security-groups": network_secgroups.find_group,
     "routers": network_routers.find_router,
     "floatingips": network_fips.find_fip,
+    "subnetpools": network_subnetpools.find_pool,
 }
 
 
@@ -243,7 +254,16 @@ def l3_routes() -> list[Route]:
         Route("/v2.0/floatingips", f.index, methods=["GET"]),
         Route("/v2.0/floatingips", f.create, methods=["POST"]),
         Route(one_f, f.show, methods=["GET"]), Route(one_f, f.update, methods=["PUT"]),
-        Route(one_f, f.delete, methods=["DELETE"])]
+        Route(one_f, f.delete, methods=["DELETE"]),
+        *subnetpool_routes()]
+
+
+def subnetpool_routes() -> list[Route]:
+    p, one = network_subnetpools, "/v2.0/subnetpools/{subnetpool_id}"
+    return [Route("/v2.0/subnetpools", p.index, methods=["GET"]),
+            Route("/v2.0/subnetpools", p.create, methods=["POST"]),
+            Route(one, p.show, methods=["GET"]), Route(one, p.update, methods=["PUT"]),
+            Route(one, p.delete, methods=["DELETE"])]
 
 
 def build_app() -> Starlette:

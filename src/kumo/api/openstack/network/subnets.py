@@ -42,6 +42,7 @@ from .common import (
 )
 from .errors import bad_request, err, invalid, not_found, policy
 from .lists import by_creation, list_response, shown
+from .subnetpools import claim_cidr, pool_of, release_cidr
 
 Obj = dict[str, Any]
 IPv4 = ipaddress.IPv4Address
@@ -61,7 +62,7 @@ _locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 def subnet_view(sub: Obj) -> Obj:
     spec = sub["spec"]
     return {**standard(sub), "name": spec.get("name", ""), "network_id": spec["networkId"],
-            "ip_version": 4, "subnetpool_id": None, "enable_dhcp": spec.get("enableDhcp", True),
+            "ip_version": 4, "subnetpool_id": spec.get("subnetpoolId"), "enable_dhcp": spec.get("enableDhcp", True),
             "ipv6_ra_mode": None, "ipv6_address_mode": None,
             "gateway_ip": spec.get("gatewayIp"), "cidr": spec["cidr"],
             "allocation_pools": [{"start": p["start"], "end": p["end"]}
@@ -222,12 +223,9 @@ async def create(request: Request) -> Response:
     c, data = await create_request(request, "subnet", _CREATE)
     rt = runtime(request)
     project = check_project(c, data)
-    for unsupported in ("subnetpool_id", "prefixlen", "ipv6_ra_mode", "ipv6_address_mode",
-                        "segment_id"):
+    for unsupported in ("ipv6_ra_mode", "ipv6_address_mode", "segment_id"):
         if data.get(unsupported) is not None:
             raise invalid(f"{unsupported} is not supported by kumo.")
-    if data.get("use_default_subnetpool"):
-        raise invalid("use_default_subnetpool is not supported by kumo.")
     if data.get("service_types"):
         raise invalid("service_types is not supported by kumo.")
     if "network_id" not in data:
@@ -237,12 +235,25 @@ async def create(request: Request) -> Response:
     if ip_version not in (4, "4"):
         raise invalid(f"Invalid input for ip_version. Reason: kumo supports IPv4 subnets only "
                       f"(got {ip_version}).")
-    if data.get("cidr") is None:
+    pool = await pool_of(rt, c, data)
+    if data.get("cidr") is None and pool is None:
         raise bad_request("Failed to parse request. Required attribute 'cidr' not specified")
     net = await find_network(rt, c, str(data["network_id"]))
     if net["metadata"]["namespace"] != project and not c.is_admin:
         raise policy("create_subnet")
-    cidr = parse_cidr(data["cidr"])
+    sid = str(uuid.uuid4())
+    cidr = parse_cidr(data["cidr"] if pool is None else await claim_cidr(rt, pool, sid, data))
+    try:
+        return await _create(rt, c, project, net, data, sid, cidr, pool)
+    except BaseException:
+        if pool is not None:
+            await release_cidr(rt, {"metadata": {"name": sid},
+                                    "spec": {"subnetpoolId": pool["metadata"]["name"]}})
+        raise
+
+
+async def _create(rt: Runtime, c: Caller, project: str, net: Obj, data: Obj, sid: str,
+                  cidr: ipaddress.IPv4Network, pool: Obj | None) -> Response:
     gateway = parse_gateway(cidr, data["gateway_ip"]) if "gateway_ip" in data else \
         str(IPv4(int(cidr.network_address) + 1))
     pools = parse_pools(cidr, data.get("allocation_pools"), gateway)
@@ -254,7 +265,8 @@ async def create(request: Request) -> Response:
                      data.get("dns_nameservers")),
                  "hostRoutes": parse_routes(data.get("host_routes")),
                  "enableDhcp": to_bool("enable_dhcp", data.get("enable_dhcp", True)),
-                 "tags": to_tags(data.get("tags", []))}
+                 "tags": to_tags(data.get("tags", [])),
+                 "subnetpoolId": pool["metadata"]["name"] if pool else None}
     async with _locks[net_id]:
         existing = await rt.objects.list(nm.SUBNET, None,
                                          label_selector=f"{nm.NETWORK_LABEL}={net_id}")
@@ -262,8 +274,7 @@ async def create(request: Request) -> Response:
             if ipaddress.IPv4Network(other["spec"]["cidr"]).overlaps(cidr):
                 raise invalid(f"Requested subnet with cidr: {cidr} for network: {net_id} "
                               "overlaps with another subnet.")
-        obj = new_object(nm.SUBNET, project, str(uuid.uuid4()), spec,
-                         {nm.NETWORK_LABEL: net_id})
+        obj = new_object(nm.SUBNET, project, sid, spec, {nm.NETWORK_LABEL: net_id})
         await claim_quota(rt, c, project, "subnet", [obj["metadata"]["name"]])
         try:
             sub = await rt.objects.create(obj)
@@ -355,6 +366,7 @@ async def delete_subnet_object(rt: Runtime, sub: Obj) -> None:
     except store.NotFound:
         pass
     await release_quota(rt, sub["metadata"]["namespace"], [sid])
+    await release_cidr(rt, sub)
     allocs = await rt.objects.list(nm.IP_ALLOCATION, None,
                                    label_selector=f"{nm.SUBNET_LABEL}={sid}")
     for a in allocs.items:
