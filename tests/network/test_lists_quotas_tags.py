@@ -45,6 +45,9 @@ async def test_port_filters(neutron: Neutron, alice: Tenant) -> None:
     assert [p["id"] for p in found["ports"]] == [p1["id"]]
     found = await neutron.ok("GET", f"/v2.0/ports?network_id={net}&device_id=vm1", alice)
     assert [p["id"] for p in found["ports"]] == [p1["id"]]
+    p9 = await neutron.port(alice, net, fixed_ips=[{"ip_address": "10.0.0.90"}])
+    found = await neutron.ok("GET", "/v2.0/ports?fixed_ips=ip_address_substr%3D0.0.9", alice)
+    assert [p["id"] for p in found["ports"]] == [p9["id"]]  # ip-substring-filtering
 
 
 async def test_pagination(neutron: Neutron, alice: Tenant) -> None:

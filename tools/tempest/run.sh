@@ -5,6 +5,7 @@
 #   SERVICES="identity image" tools/tempest/run.sh
 #   SERVICES="network" tools/tempest/run.sh   # Neutron API tests (neutron enabled only here)
 #   SERVICES="compute_subset" tools/tempest/run.sh  # restricted compute regex (COMPUTE_REGEX)
+#   SERVICES=network NETWORK_REGEX='tempest\.api\.network\.test_tags' tools/tempest/run.sh
 #   PARALLEL=1 tools/tempest/run.sh      # run the services' suites concurrently
 #
 # Results: $WORK/<svc>.subunit (raw), <svc>.csv, ws-<svc>/logs/tempest.log (HTTP log).
@@ -89,6 +90,7 @@ run_service() {
         "$HERE/tempest.conf.in" >"$ws/etc/tempest.conf"
     case "$svc" in
         compute_subset) regex="$COMPUTE_REGEX" ;;
+        network) regex="${NETWORK_REGEX:-^tempest\.api\.network}" ;;
         *) regex="^tempest\.api\.$svc" ;;
     esac
     local tvar="TIMEOUT_$svc"

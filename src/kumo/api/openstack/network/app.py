@@ -96,6 +96,8 @@ EXTENSIONS: list[tuple[str, str, str]] = [
      "pool"),
     ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a "
      "subnetpool as the default."),
+    ("ip-substring-filtering", "IP address substring filtering", "Provides IP address "
+     "substring filtering when listing ports"),
     ("tag", "Tag support", "Enables to set tag on resources."),
     ("tag-ext", "Tag support for resources: subnet, subnetpool, port, router", "Extends tag "
      "support to more L2 and L3 resources."),

@@ -25,6 +25,9 @@ def _match(value: Any, wanted: list[str]) -> bool:
             k, sep, v = w.partition("=")
             if sep and str(value.get(k)) == v:
                 return True
+            # ip-substring-filtering: fixed_ips=ip_address_substr=10.0.0.
+            if sep and k.endswith("_substr") and v in str(value.get(k[:-7], "")):
+                return True
         return False
     if isinstance(value, bool):
         return str(value).lower() in {w.lower() for w in wanted}
