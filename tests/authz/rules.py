@@ -416,6 +416,8 @@ RULES: dict[str, Outcome] = {
     "GET /network/v2.0/subnetpools/{subnetpool_id}": READ,
     "PUT /network/v2.0/subnetpools/{subnetpool_id}": WRITE,
     "DELETE /network/v2.0/subnetpools/{subnetpool_id}": WRITE,
+    "GET /network/v2.0/network-ip-availabilities": ADMIN,
+    "GET /network/v2.0/network-ip-availabilities/{network_id}": ADMIN,
     "GET /network/v2.0/agents": TOKEN,
     "GET /network/v2.0/agents/{agent_id}": ("401", "404", "404", "404", "2xx"),
     "GET /network/v2.0/quotas": ADMIN,

@@ -15,6 +15,7 @@ Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render
     secgroups.py   security groups; sg_rules.py: rules (stored, not enforced yet)
     routers.py     routers, their interfaces and extra routes (kumo.core.routers)
     subnetpools.py subnet pools (allocation: kumo.core.subnetpools)
+    ip_availability.py network-ip-availabilities (kumo.core.ip_availability)
     floatingips.py floating IPs (kumo.core.floatingips); bootstrap.py: `public`
     quotas.py, agents.py, bulk.py
 
@@ -37,6 +38,7 @@ from starlette.routing import Route
 from ...runtime import Runtime, runtime
 from . import agents as network_agents
 from . import floatingips as network_fips
+from . import ip_availability as network_ipavail
 from . import networks as network_networks
 from . import ports as network_ports
 from . import quotas as network_quotas
@@ -98,6 +100,8 @@ EXTENSIONS: list[tuple[str, str, str]] = [
      "subnetpool as the default."),
     ("ip-substring-filtering", "IP address substring filtering", "Provides IP address "
      "substring filtering when listing ports"),
+    ("network-ip-availability", "Network IP Availability", "Provides IP availability data "
+     "for each network and subnet."),
     ("tag", "Tag support", "Enables to set tag on resources."),
     ("tag-ext", "Tag support for resources: subnet, subnetpool, port, router", "Extends tag "
      "support to more L2 and L3 resources."),
@@ -121,6 +125,7 @@ async def resources(request: Request) -> Response:
              ("security_group_rule", "security-group-rules"), ("quota", "quotas"),
              ("router", "routers"), ("floatingip", "floatingips"),
              ("subnetpool", "subnetpools"),
+             ("network_ip_availability", "network-ip-availabilities"),
              ("extension", "extensions")]
     return JSONResponse({"resources": [
         {"name": n, "collection": col, "links": [{"href": f"{base}/{col}", "rel": "self"}]}
@@ -265,7 +270,10 @@ def subnetpool_routes() -> list[Route]:
     return [Route("/v2.0/subnetpools", p.index, methods=["GET"]),
             Route("/v2.0/subnetpools", p.create, methods=["POST"]),
             Route(one, p.show, methods=["GET"]), Route(one, p.update, methods=["PUT"]),
-            Route(one, p.delete, methods=["DELETE"])]
+            Route(one, p.delete, methods=["DELETE"]),
+            Route("/v2.0/network-ip-availabilities", network_ipavail.index, methods=["GET"]),
+            Route("/v2.0/network-ip-availabilities/{network_id}", network_ipavail.show,
+                  methods=["GET"])]
 
 
 def build_app() -> Starlette:

@@ -78,8 +78,9 @@ def fields_of(request: Request) -> list[str]:
     return out
 
 
-def _filter(params: Any, views: list[Obj], known: set[str]) -> list[Obj]:
-    for key in set(params.keys()) - _CONTROL:
+def _filter(params: Any, views: list[Obj], known: set[str],
+            skip: tuple[str, ...] = ()) -> list[Obj]:
+    for key in set(params.keys()) - _CONTROL - set(skip):
         if views and key not in known:
             raise bad_request(f"['{key}'] is invalid attribute for filtering")
         wanted = params.getlist(key)
@@ -170,11 +171,13 @@ def shown(request: Request, key: str, view: Obj) -> JSONResponse:
     return JSONResponse({key: select_fields(view, fields_of(request))})
 
 
-def list_response(request: Request, collection: str, views: list[Obj]) -> Obj:
-    """Neutron's list query over views: filters, tags, sort, marker pagination, fields."""
+def list_response(request: Request, collection: str, views: list[Obj],
+                  skip: tuple[str, ...] = ()) -> Obj:
+    """Neutron's list query over views: filters, tags, sort, marker pagination, fields
+    (``skip``: query keys the caller has applied itself)."""
     params = request.query_params
     known = set().union(*(v.keys() for v in views)) if views else set()
-    views = _filter(params, views, known)
+    views = _filter(params, views, known, skip)
     reverse_page = (params.get("page_reverse") or "").lower() == "true"
     _sort(params, views, known, reverse_page)
     views, links = _page(request, views, reverse_page)
