@@ -14,6 +14,7 @@ from .common import Caller, caller, find_network
 from .errors import policy
 from .lists import by_creation, list_response, shown
 
+
 def _admin(c: Caller) -> None:
     if not c.is_admin:
         raise policy("get_network_ip_availability")
