@@ -419,6 +419,7 @@ RULES: dict[str, Outcome] = {
     "GET /network/v2.0/network-ip-availabilities": ADMIN,
     "GET /network/v2.0/network-ip-availabilities/{network_id}": ADMIN,
     "GET /network/v2.0/agents": TOKEN,
+    "GET /network/v2.0/service-providers": TOKEN,
     "GET /network/v2.0/agents/{agent_id}": ("401", "404", "404", "404", "2xx"),
     "GET /network/v2.0/quotas": ADMIN,
     "GET /network/v2.0/quotas/{project_id}": PROJECT,

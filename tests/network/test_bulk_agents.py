@@ -52,3 +52,13 @@ async def test_agents_from_hosts(neutron: Neutron, alice: Tenant, admin: Tenant)
     shown = await neutron.ok("GET", f"/v2.0/agents/{l2['id']}", admin)
     assert shown["agent"]["host"] == "hv9"
     assert (await neutron.ok("GET", "/v2.0/agents", alice))["agents"] == []
+
+
+async def test_service_providers(neutron: Neutron, alice: Tenant) -> None:
+    found = await neutron.ok("GET", "/v2.0/service-providers", alice)
+    assert found["service_providers"] == [
+        {"service_type": "L3_ROUTER_NAT", "name": "kumo", "default": True}]
+    none = await neutron.ok("GET", "/v2.0/service-providers?service_type=VPN", alice)
+    assert none["service_providers"] == []
+    r = await neutron.call("GET", "/v2.0/service-providers", None)
+    assert r.status_code == 401

@@ -1,4 +1,5 @@
-"""``/v2.0/agents``: Neutron's agent list, derived from Hosts and their Leases.
+"""``/v2.0/agents``: Neutron's agent list, derived from Hosts and their Leases; and
+``/v2.0/service-providers``.
 
 Every kumo host agent is at once Neutron's L2 agent (bridges, VXLAN,
 l2population), DHCP agent and metadata agent, so each Host shows as those
@@ -19,6 +20,7 @@ from kumo.model import compute as cm
 from ...runtime import runtime
 from .common import caller
 from .errors import err
+from .lists import list_response
 
 Obj = dict[str, Any]
 _NS = uuid.UUID("0b7f9f7e-51a4-4f0a-9a0e-7d5c2b8f2a11")
@@ -76,3 +78,15 @@ async def show(request: Request) -> Response:
     if not found:
         raise err(404, "AgentNotFound", f"Agent {aid} could not be found.")
     return JSONResponse({"agent": found[0]})
+
+
+# the service plugins behind Neutron's service-type extension: routers, by kumo's router
+# scheduler and agents (load balancing is Octavia's own API, as in Neutron since Train)
+SERVICE_PROVIDERS = [{"service_type": "L3_ROUTER_NAT", "name": "kumo", "default": True}]
+
+
+async def service_providers(request: Request) -> Response:
+    """``/v2.0/service-providers`` (any token), filtered like every list."""
+    await caller(request)
+    views = [dict(p) for p in SERVICE_PROVIDERS]
+    return JSONResponse(list_response(request, "service_providers", views))

@@ -102,6 +102,8 @@ EXTENSIONS: list[tuple[str, str, str]] = [
      "substring filtering when listing ports"),
     ("network-ip-availability", "Network IP Availability", "Provides IP availability data "
      "for each network and subnet."),
+    ("service-type", "Neutron Service Type Management", "API for retrieving service "
+     "providers for Neutron advanced services"),
     ("tag", "Tag support", "Enables to set tag on resources."),
     ("tag-ext", "Tag support for resources: subnet, subnetpool, port, router", "Extends tag "
      "support to more L2 and L3 resources."),
@@ -314,6 +316,7 @@ def build_app() -> Starlette:
         Route("/v2.0/security-group-rules/{rule_id}", sg_rules.delete, methods=["DELETE"]),
         *l3_routes(),
         Route("/v2.0/agents", network_agents.index, methods=["GET"]),
+        Route("/v2.0/service-providers", network_agents.service_providers, methods=["GET"]),
         Route("/v2.0/agents/{agent_id}", network_agents.show, methods=["GET"]),
         Route("/v2.0/quotas", q.index, methods=["GET"]),
         Route("/v2.0/quotas/{project_id}", q.show, methods=["GET"]),
