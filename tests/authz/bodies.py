@@ -165,6 +165,10 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"subnetpool": {"name": _u(), "prefixes": ["10.251.0.0/16"]}}
     if key == "PUT /network/v2.0/subnetpools/{subnetpool_id}":
         return {"subnetpool": {"name": "m"}}
+    if key == "POST /network/v2.0/address-scopes":
+        return {"address_scope": {"name": _u(), "ip_version": 4}}
+    if key == "PUT /network/v2.0/address-scopes/{address_scope_id}":
+        return {"address_scope": {"name": "m"}}
     if key == "POST /network/v2.0/routers":
         return {"router": {"name": _u()}}
     if key == "PUT /network/v2.0/routers/{router_id}":

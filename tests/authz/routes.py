@@ -133,6 +133,8 @@ class Filler:
             return f"RegionOne:{ids['floatingip']}"
         if name in ("floatingip_id", "floating_ip_id"):
             return await s.floatingip() if write else ids["floatingip"]
+        if name == "address_scope_id":
+            return await s.address_scope() if write else ids["address_scope"]
         if name == "subnetpool_id":
             return await s.subnetpool() if write else ids["subnetpool"]
         if name == "subnet_id":

@@ -172,6 +172,11 @@ class Seed:
             "subnetpool": {"name": f"sp{next(_n)}", "prefixes": ["10.250.0.0/16"]}})
                 )["subnetpool"]["id"]
 
+    async def address_scope(self) -> str:
+        return (await self.neutron("POST", "/v2.0/address-scopes", self.owner, json={
+            "address_scope": {"name": f"as{next(_n)}", "ip_version": 4}})
+                )["address_scope"]["id"]
+
     async def secgroup(self) -> str:
         return (await self.neutron("POST", "/v2.0/security-groups", self.owner, json={
             "security_group": {"name": f"g{next(_n)}"}}))["security_group"]["id"]
@@ -340,6 +345,7 @@ async def build(cloud: Cloud) -> Seed:
     ids["router"] = await seed.router()
     ids["floatingip"] = await seed.floatingip()
     ids["subnetpool"] = await seed.subnetpool()
+    ids["address_scope"] = await seed.address_scope()
     from tests.loadbalancer import authz_seed
 
     seed.lb = await authz_seed.tree(seed)

@@ -106,3 +106,38 @@ async def test_default_pool_is_admins_and_unique(neutron: Neutron, alice: Tenant
     assert sub["cidr"] == "10.60.0.0/26" and sub["subnetpool_id"] == pool["id"]
     await neutron.fail("DELETE", f"/v2.0/subnetpools/{pool['id']}", alice, 403,
                        "PolicyNotAuthorized")
+
+
+async def test_address_scopes(neutron: Neutron, alice: Tenant, bob: Tenant) -> None:
+    scope = (await neutron.ok("POST", "/v2.0/address-scopes", alice, 201, json={
+        "address_scope": {"name": "s", "ip_version": 4}}))["address_scope"]
+    sid = scope["id"]
+    assert scope["shared"] is False and scope["ip_version"] == 4
+    await neutron.fail("GET", f"/v2.0/address-scopes/{sid}", bob, 404, "AddressScopeNotFound")
+    await neutron.fail("POST", "/v2.0/address-scopes", alice, 403, "PolicyNotAuthorized",
+                       json={"address_scope": {"ip_version": 4, "shared": True}})
+    await neutron.fail("POST", "/v2.0/address-scopes", alice, 400, "InvalidInput",
+                       json={"address_scope": {"ip_version": 6}})
+    one = await _pool(neutron, alice, prefixes=["10.80.0.0/16"], address_scope_id=sid)
+    assert one["address_scope_id"] == sid
+    await neutron.fail("POST", "/v2.0/subnetpools", alice, 400,
+                       "IllegalSubnetPoolAssociationToAddressScope",
+                       json={"subnetpool": {"prefixes": ["10.80.5.0/24"],
+                                            "address_scope_id": sid}})
+    two = await _pool(neutron, alice, prefixes=["10.80.5.0/24"])  # outside the scope: fine
+    await neutron.fail("PUT", f"/v2.0/subnetpools/{two['id']}", alice, 400,
+                       "IllegalSubnetPoolAssociationToAddressScope",
+                       json={"subnetpool": {"address_scope_id": sid}})
+    await neutron.fail("POST", "/v2.0/subnetpools", bob, 404, "AddressScopeNotFound",
+                       json={"subnetpool": {"prefixes": ["10.90.0.0/16"],
+                                            "address_scope_id": sid}})
+    upd = await neutron.ok("PUT", f"/v2.0/address-scopes/{sid}", alice,
+                           json={"address_scope": {"name": "t"}})
+    assert upd["address_scope"]["name"] == "t"
+    await neutron.fail("DELETE", f"/v2.0/address-scopes/{sid}", alice, 409,
+                       "AddressScopeInUse")
+    await neutron.ok("PUT", f"/v2.0/subnetpools/{one['id']}", alice,
+                     json={"subnetpool": {"address_scope_id": None}})
+    await neutron.ok("DELETE", f"/v2.0/address-scopes/{sid}", alice, 204)
+    listed = await neutron.ok("GET", "/v2.0/address-scopes", alice)
+    assert listed["address_scopes"] == []

@@ -144,6 +144,28 @@ async def release(objects: store.ObjectStore, namespace: str, pool_id: str,
         pass
 
 
+def check_scope(pool_id: str, prefixes: list[str], others: list[Obj]) -> None:
+    """Pools of one address scope must not overlap (addresses in a scope are unique):
+    ``others`` are the scope's other pools."""
+    mine = [ipaddress.IPv4Network(p) for p in prefixes]
+    for other in others:
+        if other["metadata"]["name"] == pool_id:
+            continue
+        for p in other["spec"].get("prefixes") or []:
+            if any(m.overlaps(ipaddress.IPv4Network(p)) for m in mine):
+                raise Invalid(f"Illegal subnetpool association: subnetpool {pool_id} cannot "
+                              f"be associated with its address scope: prefix {p} of subnet "
+                              f"pool {other['metadata']['name']} overlaps.",
+                              code="IllegalSubnetPoolAssociationToAddressScope")
+
+
+def check_scope_deletable(scope_id: str, pools: list[Obj]) -> None:
+    if any(p["spec"].get("addressScopeId") == scope_id for p in pools):
+        raise Conflict(f"Unable to complete operation on address scope {scope_id}. There are "
+                       "one or more subnet pools in use on the address scope.",
+                       code="AddressScopeInUse")
+
+
 def check_deletable(pool: Obj) -> None:
     if allocations(pool):
         raise Conflict(f"Unable to complete operation on subnet pool {pool['metadata']['name']}"

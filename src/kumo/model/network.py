@@ -67,6 +67,8 @@ SubnetPool (namespaced): spec (facade) {name, description, prefixes[] (IPv4 CIDR
   defaultPrefixlen, minPrefixlen, maxPrefixlen, shared, isDefault, addressScopeId|null,
   tags[]}; label kumo.io/shared=true when shared. Subnets made from it carry
   spec.subnetpoolId and label kumo.io/subnetpool=<pool id> (kumo.core.subnetpools).
+AddressScope (namespaced): spec (facade) {name, shared, ipVersion 4}; label
+  kumo.io/shared=true when shared. Pools in one scope never overlap (kumo.core.subnetpools).
 
 DHCP: the DHCP controller (control/dhcp.py) keeps one port per DHCP-enabled network
 with deviceOwner "network:dhcp", deviceId "dhcp-<network id>", bound to one live
@@ -90,6 +92,7 @@ SEGMENT_ALLOCATION = "SegmentAllocation"
 ROUTER = "Router"
 FLOATING_IP = "FloatingIP"
 SUBNET_POOL = "SubnetPool"
+ADDRESS_SCOPE = "AddressScope"
 
 NETWORK_LABEL = "kumo.io/network"
 SUBNET_LABEL = "kumo.io/subnet"
@@ -130,6 +133,7 @@ register(KindInfo(SECURITY_GROUP_RULE, "securitygrouprules", namespaced=True))
 register(KindInfo(ROUTER, "routers", namespaced=True))
 register(KindInfo(FLOATING_IP, "floatingips", namespaced=True, short_names=("fip",)))
 register(KindInfo(SUBNET_POOL, "subnetpools", namespaced=True))
+register(KindInfo(ADDRESS_SCOPE, "addressscopes", namespaced=True))
 register(KindInfo(IP_ALLOCATION, "ipallocations", namespaced=False, admin_only=True))
 register(KindInfo(MAC_ALLOCATION, "macallocations", namespaced=False, admin_only=True))
 register(KindInfo(SEGMENT_ALLOCATION, "segmentallocations", namespaced=False, admin_only=True))

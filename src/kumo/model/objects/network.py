@@ -73,6 +73,16 @@ class SubnetPool(Resource):
     spec: SubnetPoolSpec = Field(default_factory=SubnetPoolSpec)
 
 
+class AddressScopeSpec(Named):
+    shared: bool = False
+    ip_version: int = 4
+
+
+class AddressScope(Resource):
+    KIND = nm.ADDRESS_SCOPE
+    spec: AddressScopeSpec = Field(default_factory=AddressScopeSpec)
+
+
 class FixedIp(Model):
     subnet_id: str
     ip_address: str

@@ -15,13 +15,14 @@ Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render
     secgroups.py   security groups; sg_rules.py: rules (stored, not enforced yet)
     routers.py     routers, their interfaces and extra routes (kumo.core.routers)
     subnetpools.py subnet pools (allocation: kumo.core.subnetpools)
+    address_scopes.py address scopes (pools in one scope never overlap)
     ip_availability.py network-ip-availabilities (kumo.core.ip_availability)
     floatingips.py floating IPs (kumo.core.floatingips); bootstrap.py: `public`
     quotas.py, agents.py, bulk.py
 
 IPAM and the port lifecycle are kumo.core's (core/ipam.py, core/ports.py).
 
-Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, address scopes, RBAC policies, trunks,
+Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, RBAC policies, trunks,
 QoS, bulk creates.
 """
 
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...runtime import Runtime, runtime
+from . import address_scopes as network_scopes
 from . import agents as network_agents
 from . import floatingips as network_fips
 from . import ip_availability as network_ipavail
@@ -100,6 +102,7 @@ EXTENSIONS: list[tuple[str, str, str]] = [
      "subnetpool as the default."),
     ("ip-substring-filtering", "IP address substring filtering", "Provides IP address "
      "substring filtering when listing ports"),
+    ("address-scope", "Address scope", "Address scopes extension."),
     ("network-ip-availability", "Network IP Availability", "Provides IP availability data "
      "for each network and subnet."),
     ("service-type", "Neutron Service Type Management", "API for retrieving service "
@@ -128,6 +131,7 @@ async def resources(request: Request) -> Response:
              ("router", "routers"), ("floatingip", "floatingips"),
              ("subnetpool", "subnetpools"),
              ("network_ip_availability", "network-ip-availabilities"),
+             ("address_scope", "address-scopes"),
              ("extension", "extensions")]
     return JSONResponse({"resources": [
         {"name": n, "collection": col, "links": [{"href": f"{base}/{col}", "rel": "self"}]}
@@ -268,11 +272,18 @@ def l3_routes() -> list[Route]:
 
 
 def subnetpool_routes() -> list[Route]:
+    """Subnet pools, address scopes, IP availability."""
     p, one = network_subnetpools, "/v2.0/subnetpools/{subnetpool_id}"
+    scope = "/v2.0/address-scopes/{address_scope_id}"
     return [Route("/v2.0/subnetpools", p.index, methods=["GET"]),
             Route("/v2.0/subnetpools", p.create, methods=["POST"]),
             Route(one, p.show, methods=["GET"]), Route(one, p.update, methods=["PUT"]),
             Route(one, p.delete, methods=["DELETE"]),
+            Route("/v2.0/address-scopes", network_scopes.index, methods=["GET"]),
+            Route("/v2.0/address-scopes", network_scopes.create, methods=["POST"]),
+            Route(scope, network_scopes.show, methods=["GET"]),
+            Route(scope, network_scopes.update, methods=["PUT"]),
+            Route(scope, network_scopes.delete, methods=["DELETE"]),
             Route("/v2.0/network-ip-availabilities", network_ipavail.index, methods=["GET"]),
             Route("/v2.0/network-ip-availabilities/{network_id}", network_ipavail.show,
                   methods=["GET"])]

@@ -23,7 +23,9 @@ NOT_FOUND_TYPES = {nm.NETWORK: ("NetworkNotFound", "Network {} could not be foun
                                             "Security group rule {} does not exist"),
                    nm.ROUTER: ("RouterNotFound", "Router {} could not be found"),
                    nm.FLOATING_IP: ("FloatingIPNotFound", "Floating IP {} could not be found"),
-                   nm.SUBNET_POOL: ("SubnetPoolNotFound", "Subnet pool {} could not be found.")}
+                   nm.SUBNET_POOL: ("SubnetPoolNotFound", "Subnet pool {} could not be found."),
+                   nm.ADDRESS_SCOPE: ("AddressScopeNotFound",
+                                      "Address scope {} could not be found")}
 # domain codes whose Neutron status is not the one their class implies
 _STATUS_BY_CODE = {"MacAddressGenerationFailure": 503}
 

@@ -16,6 +16,7 @@ from kumo.core import subnetpools as core
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
+from .address_scopes import check_pool_scope
 from .common import (
     Caller,
     body_of,
@@ -83,8 +84,10 @@ def _spec(data: Obj, current: Obj) -> Obj:
     out.update({"minPrefixlen": lo, "defaultPrefixlen": default, "maxPrefixlen": hi})
     if "is_default" in data:
         out["isDefault"] = to_bool("is_default", data["is_default"])
-    if data.get("address_scope_id") is not None:
-        raise invalid("address_scope_id: kumo has no address scopes yet.")
+    if "address_scope_id" in data:
+        scope = data["address_scope_id"]
+        out["addressScopeId"] = None if scope in (None, "") else to_str("address_scope_id",
+                                                                         scope)
     if data.get("default_quota") is not None:
         raise invalid("default_quota is not supported by kumo.")
     return out
@@ -131,6 +134,7 @@ async def create(request: Request) -> Response:
         raise policy("create_subnetpool:shared")
     pid = str(uuid.uuid4())
     await _check_default(rt, c, pid, spec)
+    await check_pool_scope(rt, c, pid, spec)
     labels = {nm.SHARED_LABEL: "true"} if spec["shared"] else {}
     pool = await rt.objects.create(new_object(nm.SUBNET_POOL, project, pid, spec, labels))
     return JSONResponse({"subnetpool": pool_view(pool)}, status_code=201)
@@ -147,6 +151,7 @@ async def update(request: Request) -> Response:
                     "update_subnetpool")
     changes = _spec(data, pool["spec"])
     await _check_default(rt, c, pool["metadata"]["name"], changes)
+    await check_pool_scope(rt, c, pool["metadata"]["name"], {**pool["spec"], **changes})
     pool = await mutate(rt, pool, lambda o: o["spec"].update(changes))
     return JSONResponse({"subnetpool": pool_view(pool)})
 
