@@ -169,6 +169,11 @@ async def body_for(f: Filler, method: str, template: str, caller: str) -> Any:  
         return {"address_scope": {"name": _u(), "ip_version": 4}}
     if key == "PUT /network/v2.0/address-scopes/{address_scope_id}":
         return {"address_scope": {"name": "m"}}
+    if key == "POST /network/v2.0/rbac-policies":
+        return {"rbac_policy": {"object_type": "network", "object_id": ids["network"],
+                                "action": "access_as_shared", "target_tenant": _u()}}
+    if key == "PUT /network/v2.0/rbac-policies/{rbac_id}":
+        return {"rbac_policy": {"target_tenant": _u()}}
     if key == "POST /network/v2.0/routers":
         return {"router": {"name": _u()}}
     if key == "PUT /network/v2.0/routers/{router_id}":

@@ -133,6 +133,8 @@ class Filler:
             return f"RegionOne:{ids['floatingip']}"
         if name in ("floatingip_id", "floating_ip_id"):
             return await s.floatingip() if write else ids["floatingip"]
+        if name == "rbac_id":
+            return await s.rbac() if write else ids["rbac"]
         if name == "address_scope_id":
             return await s.address_scope() if write else ids["address_scope"]
         if name == "subnetpool_id":

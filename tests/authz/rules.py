@@ -421,6 +421,11 @@ RULES: dict[str, Outcome] = {
     "GET /network/v2.0/address-scopes/{address_scope_id}": READ,
     "PUT /network/v2.0/address-scopes/{address_scope_id}": WRITE,
     "DELETE /network/v2.0/address-scopes/{address_scope_id}": WRITE,
+    "GET /network/v2.0/rbac-policies": TOKEN,
+    "POST /network/v2.0/rbac-policies": WRITE,
+    "GET /network/v2.0/rbac-policies/{rbac_id}": READ,
+    "PUT /network/v2.0/rbac-policies/{rbac_id}": WRITE,
+    "DELETE /network/v2.0/rbac-policies/{rbac_id}": WRITE,
     "GET /network/v2.0/network-ip-availabilities": ADMIN,
     "GET /network/v2.0/network-ip-availabilities/{network_id}": ADMIN,
     "GET /network/v2.0/agents": TOKEN,
@@ -480,7 +485,7 @@ NATIVE_KINDS: dict[str, str] = {
     **{p: "readonly" for p in (
         "consolelogs", "dnsrecordsets", "dnszones", "dnszonetasks", "events", "floatingips",
         "instanceactions", "networks", "ports", "quotasets", "routers", "loadbalancers",
-        "securitygrouprules", "securitygroups", "servergroups", "servers", "subnetpools", "addressscopes",
+        "securitygrouprules", "securitygroups", "servergroups", "servers", "subnetpools", "addressscopes", "rbacpolicies",
         "subnets")},
     **{p: "admin" for p in (
         "quotausages", "quotaclaims", "flavors", "hostallocations", "hosts", "images",

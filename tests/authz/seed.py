@@ -177,6 +177,13 @@ class Seed:
             "address_scope": {"name": f"as{next(_n)}", "ip_version": 4}})
                 )["address_scope"]["id"]
 
+    async def rbac(self) -> str:
+        """The seeded network shared with a project no caller is in."""
+        return (await self.neutron("POST", "/v2.0/rbac-policies", self.owner, json={
+            "rbac_policy": {"object_type": "network", "object_id": self.ids["network"],
+                            "action": "access_as_shared",
+                            "target_tenant": uuid.uuid4().hex}}))["rbac_policy"]["id"]
+
     async def secgroup(self) -> str:
         return (await self.neutron("POST", "/v2.0/security-groups", self.owner, json={
             "security_group": {"name": f"g{next(_n)}"}}))["security_group"]["id"]
@@ -346,6 +353,7 @@ async def build(cloud: Cloud) -> Seed:
     ids["floatingip"] = await seed.floatingip()
     ids["subnetpool"] = await seed.subnetpool()
     ids["address_scope"] = await seed.address_scope()
+    ids["rbac"] = await seed.rbac()
     from tests.loadbalancer import authz_seed
 
     seed.lb = await authz_seed.tree(seed)

@@ -13,7 +13,7 @@ from typing import Any
 from kumo import store
 from kumo.model import network as nm
 
-from . import ipam
+from . import ipam, rbac
 from .actor import Actor
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .secgroups import ensure_default, resolve_groups
@@ -88,7 +88,8 @@ async def find_network(objects: store.ObjectStore, actor: Actor, net_id: str) ->
         else:
             shared = await objects.list(nm.NETWORK, None,
                                         label_selector=f"{nm.SHARED_LABEL}=true")
-            net = next((n for n in shared.items if n["metadata"]["name"] == net_id), None)
+            net = next((n for n in shared.items + await rbac.shared_with(
+                objects, actor.project_id or "") if n["metadata"]["name"] == net_id), None)
     if net is None or net["metadata"].get("deletionTimestamp"):
         raise network_gone(net_id)
     return net

@@ -69,6 +69,10 @@ SubnetPool (namespaced): spec (facade) {name, description, prefixes[] (IPv4 CIDR
   spec.subnetpoolId and label kumo.io/subnetpool=<pool id> (kumo.core.subnetpools).
 AddressScope (namespaced): spec (facade) {name, shared, ipVersion 4}; label
   kumo.io/shared=true when shared. Pools in one scope never overlap (kumo.core.subnetpools).
+RbacPolicy (namespaced, in the sharing project): spec (facade) {objectType "network",
+  objectId, action "access_as_shared", targetProject (a project id or "*")}; the network
+  carries label rbac.kumo.io/<project>=true (or rbac.kumo.io/all) while a policy shares
+  it, so a target project lists and uses it cheaply (kumo.core.rbac).
 
 DHCP: the DHCP controller (control/dhcp.py) keeps one port per DHCP-enabled network
 with deviceOwner "network:dhcp", deviceId "dhcp-<network id>", bound to one live
@@ -93,6 +97,7 @@ ROUTER = "Router"
 FLOATING_IP = "FloatingIP"
 SUBNET_POOL = "SubnetPool"
 ADDRESS_SCOPE = "AddressScope"
+RBAC_POLICY = "RbacPolicy"
 
 NETWORK_LABEL = "kumo.io/network"
 SUBNET_LABEL = "kumo.io/subnet"
@@ -134,6 +139,7 @@ register(KindInfo(ROUTER, "routers", namespaced=True))
 register(KindInfo(FLOATING_IP, "floatingips", namespaced=True, short_names=("fip",)))
 register(KindInfo(SUBNET_POOL, "subnetpools", namespaced=True))
 register(KindInfo(ADDRESS_SCOPE, "addressscopes", namespaced=True))
+register(KindInfo(RBAC_POLICY, "rbacpolicies", namespaced=True))
 register(KindInfo(IP_ALLOCATION, "ipallocations", namespaced=False, admin_only=True))
 register(KindInfo(MAC_ALLOCATION, "macallocations", namespaced=False, admin_only=True))
 register(KindInfo(SEGMENT_ALLOCATION, "segmentallocations", namespaced=False, admin_only=True))

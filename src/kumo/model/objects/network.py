@@ -83,6 +83,18 @@ class AddressScope(Resource):
     spec: AddressScopeSpec = Field(default_factory=AddressScopeSpec)
 
 
+class RbacPolicySpec(Model):
+    object_type: str = "network"
+    object_id: str = ""
+    action: str = "access_as_shared"
+    target_project: str = "*"
+
+
+class RbacPolicy(Resource):
+    KIND = nm.RBAC_POLICY
+    spec: RbacPolicySpec = Field(default_factory=RbacPolicySpec)
+
+
 class FixedIp(Model):
     subnet_id: str
     ip_address: str

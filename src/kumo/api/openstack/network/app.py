@@ -16,13 +16,14 @@ Mounted at ``/network`` (catalog: type "network", name "neutron"). Errors render
     routers.py     routers, their interfaces and extra routes (kumo.core.routers)
     subnetpools.py subnet pools (allocation: kumo.core.subnetpools)
     address_scopes.py address scopes (pools in one scope never overlap)
+    rbac.py        rbac-policies: networks shared per project (kumo.core.rbac)
     ip_availability.py network-ip-availabilities (kumo.core.ip_availability)
     floatingips.py floating IPs (kumo.core.floatingips); bootstrap.py: `public`
     quotas.py, agents.py, bulk.py
 
 IPAM and the port lifecycle are kumo.core's (core/ipam.py, core/ports.py).
 
-Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, RBAC policies, trunks,
+Not there yet: DVR/HA routers, floating-IP port forwarding, IPv6, trunks,
 QoS, bulk creates.
 """
 
@@ -44,6 +45,7 @@ from . import ip_availability as network_ipavail
 from . import networks as network_networks
 from . import ports as network_ports
 from . import quotas as network_quotas
+from . import rbac as network_rbac
 from . import routers as network_routers
 from . import secgroups as network_secgroups
 from . import sg_rules
@@ -103,6 +105,8 @@ EXTENSIONS: list[tuple[str, str, str]] = [
     ("ip-substring-filtering", "IP address substring filtering", "Provides IP address "
      "substring filtering when listing ports"),
     ("address-scope", "Address scope", "Address scopes extension."),
+    ("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that "
+     "control tenant access to resources."),
     ("network-ip-availability", "Network IP Availability", "Provides IP availability data "
      "for each network and subnet."),
     ("service-type", "Neutron Service Type Management", "API for retrieving service "
@@ -131,7 +135,7 @@ async def resources(request: Request) -> Response:
              ("router", "routers"), ("floatingip", "floatingips"),
              ("subnetpool", "subnetpools"),
              ("network_ip_availability", "network-ip-availabilities"),
-             ("address_scope", "address-scopes"),
+             ("address_scope", "address-scopes"), ("rbac_policy", "rbac-policies"),
              ("extension", "extensions")]
     return JSONResponse({"resources": [
         {"name": n, "collection": col, "links": [{"href": f"{base}/{col}", "rel": "self"}]}
@@ -272,9 +276,10 @@ def l3_routes() -> list[Route]:
 
 
 def subnetpool_routes() -> list[Route]:
-    """Subnet pools, address scopes, IP availability."""
+    """Subnet pools, address scopes, RBAC policies, IP availability."""
     p, one = network_subnetpools, "/v2.0/subnetpools/{subnetpool_id}"
     scope = "/v2.0/address-scopes/{address_scope_id}"
+    rbac = "/v2.0/rbac-policies/{rbac_id}"
     return [Route("/v2.0/subnetpools", p.index, methods=["GET"]),
             Route("/v2.0/subnetpools", p.create, methods=["POST"]),
             Route(one, p.show, methods=["GET"]), Route(one, p.update, methods=["PUT"]),
@@ -284,6 +289,11 @@ def subnetpool_routes() -> list[Route]:
             Route(scope, network_scopes.show, methods=["GET"]),
             Route(scope, network_scopes.update, methods=["PUT"]),
             Route(scope, network_scopes.delete, methods=["DELETE"]),
+            Route("/v2.0/rbac-policies", network_rbac.index, methods=["GET"]),
+            Route("/v2.0/rbac-policies", network_rbac.create, methods=["POST"]),
+            Route(rbac, network_rbac.show, methods=["GET"]),
+            Route(rbac, network_rbac.update, methods=["PUT"]),
+            Route(rbac, network_rbac.delete, methods=["DELETE"]),
             Route("/v2.0/network-ip-availabilities", network_ipavail.index, methods=["GET"]),
             Route("/v2.0/network-ip-availabilities/{network_id}", network_ipavail.show,
                   methods=["GET"])]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from kumo import store
 from kumo.common.clock import now_seconds_iso
-from kumo.core import port_rules, quotas
+from kumo.core import port_rules, quotas, rbac
 from kumo.core.actor import Actor
 from kumo.model import compute as cm
 from kumo.model import network as nm
@@ -250,6 +250,9 @@ async def visible_networks(rt: Runtime, c: Caller) -> list[Obj]:
     external = await rt.objects.list(nm.NETWORK, None,
                                      label_selector=f"{nm.EXTERNAL_LABEL}=true")
     out = own + [n for n in shared.items if n["metadata"]["name"] not in names]
+    names |= {n["metadata"]["name"] for n in out}  # and those RBAC policies share with it
+    out += [n for n in await rbac.shared_with(rt.objects, c.project_id)
+            if n["metadata"]["name"] not in names]
     names |= {n["metadata"]["name"] for n in out}
     return out + [n for n in external.items if n["metadata"]["name"] not in names]
 

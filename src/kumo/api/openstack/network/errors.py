@@ -24,6 +24,8 @@ NOT_FOUND_TYPES = {nm.NETWORK: ("NetworkNotFound", "Network {} could not be foun
                    nm.ROUTER: ("RouterNotFound", "Router {} could not be found"),
                    nm.FLOATING_IP: ("FloatingIPNotFound", "Floating IP {} could not be found"),
                    nm.SUBNET_POOL: ("SubnetPoolNotFound", "Subnet pool {} could not be found."),
+                   nm.RBAC_POLICY: ("RbacPolicyNotFound",
+                                    "RBAC policy with id {} could not be found"),
                    nm.ADDRESS_SCOPE: ("AddressScopeNotFound",
                                       "Address scope {} could not be found")}
 # domain codes whose Neutron status is not the one their class implies

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from kumo import store
 from kumo.core import floatingips as core_fips
 from kumo.core import ports as core_ports
+from kumo.core import rbac
 from kumo.core.dns_neutron import check_domain
 from kumo.core.errors import DomainError
 from kumo.model import network as nm
@@ -356,6 +357,7 @@ async def delete_network(rt: Runtime, net: Obj) -> None:
         await core_ports.delete_port(rt.objects, port)
     for sub in (await rt.objects.list(nm.SUBNET, None, label_selector=selector)).items:
         await network_subnets.delete_subnet_object(rt, sub)
+    await rbac.drop_policies(rt.objects, net_id)
     for mac in (await rt.objects.list(nm.MAC_ALLOCATION, None, label_selector=selector)).items:
         try:
             await rt.objects.delete(nm.MAC_ALLOCATION, "", mac["metadata"]["name"])
