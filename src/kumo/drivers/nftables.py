@@ -330,10 +330,13 @@ class FakeFirewall:
         t0 = time.perf_counter()
         new = build_plan(rs, self.index.assign(list(rs.ports)))
         old = None if full else self.applied
-        cmds, touched = full_batch(new) if old is None else diff_batch(old, new)
+        if old is None:  # full_batch gives commands only; every chain is touched
+            cmds, touched = full_batch(new), [n for _, n in new.chains]
+        else:
+            cmds, touched = diff_batch(old, new)
         self.applied = self.desired = new
         self.batches += 1
-        groups, ports = _touched(touched if old is not None else [n for _, n in new.chains])
+        groups, ports = _touched(touched)
         return ApplyResult(len(cmds), time.perf_counter() - t0, old is None, groups, ports)
 
     def verify(self, *, deep: bool = True) -> list[str]:
