@@ -13,6 +13,7 @@ it, and a new agent adopts them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -56,16 +57,26 @@ class ServerReconciler:
         self.build_failures = 0
 
     # ---- helpers ---------------------------------------------------------
+    def event_now(self, server: dict[str, Any], reason: str, message: str, *,
+                  start: str | None = None, warning: bool = False) -> dict[str, Any]:
+        """The Event of a step that ends now; posted later by ``post_events``."""
+        return event_object(server, COMPONENT, reason, message, start=start,
+                            type_="Warning" if warning else "Normal",
+                            request_id=server["spec"].get("requestId"),
+                            extra={"host": self.host})
+
+    async def post_events(self, *evs: dict[str, Any]) -> None:
+        async def post(ev: dict[str, Any]) -> None:
+            try:
+                await self.api.create("events", ev, ev["metadata"]["namespace"])
+            except errors.StoreError:
+                log.warning("could not record event %s", ev["reason"])
+        await asyncio.gather(*(post(ev) for ev in evs))
+
     async def event(self, server: dict[str, Any], reason: str, message: str, *,
                     start: str | None = None, warning: bool = False) -> None:
-        ev = event_object(server, COMPONENT, reason, message, start=start,
-                          type_="Warning" if warning else "Normal",
-                          request_id=server["spec"].get("requestId"),
-                          extra={"host": self.host})
-        try:
-            await self.api.create("events", ev, ev["metadata"]["namespace"])
-        except errors.StoreError:
-            log.warning("could not record event %s", reason)
+        await self.post_events(self.event_now(server, reason, message, start=start,
+                                              warning=warning))
 
     async def patch_status(self, server: dict[str, Any], status: dict[str, Any]
                            ) -> dict[str, Any]:
@@ -155,17 +166,25 @@ class ServerReconciler:
         """Create the VM and report it; False when the build failed (and was reported)."""
         name = server["metadata"]["name"]
         t0 = iso_now()
+        # The steps before the spawn are recorded when they end but posted after it: the
+        # guest's boot (and its DHCP lease) does not wait on two Event round trips.
+        steps: list[dict[str, Any]] = []
         try:
             spec = await self._vm_spec(server)
-            await self.event(server, "ImageReady", "image in the host cache", start=t0)
+            steps.append(self.event_now(server, "ImageReady", "image in the host cache",
+                                        start=t0))
             if spec.nics:
-                await self.event(server, "VifsPlugged", "ports plugged on " + self.host + ": "
-                                 + ", ".join(n.port_id for n in spec.nics), start=t0)
+                steps.append(self.event_now(
+                    server, "VifsPlugged", "ports plugged on " + self.host + ": "
+                    + ", ".join(n.port_id for n in spec.nics), start=t0))
             t1 = iso_now()
             state = await self.driver.spawn(spec)
-            await self.event(server, "Spawned",
-                             f"QEMU started (pid {state.pid}, {state.accelerator})", start=t1)
+            await self.post_events(*steps, self.event_now(
+                server, "Spawned", f"QEMU started (pid {state.pid}, {state.accelerator})",
+                start=t1))
+            steps = []
         except VifPlugTimeout as exc:
+            await self.post_events(*steps)
             # Not the host's fault and not worth a reschedule: say which port, which host.
             self.build_failures += 1
             log.warning("build of %s failed: %s", name, exc)
@@ -177,6 +196,7 @@ class ServerReconciler:
                           "details": f"port {exc.port_id} on host {exc.host}"}})
             return False
         except Exception as exc:  # any build failure is reported and rescheduled
+            await self.post_events(*steps)
             self.build_failures += 1
             log.warning("build of %s failed: %s", name, exc)
             await self.driver.destroy(name)
