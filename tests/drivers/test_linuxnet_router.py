@@ -259,3 +259,23 @@ while time.time() < deadline:
 
     assert driver.delete(lab.router_ns) is True
     assert lab.router_ns not in driver.namespaces()
+
+
+def test_only_its_own_namespaces_are_listed(tmp_path: Path) -> None:
+    """Names are machine-wide: an agent that did not make a router namespace (another
+    cloud on this kernel, another host of a test cloud) never lists it, so its collection
+    never deletes it; the agent that made it still lists it after a restart."""
+    from kumo.drivers import netns as nsmod
+
+    cfg = RouterConfig(netns=f"qrouter-{uuid.uuid4()}")
+    ours = RouterNet(tmp_path / "ours")
+    try:
+        ours.ensure(cfg)
+        assert nsmod.exists(cfg.netns)
+        assert cfg.netns in ours.namespaces()
+        assert cfg.netns in RouterNet(tmp_path / "ours").namespaces()  # restarted
+        assert cfg.netns not in RouterNet(tmp_path / "theirs").namespaces()
+    finally:
+        assert ours.delete(cfg.netns) is True
+    assert not nsmod.exists(cfg.netns)
+    assert cfg.netns not in RouterNet(tmp_path / "ours").namespaces()

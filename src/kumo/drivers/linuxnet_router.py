@@ -149,26 +149,58 @@ def _nft(netns: str, *args: str, stdin: str | None = None) -> str:
 
 
 class RouterNet:
-    """Programs router namespaces; remembers what it applied to skip no-op batches."""
+    """Programs router namespaces; remembers what it applied to skip no-op batches.
 
-    def __init__(self) -> None:
+    Namespace names are machine-wide: another agent on the same kernel (a second cloud,
+    or the other hosts of a test cloud) sees our ``qrouter-*`` too. ``namespaces()``
+    therefore lists only those this agent programmed — recorded under ``state_dir`` so
+    a restarted agent still collects its own — and never another agent's, whose router
+    it cannot know and whose namespace (legs, NAT state, connections) it would destroy.
+    """
+
+    def __init__(self, state_dir: Path | None = None) -> None:
         self._nat: dict[str, str] = {}
         self._fips: dict[str, dict[str, str]] = {}  # netns -> floating ip -> fixed ip
         self._announced: dict[str, set[tuple[str, str]]] = {}  # netns -> {(ifname, ip)}
+        self._owned_dir = state_dir / "routers" if state_dir is not None else None
+        self._owned: set[str] = set()  # programmed by this instance (marked on disk)
         self.flushed = 0  # conntrack entries deleted (for tests and metrics)
 
     def namespaces(self) -> list[str]:
+        """Router namespaces this agent made that still exist (never another agent's)."""
         try:
-            return sorted(p.name for p in nsmod.NETNS_DIR.iterdir()
-                          if p.name.startswith(PREFIX))
+            present = {p.name for p in nsmod.NETNS_DIR.iterdir() if p.name.startswith(PREFIX)}
         except FileNotFoundError:
             return []
+        return sorted(present & self._mine())
+
+    def _mine(self) -> set[str]:
+        if self._owned_dir is None:
+            return set(self._owned)
+        try:
+            return {p.name for p in self._owned_dir.iterdir() if p.name.startswith(PREFIX)}
+        except FileNotFoundError:
+            return set()
+
+    def _claim(self, netns: str) -> None:
+        if netns in self._owned:
+            return
+        if self._owned_dir is not None:
+            self._owned_dir.mkdir(parents=True, exist_ok=True)
+            (self._owned_dir / netns).touch()
+        self._owned.add(netns)
+
+    def _release(self, netns: str) -> None:
+        self._owned.discard(netns)
+        if self._owned_dir is not None:
+            (self._owned_dir / netns).unlink(missing_ok=True)
 
     def ensure(self, cfg: RouterConfig, verify: bool = True) -> int:
         """Converge the namespace on ``cfg``; the number of changes made. Without
         ``verify`` an unchanged NAT table is trusted (one subprocess less on the fast
         path); the periodic resync verifies and repairs it."""
         _check(cfg)
+        self._claim(cfg.netns)
         if not nsmod.exists(cfg.netns):
             nsmod.create(cfg.netns)
         changes = in_netns(cfg.netns, lambda: self._inside(cfg))
@@ -249,6 +281,7 @@ class RouterNet:
         self._nat.pop(netns, None)
         self._fips.pop(netns, None)
         self._announced.pop(netns, None)
+        self._release(netns)
         if not netns.startswith(PREFIX) or not nsmod.exists(netns):
             return False
         nsmod.delete(netns)
