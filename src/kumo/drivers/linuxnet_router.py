@@ -164,6 +164,7 @@ class RouterNet:
         self._announced: dict[str, set[tuple[str, str]]] = {}  # netns -> {(ifname, ip)}
         self._owned_dir = state_dir / "routers" if state_dir is not None else None
         self._owned: set[str] = set()  # programmed by this instance (marked on disk)
+        self._ident: dict[str, int] = {}  # netns -> inode of the namespace we programmed
         self.flushed = 0  # conntrack entries deleted (for tests and metrics)
 
     def namespaces(self) -> list[str]:
@@ -203,6 +204,7 @@ class RouterNet:
         self._claim(cfg.netns)
         if not nsmod.exists(cfg.netns):
             nsmod.create(cfg.netns)
+        self._same_namespace(cfg.netns)
         changes = in_netns(cfg.netns, lambda: self._inside(cfg))
         text = render_nat(cfg)
         if self._nat.get(cfg.netns) != text or (verify and not self._table_present(cfg.netns)):
@@ -216,6 +218,18 @@ class RouterNet:
             self.flushed += in_netns(cfg.netns, lambda: _flush(gone))
         self._fips[cfg.netns] = new
         return changes
+
+    def _same_namespace(self, netns: str) -> None:
+        """A namespace removed and made again under the same name (by hand, or by the
+        overlay sync after someone deleted it) holds none of what we remember applying:
+        forget it, so this very sync loads the NAT table again instead of trusting the
+        cache until the next timer (meanwhile the FIP on lo answered SYNs with RST)."""
+        ident = os.stat(nsmod.path(netns)).st_ino
+        if self._ident.get(netns) != ident:
+            self._nat.pop(netns, None)
+            self._fips.pop(netns, None)
+            self._announced.pop(netns, None)
+            self._ident[netns] = ident
 
     def _table_present(self, netns: str) -> bool:
         return f"table ip {TABLE}" in _nft(netns, "list", "tables")
@@ -281,6 +295,7 @@ class RouterNet:
         self._nat.pop(netns, None)
         self._fips.pop(netns, None)
         self._announced.pop(netns, None)
+        self._ident.pop(netns, None)
         self._release(netns)
         if not netns.startswith(PREFIX) or not nsmod.exists(netns):
             return False
