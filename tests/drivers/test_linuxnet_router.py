@@ -259,3 +259,44 @@ while time.time() < deadline:
 
     assert driver.delete(lab.router_ns) is True
     assert lab.router_ns not in driver.namespaces()
+
+
+def test_only_its_own_namespaces_are_listed(tmp_path: Path) -> None:
+    """Names are machine-wide: an agent that did not make a router namespace (another
+    cloud on this kernel, another host of a test cloud) never lists it, so its collection
+    never deletes it; the agent that made it still lists it after a restart."""
+    from kumo.drivers import netns as nsmod
+
+    cfg = RouterConfig(netns=f"qrouter-{uuid.uuid4()}")
+    ours = RouterNet(tmp_path / "ours")
+    try:
+        ours.ensure(cfg)
+        assert nsmod.exists(cfg.netns)
+        assert cfg.netns in ours.namespaces()
+        assert cfg.netns in RouterNet(tmp_path / "ours").namespaces()  # restarted
+        assert cfg.netns not in RouterNet(tmp_path / "theirs").namespaces()
+    finally:
+        assert ours.delete(cfg.netns) is True
+    assert not nsmod.exists(cfg.netns)
+    assert cfg.netns not in RouterNet(tmp_path / "ours").namespaces()
+
+
+def test_a_namespace_made_again_gets_its_nat_table_at_once(tmp_path: Path) -> None:
+    """Deleted under the driver (by hand, or by another agent) and made again by the
+    overlay sync: the next change-driven sync (no verify) loads the NAT table again
+    rather than trusting what it applied to the namespace that is gone."""
+    from kumo.drivers import netns as nsmod
+
+    cfg = RouterConfig(netns=f"qrouter-{uuid.uuid4()}")
+    driver = RouterNet(tmp_path)
+    try:
+        driver.ensure(cfg)
+        assert driver._table_present(cfg.netns)
+        nsmod.delete(cfg.netns)
+        nsmod.create(cfg.netns)  # what the overlay sync does for the legs
+        assert not driver._table_present(cfg.netns)
+        assert driver.ensure(cfg, verify=False) >= 1
+        assert driver._table_present(cfg.netns)
+    finally:
+        driver.delete(cfg.netns)
+    assert not nsmod.exists(cfg.netns)

@@ -75,15 +75,17 @@ def make_lb_driver(net: Any, state_dir: Path) -> Any:
     return Haproxy(state_dir / "lb")
 
 
-def make_router_driver(net: Any) -> Any:
-    """Router namespaces beside the real network driver; in memory beside the fake one."""
+def make_router_driver(net: Any, state_dir: Path) -> Any:
+    """Router namespaces beside the real network driver; in memory beside the fake one.
+    The real one records which namespaces it made under ``state_dir``: only those it
+    ever removes (names are machine-wide)."""
     if type(net).__name__ == "FakeNet":
         from kumo.drivers.fakerouter import FakeRouterNet
 
         return FakeRouterNet()
     from kumo.drivers.linuxnet_router import RouterNet
 
-    return RouterNet()
+    return RouterNet(state_dir)
 
 
 @dataclass
@@ -105,7 +107,8 @@ class Agent:
             options.setdefault("dhcp", False)  # in-memory networking runs no dnsmasq
         self.network = NetworkAgent(self.api, self.host, self.state_dir, self.vtep_ip, net,
                                     **options)
-        self.router = RouterAgent(self.api, self.host, self.network, make_router_driver(net),
+        self.router = RouterAgent(self.api, self.host, self.network,
+                                  make_router_driver(net, self.state_dir),
                                   resync_interval=self.network.resync_interval)
         self.lb = LoadBalancerAgent(self.api, self.host, self.network,
                                     make_lb_driver(net, self.state_dir))

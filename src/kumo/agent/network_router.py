@@ -162,7 +162,9 @@ class RouterAgent:
             pass
 
     async def _collect(self, wanted: set[str]) -> None:
-        """Namespaces of routers that are gone (or bound here no more) are removed."""
+        """Namespaces of routers that are gone (or bound here no more) are removed —
+        only those this agent made (``driver.namespaces()``): another cloud's router on
+        the same kernel is unknown here, and deleting it cut its connections."""
         known = {name: r for (_, name), r in self.routers.items.items()}
         for netns in await asyncio.to_thread(self.driver.namespaces):
             rid = netns[len(PREFIX):]

@@ -149,28 +149,62 @@ def _nft(netns: str, *args: str, stdin: str | None = None) -> str:
 
 
 class RouterNet:
-    """Programs router namespaces; remembers what it applied to skip no-op batches."""
+    """Programs router namespaces; remembers what it applied to skip no-op batches.
 
-    def __init__(self) -> None:
+    Namespace names are machine-wide: another agent on the same kernel (a second cloud,
+    or the other hosts of a test cloud) sees our ``qrouter-*`` too. ``namespaces()``
+    therefore lists only those this agent programmed — recorded under ``state_dir`` so
+    a restarted agent still collects its own — and never another agent's, whose router
+    it cannot know and whose namespace (legs, NAT state, connections) it would destroy.
+    """
+
+    def __init__(self, state_dir: Path | None = None) -> None:
         self._nat: dict[str, str] = {}
         self._fips: dict[str, dict[str, str]] = {}  # netns -> floating ip -> fixed ip
         self._announced: dict[str, set[tuple[str, str]]] = {}  # netns -> {(ifname, ip)}
+        self._owned_dir = state_dir / "routers" if state_dir is not None else None
+        self._owned: set[str] = set()  # programmed by this instance (marked on disk)
+        self._ident: dict[str, int] = {}  # netns -> inode of the namespace we programmed
         self.flushed = 0  # conntrack entries deleted (for tests and metrics)
 
     def namespaces(self) -> list[str]:
+        """Router namespaces this agent made that still exist (never another agent's)."""
         try:
-            return sorted(p.name for p in nsmod.NETNS_DIR.iterdir()
-                          if p.name.startswith(PREFIX))
+            present = {p.name for p in nsmod.NETNS_DIR.iterdir() if p.name.startswith(PREFIX)}
         except FileNotFoundError:
             return []
+        return sorted(present & self._mine())
+
+    def _mine(self) -> set[str]:
+        if self._owned_dir is None:
+            return set(self._owned)
+        try:
+            return {p.name for p in self._owned_dir.iterdir() if p.name.startswith(PREFIX)}
+        except FileNotFoundError:
+            return set()
+
+    def _claim(self, netns: str) -> None:
+        if netns in self._owned:
+            return
+        if self._owned_dir is not None:
+            self._owned_dir.mkdir(parents=True, exist_ok=True)
+            (self._owned_dir / netns).touch()
+        self._owned.add(netns)
+
+    def _release(self, netns: str) -> None:
+        self._owned.discard(netns)
+        if self._owned_dir is not None:
+            (self._owned_dir / netns).unlink(missing_ok=True)
 
     def ensure(self, cfg: RouterConfig, verify: bool = True) -> int:
         """Converge the namespace on ``cfg``; the number of changes made. Without
         ``verify`` an unchanged NAT table is trusted (one subprocess less on the fast
         path); the periodic resync verifies and repairs it."""
         _check(cfg)
+        self._claim(cfg.netns)
         if not nsmod.exists(cfg.netns):
             nsmod.create(cfg.netns)
+        self._same_namespace(cfg.netns)
         changes = in_netns(cfg.netns, lambda: self._inside(cfg))
         text = render_nat(cfg)
         if self._nat.get(cfg.netns) != text or (verify and not self._table_present(cfg.netns)):
@@ -184,6 +218,18 @@ class RouterNet:
             self.flushed += in_netns(cfg.netns, lambda: _flush(gone))
         self._fips[cfg.netns] = new
         return changes
+
+    def _same_namespace(self, netns: str) -> None:
+        """A namespace removed and made again under the same name (by hand, or by the
+        overlay sync after someone deleted it) holds none of what we remember applying:
+        forget it, so this very sync loads the NAT table again instead of trusting the
+        cache until the next timer (meanwhile the FIP on lo answered SYNs with RST)."""
+        ident = os.stat(nsmod.path(netns)).st_ino
+        if self._ident.get(netns) != ident:
+            self._nat.pop(netns, None)
+            self._fips.pop(netns, None)
+            self._announced.pop(netns, None)
+            self._ident[netns] = ident
 
     def _table_present(self, netns: str) -> bool:
         return f"table ip {TABLE}" in _nft(netns, "list", "tables")
@@ -249,6 +295,8 @@ class RouterNet:
         self._nat.pop(netns, None)
         self._fips.pop(netns, None)
         self._announced.pop(netns, None)
+        self._ident.pop(netns, None)
+        self._release(netns)
         if not netns.startswith(PREFIX) or not nsmod.exists(netns):
             return False
         nsmod.delete(netns)
