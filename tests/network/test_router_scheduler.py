@@ -10,6 +10,7 @@ from typing import Any
 
 from kumo.agent import network_router_desired as desired
 from kumo.control.routers import RouterScheduler
+from kumo.drivers.linuxnet_router import render_nat
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
@@ -90,19 +91,34 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
         assert [(f.floating_ip, f.fixed_ip) for f in cfg.fips] == [
             (fip["floating_ip_address"], port["fixed_ips"][0]["ip_address"])]
 
-        # administratively down: the legs are unbound (the namespace goes), then back
+        # administratively down (Tempest makes routers so): the legs stay bound to the
+        # router's host (their ports stay ACTIVE, as Neutron's), the namespace stays
+        # with them, and the agent's config for it neither forwards nor NATs
         await neutron.ok("PUT", f"/v2.0/routers/{r1['id']}", alice,
                          json={"router": {"admin_state_up": False}})
 
-        async def legs_on(host: str | None) -> bool:
+        async def down_config() -> Any:
+            routers = (await objects.list(nm.ROUTER, None)).items
+            if any(r["spec"].get("adminStateUp", True) for r in routers
+                   if r["metadata"]["name"] == r1["id"]):
+                return None
             legs = (await objects.list(nm.PORT, None, label_selector=(
                 f"{nm.DEVICE_LABEL}={r1['id']}"))).items
-            return all(p["spec"].get("bindingHostId") == host for p in legs)
+            return desired.compute(h1, routers, legs, subnets, fips).get(r1["id"])
 
-        await _eventually("legs unbound", lambda: legs_on(None))
+        _, down = await _eventually("router down", down_config)
+        assert down.netns == cfg.netns and down.forwarding is False
+        assert down.fips == () and down.gateway_if is None and down.routes == ()
+        assert "snat" not in render_nat(down) and "dnat" not in render_nat(down)
+        await asyncio.sleep(0.3)  # the scheduler has seen the change: nothing unbinds
+        legs_now = (await objects.list(nm.PORT, None, label_selector=(
+            f"{nm.DEVICE_LABEL}={r1['id']}"))).items
+        assert len(legs_now) == 2
+        assert all(p["spec"].get("bindingHostId") == h1 for p in legs_now)
         await neutron.ok("PUT", f"/v2.0/routers/{r1['id']}", alice,
                          json={"router": {"admin_state_up": True}})
-        await _eventually("legs bound again", lambda: legs_on(h1))
+        routers = (await objects.list(nm.ROUTER, None)).items
+        assert desired.compute(h1, routers, legs_now, subnets, fips)[r1["id"]][1] == cfg
 
         # the FIP's port goes: the FIP is disassociated (and stays allocated)
         await neutron.ok("DELETE", f"/v2.0/ports/{port['id']}", alice, 204)

@@ -118,7 +118,9 @@ class RouterAgent:
         await self._event(router, "RouterProgrammed",
                           f"namespace {cfg.netns} on {self.host}: gateway "
                           f"{cfg.gateway_ip or 'none'}, {len(cfg.internal_cidrs)} subnets, "
-                          f"{len(cfg.fips)} floating IPs ({seconds * 1000:.0f} ms)")
+                          f"{len(cfg.fips)} floating IPs"
+                          f"{'' if cfg.forwarding else ', not forwarding (down)'}"
+                          f" ({seconds * 1000:.0f} ms)")
         old = {f.fip_id: f for f in (before.fips if before else ())}
         new = {f.fip_id: f for f in cfg.fips}
         for fid, f in new.items():
@@ -174,9 +176,8 @@ class RouterAgent:
             if r is not None and r["spec"].get("host") not in (self.host, None) and \
                     rid not in self._applied:
                 continue  # another host's router (names are machine-wide)
-            if r is not None and r["spec"].get("host") == self.host and \
-                    r["spec"].get("adminStateUp", True):
-                continue  # ours, its legs not there yet
+            if r is not None and r["spec"].get("host") == self.host:
+                continue  # ours, its legs not there yet (down too: it keeps its legs)
             await asyncio.to_thread(self.driver.delete, netns)
             self._applied.pop(rid, None)
             log.info("router namespace %s removed from %s", netns, self.host)

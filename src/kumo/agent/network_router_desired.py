@@ -56,7 +56,8 @@ def router_config(router: Obj, legs: list[Obj], subnets: dict[str, Obj],
 
 def compute(host: str, routers: list[Obj], ports: list[Obj], subnets: list[Obj],
             fips: list[Obj]) -> dict[str, tuple[Obj, RouterConfig]]:
-    """router id -> (router, config) for every router bound to ``host`` with a leg here."""
+    """router id -> (router, config) for every router bound to ``host`` (one that is
+    administratively down gets a config that does not forward)."""
     by_id = {s["metadata"]["name"]: s for s in subnets}
     legs: dict[str, list[Obj]] = {}
     for p in ports:
@@ -69,6 +70,9 @@ def compute(host: str, routers: list[Obj], ports: list[Obj], subnets: list[Obj],
         if r["spec"].get("host") != host or r["metadata"].get("deletionTimestamp"):
             continue
         if not r["spec"].get("adminStateUp", True):
+            # down: the namespace keeps its legs (ports stay ACTIVE) but neither
+            # forwards nor NATs, and no floating IP answers ARP
+            out[rid] = (r, RouterConfig(netns=nm.router_netns(rid), forwarding=False))
             continue
         out[rid] = (r, router_config(r, legs.get(rid, []), by_id, fips))
     return out

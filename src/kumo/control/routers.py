@@ -6,15 +6,14 @@ with the fewest routers; a router keeps its host while that Host exists (a stopp
 agent's namespace keeps forwarding). Each leg (``network:router_interface`` and
 ``network:router_gateway`` ports, ``deviceId`` = router) is bound to the router's host,
 which is what makes that host's overlay sync build the veth into ``qrouter-<id>``.
-A router set administratively down has its legs unbound (its namespace goes with
-them). A floating IP whose port was deleted is disassociated (Neutron does it in the port
+A router set administratively down keeps its legs bound (ports ACTIVE, as Neutron's);
+the router agent programs its namespace not to forward or NAT. A floating IP whose port was deleted is disassociated (Neutron does it in the port
 delete; here it is level-triggered, so a crash in between is repaired too).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -96,28 +95,14 @@ class RouterScheduler:
             router = await self._bind_router(router, host)
             if router is None:
                 return None
-        # an administratively down router has no legs anywhere: its namespace goes
-        leg_host = host if router["spec"].get("adminStateUp", True) else None
+        # legs stay bound whatever the admin state: the agent stops forwarding instead
         legs = await self.objects.list(nm.PORT, None,
                                        label_selector=f"{nm.DEVICE_LABEL}={ident}")
         for port in legs.items:
             if port["spec"].get("deviceOwner") in nm.ROUTER_OWNERS and \
-                    port["spec"].get("bindingHostId") != leg_host:
-                await self._bind_leg(port, leg_host)
+                    port["spec"].get("bindingHostId") != host:
+                await core_ports.bind(self.objects, port, host)
         return None
-
-    async def _bind_leg(self, port: Obj, host: str | None) -> None:
-        if host is not None:
-            await core_ports.bind(self.objects, port, host)
-            return
-
-        def unbind(obj: Obj) -> None:
-            obj["spec"]["bindingHostId"] = None
-            obj["metadata"].setdefault("labels", {}).pop(cm.HOST_LABEL, None)
-
-        md = port["metadata"]
-        with contextlib.suppress(store.NotFound):
-            await self.objects.mutate(nm.PORT, md["namespace"], md["name"], unbind)
 
     async def _live_hosts(self) -> tuple[set[str], list[str]]:
         hosts = {h["metadata"]["name"]: h for h in self.hosts.items.values()}

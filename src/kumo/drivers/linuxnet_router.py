@@ -4,7 +4,8 @@ The legs (veth pairs from the tenant bridges into ``qrouter-<id>``, with the gat
 IPs) are made by the overlay sync like the DHCP namespace's; this driver does what
 happens inside:
 
-- IPv4 forwarding on;
+- IPv4 forwarding on (off, with no routes, addresses or NAT, while the router is
+  administratively down: its legs stay, it just does not forward);
 - the default route via the external subnet's gateway and the router's extra routes
   (``proto static``: only those are ever removed);
 - each floating IP as a /32 on ``lo``, so the gateway leg answers ARP for it — and
@@ -66,6 +67,7 @@ class RouterConfig:
     internal_cidrs: tuple[str, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
     fips: tuple[FipNat, ...] = field(default_factory=tuple)
+    forwarding: bool = True  # off for an administratively down router
 
 
 def counter_name(direction: str, fip_id: str) -> str:
@@ -237,7 +239,7 @@ class RouterNet:
     def _inside(self, cfg: RouterConfig) -> int:
         from pyroute2 import IPRoute
 
-        changes = _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+        changes = _sysctl("/proc/sys/net/ipv4/ip_forward", "1" if cfg.forwarding else "0")
         # hairpin traffic leaves by the leg it came in on: no ICMP redirects for it
         for conf in sorted(Path("/proc/sys/net/ipv4/conf").iterdir()):
             changes += _sysctl(str(conf / "send_redirects"), "0")
