@@ -158,3 +158,33 @@ async def test_controllers_follow_their_informers(neutron: Neutron, alice: Tenan
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_ports_of_a_deleted_server_need_no_grace(neutron: Neutron, alice: Tenant) -> None:
+    """The grace covers a server not written yet; a deleted server's ports go at once (a
+    playbook deleting a server and then its security group must not meet 'in use')."""
+    objects = neutron.objects
+    releaser = PortReleaser(neutron.rt)  # the real 30 s grace
+    task = asyncio.create_task(releaser.run())
+    try:
+        net = (await neutron.network(alice, "n"))["id"]
+        await neutron.subnet(alice, net, "10.0.1.0/29")
+        ctx = await _ctx(neutron, alice)
+        [kept] = await compute_ports.allocate(neutron.rt, ctx, [
+            compute_ports.Requested(network_id=net)], "not-written-yet", "nova")
+        [pid] = await compute_ports.allocate(neutron.rt, ctx, [
+            compute_ports.Requested(network_id=net)], "vm1", "nova")
+        await objects.create({"kind": cm.SERVER, "metadata": {
+            "name": "vm1", "namespace": alice.project_id}, "spec": {"ports": [pid]}})
+        await objects.delete(cm.SERVER, alice.project_id, "vm1")
+        t0 = time.monotonic()
+
+        async def released() -> bool:
+            return await objects.try_get(nm.PORT, alice.project_id, pid) is None
+
+        await _until("the deleted server's port released", released)
+        assert time.monotonic() - t0 < 10
+        assert await objects.try_get(nm.PORT, alice.project_id, kept) is not None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

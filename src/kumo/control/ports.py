@@ -36,6 +36,9 @@ class PortReleaser:
         self.grace = grace
         self.controller = Controller("port-releaser", self.reconcile, workers=2)
         self.released = 0
+        # servers seen deleted: their ports need no grace (the grace covers a server that
+        # is not written yet, not one that is gone); pruned after a grace period
+        self.deleted: dict[tuple[str, str], float] = {}
         self.ports = Informer(store.StoreSource(self.objects, nm.PORT), on_event=self._on_port)
         self.servers = Informer(store.StoreSource(self.objects, cm.SERVER),
                                 on_event=self._on_server)
@@ -57,7 +60,7 @@ class PortReleaser:
         bound = max(epoch(md.get("creationTimestamp")),
                     epoch((md.get("annotations") or {}).get(core_ports.BOUND_AT)))
         wait = bound + self.grace - time.time()
-        if wait > 0:
+        if wait > 0 and (ns, device) not in self.deleted:
             return Requeue(wait + 0.1)
         await core_ports.release(self.objects, port)
         self.released += 1
@@ -73,6 +76,9 @@ class PortReleaser:
         if typ != "DELETED":
             return  # detaches are released by the facade; this is for deletes
         md = obj["metadata"]
+        now = time.time()
+        self.deleted = {k: t for k, t in self.deleted.items() if now - t < self.grace}
+        self.deleted[(md["namespace"], md["name"])] = now
         found = await self.objects.list(nm.PORT, md["namespace"],
                                         label_selector=f"{nm.DEVICE_LABEL}={md['name']}")
         for port in found.items:
