@@ -1,5 +1,6 @@
-"""Ansible's openstack.cloud collection against kumo: network, subnet, security group,
-rule and a server in that group, applied twice — the second run must change nothing
+"""Ansible's openstack.cloud collection against kumo: network, subnet, router (gateway on
+``public``, an interface on the subnet), security group, rule, a server in that group and
+its floating IP, applied twice — the second run must change nothing
 (the server module reads the server's groups through Nova's os-security-groups).
 
 Ansible comes from PyPI's ``ansible`` package (it bundles openstack.cloud); the
@@ -42,6 +43,13 @@ PLAYBOOK = """
         cidr: 10.93.0.0/24
         state: "{{ state }}"
       when: state == "present"
+    - openstack.cloud.router:
+        cloud: kumo
+        name: "{{ p }}-router"
+        network: public
+        interfaces: ["{{ p }}-sub"]
+        state: present
+      when: state == "present"
     - openstack.cloud.security_group:
         cloud: kumo
         name: "{{ p }}-sg"
@@ -64,9 +72,22 @@ PLAYBOOK = """
         network: "{{ p }}-net"
         security_groups: ["{{ p }}-sg"]
         auto_ip: false
+        delete_ips: true
         wait: true
         timeout: 300
         state: "{{ state }}"
+    - openstack.cloud.floating_ip:
+        cloud: kumo
+        server: "{{ p }}-vm"
+        network: public
+        wait: true
+        state: present
+      when: state == "present"
+    - openstack.cloud.router:
+        cloud: kumo
+        name: "{{ p }}-router"
+        state: absent
+      when: state == "absent"
     - openstack.cloud.security_group:
         cloud: kumo
         name: "{{ p }}-sg"
@@ -115,7 +136,7 @@ def test_ansible_applied_twice_changes_nothing(cloud, tmp_path: Path) -> None:
 
     try:
         first = play("present")
-        assert first["changed"] == 5 and first["failed"] == 0, first
+        assert first["changed"] == 7 and first["failed"] == 0, first
         second = play("present")
         assert second["changed"] == 0 and second["failed"] == 0, second
         server = cloud.openstack("server", "show", f"{prefix}-vm")
@@ -123,6 +144,9 @@ def test_ansible_applied_twice_changes_nothing(cloud, tmp_path: Path) -> None:
         group = cloud.openstack("security", "group", "show", f"{prefix}-sg")
         assert cloud.openstack("port", "show", port["ID"])["security_group_ids"] == \
             [group["id"]]
+        fips = cloud.openstack("floating", "ip", "list", "--port", port["ID"])
+        assert len(fips) == 1 and fips[0]["Fixed IP Address"] == port["Fixed IP Addresses"][
+            0]["ip_address"], fips
     finally:
         play("absent")
         wait_for("network deleted", lambda: cloud.openstack(

@@ -248,8 +248,13 @@ async def addresses_for(rt: Runtime, servers: list[Obj]) -> dict[str, Obj]:
     if not wanted:
         return {}
     ports: list[Obj] = []
+    fips: dict[str, list[str]] = {}  # port id -> its floating addresses (Nova shows them)
     for ns in {s["metadata"]["namespace"] for s in wanted.values()}:
         ports += (await rt.objects.list(nm.PORT, ns)).items
+        for fip in (await rt.objects.list(nm.FLOATING_IP, ns)).items:
+            if fip["spec"].get("portId"):
+                fips.setdefault(fip["spec"]["portId"], []).append(
+                    fip["spec"]["floatingIpAddress"])
     names = {n["metadata"]["name"]: n["spec"].get("name") or n["metadata"]["name"]
              for n in (await rt.objects.list(nm.NETWORK, None)).items}
     by_id = {p["metadata"]["name"]: p for p in ports}
@@ -264,6 +269,10 @@ async def addresses_for(rt: Runtime, servers: list[Obj]) -> dict[str, Obj]:
             for f in port["spec"].get("fixedIps") or []:
                 addrs.setdefault(net, []).append({
                     "version": 4, "addr": f["ipAddress"], "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": port["spec"]["macAddress"]})
+            for addr in fips.get(pid, []):
+                addrs.setdefault(net, []).append({
+                    "version": 4, "addr": addr, "OS-EXT-IPS:type": "floating",
                     "OS-EXT-IPS-MAC:mac_addr": port["spec"]["macAddress"]})
         out[sid] = addrs
     return out
