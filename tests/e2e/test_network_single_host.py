@@ -46,14 +46,15 @@ def ns_cloud() -> Iterator[LiveCloud]:
         c.start(timeout=60)
         yield c
     finally:
+        # only this cloud's: its dnsmasq and proxies carry its data dir. Every new qdhcp-*
+        # would include other clouds' on a shared machine (their DHCP killed). Found before
+        # the processes are stopped: afterwards nothing in the namespace names its owner.
+        mine = [name for name in netns_list() - before if name.startswith("qdhcp-") and
+                any(str(tmp) in cmdline(p) for p in netns_pids(name))]
         c.stop()
         c.kill_vms()
-        for name in netns_list() - before:
-            # only this cloud's: its dnsmasq and proxies carry its data dir. Every new
-            # qdhcp-* would include other clouds' on a shared machine (their DHCP killed).
-            if name.startswith("qdhcp-") and any(str(tmp) in cmdline(p)
-                                                 for p in netns_pids(name)):
-                delete_netns(name)
+        for name in mine:
+            delete_netns(name)
         delete_netns(ns)
         shutil.rmtree(tmp, ignore_errors=True)
 
