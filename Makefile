@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # console's browser tests drive Debian's headless Chromium.
 APT_PACKAGES := python3-venv python3-dev gcc qemu-system-x86 qemu-utils busybox-static \
   dnsmasq-base haproxy keepalived iproute2 nftables etcd-server dosfstools mtools syslinux \
-  syslinux-common procps prometheus knot knot-dnsutils bind9 chromium chromium-driver
+  syslinux-common procps prometheus knot knot-dnsutils bind9 chromium chromium-driver iperf3
 PYTEST_ARGS ?=
 # axe-core, the console's accessibility check in the browser tests (test-time only).
 AXE_VERSION := 4.14.1
