@@ -10,22 +10,12 @@ only, no recursion, no rndc channel. Detached with a pidfile, like ``knot``.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
+from .dns_secondary import CATALOG, Daemon, Secondary
 
-CATALOG = "catalog.kumo."
-
-
-@dataclass(frozen=True)
-class Secondary:
-    run_dir: Path
-    listen: tuple[str, int]
-    primary: tuple[str, int]
-    key_name: str
-    key_secret: str
-    algorithm: str = "hmac-sha256"
+_NAMED = Daemon("named", "named.conf", "named.pid")
 
 
 def available() -> bool:
@@ -63,30 +53,11 @@ zone "{CATALOG}" {{
 
 def write_config(s: Secondary) -> Path:
     s.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = s.run_dir / "named.conf"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(config_text(s))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path
-
-
-def _ours(s: Secondary, p: int) -> bool:
-    argv = procs.cmdline(p)
-    return bool(argv) and argv[0].endswith("named") and str(s.run_dir / "named.conf") in argv
-
-
-def _scan(s: Secondary) -> int | None:
-    """Ours without a pidfile yet (just started): found by our configuration's path."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _ours(s, int(entry.name)) and procs.alive(int(entry.name)):
-            return int(entry.name)
-    return None
+    return _NAMED.write_config(s, config_text(s))
 
 
 def pid(s: Secondary) -> int | None:
-    found = procs.read_pid(s.run_dir / "named.pid")
-    return found if found is not None and _ours(s, found) else None
+    return _NAMED.pid(s)
 
 
 def start(s: Secondary) -> int:
@@ -99,6 +70,4 @@ def start(s: Secondary) -> int:
 
 
 async def stop(s: Secondary, timeout: float = 5.0) -> None:
-    running = pid(s) or _scan(s)
-    if running is not None:
-        await procs.terminate(running, lambda p: _ours(s, p), timeout, "named")
+    await _NAMED.stop(s, timeout)

@@ -15,24 +15,12 @@ import ctypes
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
+from .dns_secondary import CATALOG, Daemon, Secondary
 
-CATALOG = "catalog.kumo."
-
-
-@dataclass(frozen=True)
-class Secondary:
-    """Where the server runs and whom it follows."""
-
-    run_dir: Path
-    listen: tuple[str, int]
-    primary: tuple[str, int]
-    key_name: str
-    key_secret: str  # base64
-    algorithm: str = "hmac-sha256"
+_KNOT = Daemon("knotd", "knot.conf", "knot.pid")
 
 
 def available() -> bool:
@@ -84,23 +72,18 @@ acl:
 
 def _templates(d: Path) -> str:
     """Zone templates: ``default`` and ``member`` follow kumo; ``static`` loads a file."""
+    follow = f"""    storage: "{d}/zones"
+    master: kumo
+    acl: kumo-notify
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: all
+"""
     return f"""template:
   - id: default
-    storage: "{d}/zones"
-    master: kumo
-    acl: kumo-notify
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: all
-    semantic-checks: off
+{follow}    semantic-checks: off
   - id: member
-    storage: "{d}/zones"
-    master: kumo
-    acl: kumo-notify
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: all
-  - id: static
+{follow}  - id: static
     storage: "{d}/zones"
     zonefile-load: whole
     zonefile-sync: -1
@@ -111,37 +94,18 @@ def _templates(d: Path) -> str:
 def write_config(s: Secondary) -> Path:
     for sub in ("db", "zones"):
         (s.run_dir / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = s.run_dir / "knot.conf"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(config_text(s))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path
-
-
-def _scan(s: Secondary) -> int | None:
-    """Ours without a pidfile yet (just started): found by our configuration's path."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _ours(s, int(entry.name)) and procs.alive(int(entry.name)):
-            return int(entry.name)
-    return None
+    return _KNOT.write_config(s, config_text(s))
 
 
 def pid(s: Secondary) -> int | None:
-    found = procs.read_pid(s.run_dir / "knot.pid")
-    return found if found is not None and _ours(s, found) else None
-
-
-def _ours(s: Secondary, p: int) -> bool:
-    argv = procs.cmdline(p)
-    return bool(argv) and argv[0].endswith("knotd") and str(s.run_dir / "knot.conf") in argv
+    return _KNOT.pid(s)
 
 
 def start(s: Secondary, *, die_with_parent: bool = False) -> int:
     """Start knotd (or adopt the one running); its pid. ``die_with_parent``: the kernel
     sends it SIGTERM when this process exits, however it exits (``kumo up``'s own server,
     which must not outlive it)."""
-    running = pid(s) or _scan(s)
+    running = pid(s) or _KNOT.scan(s)
     if running is not None:
         return running
     conf = write_config(s)
@@ -162,6 +126,4 @@ def _parent_death_signal() -> None:
 
 
 async def stop(s: Secondary, timeout: float = 5.0) -> None:
-    running = pid(s) or _scan(s)
-    if running is not None:
-        await procs.terminate(running, lambda p: _ours(s, p), timeout, "knotd")
+    await _KNOT.stop(s, timeout)
