@@ -19,7 +19,6 @@ import dns.rdatatype
 import dns.rrset
 
 from kumo.core import dns as zones
-from kumo.core import dns_rules
 
 Obj = dict[str, Any]
 Record = tuple[str, int, str, str]  # (owner name, ttl, type, rdata text)
@@ -28,11 +27,7 @@ CATALOG = "catalog.kumo."
 
 def soa_record(zone: Obj) -> Record:
     z = zone["spec"]
-    text = dns_rules.soa_text(z["name"], z.get("email") or "hostmaster@kumo.test",
-                              int(z["serial"]), int(z.get("refresh", 3600)),
-                              int(z.get("retry", 600)), int(z.get("expire", 86400)),
-                              int(z.get("minimum", 3600)), zones.NAMESERVERS[0])
-    return (z["name"], int(z.get("ttl") or 3600), "SOA", text)
+    return (z["name"], int(z.get("ttl") or 3600), "SOA", zones.soa_text(zone))
 
 
 def zone_records(zone: Obj, sets: Iterable[Obj]) -> tuple[Record, frozenset[Record]]:

@@ -39,6 +39,16 @@ def new_serial(old: int = 0) -> int:
     return max(int(old) + 1, int(time.time()))
 
 
+def soa_text(zone: Obj) -> str:
+    """The zone's SOA rdata, from its spec (the serial is the store's): one rendering for
+    the API, zone exports and transfers."""
+    z = zone["spec"]
+    return rules.soa_text(z["name"], z.get("email") or "hostmaster@kumo.test",
+                          int(z["serial"]), int(z.get("refresh", 3600)),
+                          int(z.get("retry", 600)), int(z.get("expire", 86400)),
+                          int(z.get("minimum", 3600)), NAMESERVERS[0])
+
+
 async def limits(objects: store.ObjectStore, project: str) -> dict[str, int]:
     found = await objects.try_get(cm.QUOTA_SET, project, dm.QUOTA_NAME)
     overrides = (found or {}).get("spec") or {}

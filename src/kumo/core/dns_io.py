@@ -107,10 +107,7 @@ async def export_zone(objects: store.ObjectStore, zone: Obj) -> str:
     for rs in sets:
         rs_spec = rs["spec"]
         ttl = rs_spec.get("ttl") if rs_spec.get("ttl") is not None else spec.get("ttl")
-        data = [rules.soa_text(spec["name"], spec.get("email") or "hostmaster@kumo.test",
-                               spec["serial"], spec.get("refresh", 3600),
-                               spec.get("retry", 600), spec.get("expire", 86400),
-                               spec.get("minimum", 3600), zones.NAMESERVERS[0])] \
-            if rs_spec["type"] == "SOA" else rs_spec.get("records") or []
+        data = [zones.soa_text(zone)] if rs_spec["type"] == "SOA" \
+            else rs_spec.get("records") or []
         lines += [f"{rs_spec['name']} {ttl} IN {rs_spec['type']} {d}" for d in data]
     return "\n".join(lines) + "\n"

@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse, Response
 
 from kumo.core import dns as zones
 from kumo.core import dns_records as core
-from kumo.core import dns_rules
 from kumo.model import dns as dm
 
 from ...errors import ApiError
@@ -31,11 +30,7 @@ def records_of(zone: Obj, rs: Obj) -> list[str]:
     """Stored records; the SOA is rendered from the zone (its serial changes)."""
     if rs["spec"]["type"] != "SOA":
         return list(rs["spec"].get("records") or [])
-    z = zone["spec"]
-    return [dns_rules.soa_text(z["name"], z.get("email") or "hostmaster@kumo.test",
-                               z["serial"], z.get("refresh", 3600), z.get("retry", 600),
-                               z.get("expire", 86400), z.get("minimum", 3600),
-                               zones.NAMESERVERS[0])]
+    return [zones.soa_text(zone)]
 
 
 def rs_view(request: Request, zone: Obj, rs: Obj, action: str | None = None) -> Obj:
