@@ -11,7 +11,7 @@ from kumo.core import dns_admin as core
 from kumo.model import dns as dm
 
 from ...runtime import runtime
-from .common import admin_caller, base_url, body_of, iso, page
+from .common import admin_caller, base_url, body_of, iso, listing
 
 Obj = dict[str, Any]
 PATHS = {"tsigkeys": (dm.DNS_TSIG_KEY, "tsigkey"), "tlds": (dm.DNS_TLD, "tld"),
@@ -45,8 +45,7 @@ async def index(request: Request) -> Response:
     rows = [_view(request, path, kind, o)
             for o in (await runtime(request).objects.list(kind, None)).items]
     filters = tuple(api for api, _ in FIELDS[kind] if api != "secret")
-    rows, links, total = page(request, rows, key, filters, ("created_at", "id", *filters))
-    return JSONResponse({key: rows, "links": links, "metadata": {"total_count": total}})
+    return listing(request, rows, key, filters, ("created_at", "id", *filters))
 
 
 async def create(request: Request) -> Response:

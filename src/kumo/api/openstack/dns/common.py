@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from kumo.core import dns as zones
 from kumo.core import errors as domain
 from kumo.core.actor import Actor
 from kumo.observe import logging as klog
@@ -85,6 +87,13 @@ async def caller(request: Request) -> Caller:
     return Caller(actor, every, ctx.project_id, ctx.is_admin)
 
 
+async def caller_zone(request: Request) -> tuple[Caller, Obj]:
+    """The caller and the path's ``{zone_id}`` zone (404 unless the caller sees it)."""
+    c = await caller(request)
+    return c, await zones.get_zone(runtime(request).objects, c.actor,
+                                   request.path_params["zone_id"])
+
+
 async def admin_caller(request: Request) -> Actor:
     ctx = await authenticate(request)
     if not ctx.is_admin:
@@ -117,7 +126,14 @@ def matches(value: Any, wanted: str) -> bool:
     return fnmatch.fnmatchcase(text, wanted) if "*" in wanted else text == wanted
 
 
-def page(request: Request, rows: list[Obj], key: str, filters: tuple[str, ...],
+def listing(request: Request, rows: list[Obj], key: str, filters: tuple[str, ...],
+            sort_keys: tuple[str, ...]) -> JSONResponse:
+    """Designate's list answer: ``{key: the page, "links", "metadata": {"total_count"}}``."""
+    rows, links, total = page(request, rows, filters, sort_keys)
+    return JSONResponse({key: rows, "links": links, "metadata": {"total_count": total}})
+
+
+def page(request: Request, rows: list[Obj], filters: tuple[str, ...],
          sort_keys: tuple[str, ...]) -> tuple[list[Obj], dict[str, Any], int]:
     """Filter, sort (``sort_key``/``sort_dir``), then ``marker``/``limit``; the page and
     the ``links`` (with ``next`` when more follow), the count before paging."""

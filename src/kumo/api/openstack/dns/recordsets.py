@@ -17,7 +17,7 @@ from kumo.model import dns as dm
 
 from ...errors import ApiError
 from ...runtime import runtime
-from .common import base_url, body_of, caller, iso, matches, page
+from .common import base_url, body_of, caller, caller_zone, iso, listing, matches
 from .zones import zone_state
 
 Obj = dict[str, Any]
@@ -49,15 +49,8 @@ def rs_view(request: Request, zone: Obj, rs: Obj, action: str | None = None) -> 
             "links": {"self": f"{base_url(request)}/v2/zones/{zid}/recordsets/{md['name']}"}}
 
 
-async def _zone(request: Request) -> tuple[Any, Obj]:
-    c = await caller(request)
-    zone = await zones.get_zone(runtime(request).objects, c.actor,
-                                request.path_params["zone_id"])
-    return c, zone
-
-
 async def create(request: Request) -> Response:
-    c, zone = await _zone(request)
+    c, zone = await caller_zone(request)
     body = await body_of(request)
     rs = await core.create_recordset(runtime(request).objects, c.actor, zone, body)
     return JSONResponse(rs_view(request, zone, rs, "CREATE"), status_code=202)
@@ -80,17 +73,15 @@ def _filter_data(request: Request, rows: list[Obj]) -> list[Obj]:
 
 
 async def index(request: Request) -> Response:
-    _, zone = await _zone(request)
+    _, zone = await caller_zone(request)
     sets = await core.zone_sets(runtime(request).objects, zone)
     return _listing(request, [_row(request, zone, rs) for rs in sets])
 
 
 def _listing(request: Request, rows: list[Obj]) -> Response:
     rows = _filter_data(request, rows)
-    rows, links, total = page(request, rows, "recordsets",
-                              tuple(f for f in FILTERS if f != "data"), SORT_KEYS)
-    return JSONResponse({"recordsets": rows, "links": links,
-                         "metadata": {"total_count": total}})
+    return listing(request, rows, "recordsets", tuple(f for f in FILTERS if f != "data"),
+                   SORT_KEYS)
 
 
 async def index_all(request: Request) -> Response:
@@ -106,7 +97,7 @@ async def index_all(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    _, zone = await _zone(request)
+    _, zone = await caller_zone(request)
     rs = await core.get_recordset(runtime(request).objects, zone,
                                   request.path_params["recordset_id"])
     return JSONResponse(rs_view(request, zone, rs))
@@ -129,7 +120,7 @@ async def show_any(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c, zone = await _zone(request)
+    c, zone = await caller_zone(request)
     body = await body_of(request)
     rs = await core.update_recordset(runtime(request).objects, c.actor, zone,
                                      request.path_params["recordset_id"], body)
@@ -137,7 +128,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c, zone = await _zone(request)
+    c, zone = await caller_zone(request)
     rs = await core.delete_recordset(runtime(request).objects, c.actor, zone,
                                      request.path_params["recordset_id"])
     return JSONResponse(rs_view(request, zone, rs, "DELETE"), status_code=202)

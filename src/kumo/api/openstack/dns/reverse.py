@@ -16,7 +16,7 @@ from kumo.model import dns as dm
 
 from ...errors import ApiError
 from ...runtime import runtime
-from .common import base_url, body_of, caller, page
+from .common import base_url, body_of, caller, listing
 
 Obj = dict[str, Any]
 
@@ -59,10 +59,8 @@ async def index(request: Request) -> Response:
     c = await caller(request)
     fips = await rev.floating_ips(runtime(request).objects, c.actor)
     rows = [await _view(request, f) for f in fips]
-    rows, links, total = page(request, rows, "reverse/floatingips", ("ptrdname", "address"),
-                              ("created_at", "id", "address", "ptrdname"))
-    return JSONResponse({"floatingips": rows, "links": links,
-                         "metadata": {"total_count": total}})
+    return listing(request, rows, "floatingips", ("ptrdname", "address"),
+                   ("created_at", "id", "address", "ptrdname"))
 
 
 async def show(request: Request) -> Response:

@@ -12,7 +12,7 @@ from kumo.core import dns as zones
 
 from ...errors import ApiError
 from ...runtime import runtime
-from .common import base_url, body_of, caller, iso, page
+from .common import base_url, body_of, caller_zone, iso, listing
 
 Obj = dict[str, Any]
 
@@ -26,15 +26,8 @@ def _view(request: Request, zone: Obj, target: str) -> Obj:
             "links": {"self": f"{base_url(request)}/v2/zones/{md['name']}/shares/{sid}"}}
 
 
-async def _zone(request: Request) -> tuple[Any, Obj]:
-    c = await caller(request)
-    zone = await zones.get_zone(runtime(request).objects, c.actor,
-                                request.path_params["zone_id"])
-    return c, zone
-
-
 async def create(request: Request) -> Response:
-    c, zone = await _zone(request)
+    c, zone = await caller_zone(request)
     body = await body_of(request)
     target = body.get("target_project_id")
     zone = await zones.share(runtime(request).objects, c.actor, zone, target)
@@ -42,16 +35,14 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    _, zone = await _zone(request)
+    _, zone = await caller_zone(request)
     rows = [_view(request, zone, p) for p in zone["spec"].get("sharedWith") or []]
-    rows, links, total = page(request, rows, "shared_zones", ("target_project_id",),
-                              ("created_at", "id", "target_project_id"))
-    return JSONResponse({"shared_zones": rows, "links": links,
-                         "metadata": {"total_count": total}})
+    return listing(request, rows, "shared_zones", ("target_project_id",),
+                   ("created_at", "id", "target_project_id"))
 
 
 async def show(request: Request) -> Response:
-    _, zone = await _zone(request)
+    _, zone = await caller_zone(request)
     sid = request.path_params["share_id"]
     for p in zone["spec"].get("sharedWith") or []:
         if zones.share_id(zone["metadata"]["name"], p) == sid:
@@ -60,7 +51,7 @@ async def show(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c, zone = await _zone(request)
+    c, zone = await caller_zone(request)
     await zones.unshare(runtime(request).objects, c.actor, zone,
                         request.path_params["share_id"])
     return Response(status_code=204)

@@ -18,7 +18,7 @@ from kumo.model import dns as dm
 from ...common import parse_json, read_body
 from ...errors import ApiError
 from ...runtime import runtime
-from .common import base_url, body_of, caller, iso, page
+from .common import base_url, body_of, caller, iso, listing
 
 Obj = dict[str, Any]
 TASK_SORT = ("created_at", "id", "status")
@@ -50,8 +50,7 @@ async def _tasks(request: Request, task: str, path: str, key: str) -> Response:
     ns = None if c.all_projects else c.actor.project_id
     rows = [_view(request, t, path) for t in (await runtime(request).objects.list(
         dm.DNS_TASK, ns)).items if t["spec"]["task"] == task]
-    rows, links, total = page(request, rows, key, ("status", "zone_id", "message"), TASK_SORT)
-    return JSONResponse({key: rows, "links": links, "metadata": {"total_count": total}})
+    return listing(request, rows, key, ("status", "zone_id", "message"), TASK_SORT)
 
 
 async def _task(request: Request, task: str, path: str) -> tuple[Any, Obj]:
@@ -171,9 +170,7 @@ async def request_index(request: Request) -> Response:
             if t["spec"]["task"] == "transfer_request" and t["spec"]["status"] == "ACTIVE"
             and (c.all_projects or c.actor.sees(t["metadata"]["namespace"])
                  or t["spec"].get("targetProjectId") == c.actor.project_id)]
-    rows, links, total = page(request, rows, "transfer_requests", ("status",), TASK_SORT)
-    return JSONResponse({"transfer_requests": rows, "links": links,
-                         "metadata": {"total_count": total}})
+    return listing(request, rows, "transfer_requests", ("status",), TASK_SORT)
 
 
 async def request_show(request: Request) -> Response:
@@ -189,33 +186,33 @@ async def request_show(request: Request) -> Response:
     return JSONResponse(view)
 
 
-async def request_update(request: Request) -> Response:
+async def _own_request(request: Request, rule: str) -> Obj:
+    """A transfer request the caller's project made (others see it, but only its owner
+    changes it: 404 to them), with write permission for ``rule``."""
     c = await caller(request)
-    objects = runtime(request).objects
-    task = await dns_transfer.find_request(objects, c.actor, request.path_params["task_id"])
+    task = await dns_transfer.find_request(runtime(request).objects, c.actor,
+                                           request.path_params["task_id"])
     if not c.actor.sees(task["metadata"]["namespace"]):
         raise ApiError(404, "Could not find ZoneTransferRequest", reason="not_found")
-    c.actor.require_write("update_zone_transfer_request")
+    c.actor.require_write(rule)
+    return task
+
+
+async def request_update(request: Request) -> Response:
+    task = await _own_request(request, "update_zone_transfer_request")
     body = await body_of(request)
-    change = {k: body[k] for k in ("description", "target_project_id") if k in body}
-    task = await objects.mutate(dm.DNS_TASK, task["metadata"]["namespace"],
-                                task["metadata"]["name"], lambda cur: cur["spec"].update(
-                                    {"description": change.get("description",
-                                                               cur["spec"].get("description")),
-                                     "targetProjectId": change.get(
-                                         "target_project_id",
-                                         cur["spec"].get("targetProjectId"))}))
+    change = {field: body[k] for k, field in (("description", "description"),
+                                              ("target_project_id", "targetProjectId"))
+              if k in body}
+    task = await runtime(request).objects.mutate(
+        dm.DNS_TASK, task["metadata"]["namespace"], task["metadata"]["name"],
+        lambda cur: cur["spec"].update(change))
     return JSONResponse(_view(request, task, "transfer_requests"))
 
 
 async def request_delete(request: Request) -> Response:
-    c = await caller(request)
-    objects = runtime(request).objects
-    task = await dns_transfer.find_request(objects, c.actor, request.path_params["task_id"])
-    if not c.actor.sees(task["metadata"]["namespace"]):
-        raise ApiError(404, "Could not find ZoneTransferRequest", reason="not_found")
-    c.actor.require_write("delete_zone_transfer_request")
-    await objects.delete(dm.DNS_TASK, task["metadata"]["namespace"], task["metadata"]["name"])
+    task = await _own_request(request, "delete_zone_transfer_request")
+    await runtime(request).objects.delete(dm.DNS_TASK, task["metadata"]["namespace"], task["metadata"]["name"])
     return Response(status_code=204)
 
 

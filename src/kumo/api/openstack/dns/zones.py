@@ -15,7 +15,7 @@ from kumo.core import dns as core
 from kumo.model import dns as dm
 
 from ...runtime import runtime
-from .common import base_url, body_of, caller, iso, page
+from .common import base_url, body_of, caller, iso, listing
 
 Obj = dict[str, Any]
 FILTERS = ("name", "email", "status", "ttl", "type", "description")
@@ -58,14 +58,11 @@ async def index(request: Request) -> Response:
     c = await caller(request)
     objects = runtime(request).objects
     ns = None if c.all_projects else c.actor.project_id
-    zones = (await objects.list(dm.DNS_ZONE, ns)).items
-    if not c.all_projects:  # and zones shared with the project
-        zones += [z for z in (await objects.list(dm.DNS_ZONE, None)).items
-                  if c.actor.project_id in (z["spec"].get("sharedWith") or [])
-                  and z["metadata"]["namespace"] != c.actor.project_id]
-    rows = [zone_view(request, z) for z in zones]
-    rows, links, total = page(request, rows, "zones", FILTERS, SORT_KEYS)
-    return JSONResponse({"zones": rows, "links": links, "metadata": {"total_count": total}})
+    # one list of every zone: the project's own and those shared with it
+    rows = [zone_view(request, z) for z in (await objects.list(dm.DNS_ZONE, None)).items
+            if ns is None or z["metadata"]["namespace"] == ns
+            or ns in (z["spec"].get("sharedWith") or [])]
+    return listing(request, rows, "zones", FILTERS, SORT_KEYS)
 
 
 async def show(request: Request) -> Response:
