@@ -98,13 +98,16 @@ class DnsNeutron:
         """address → FQDN of every port name published in a zone of its own project (a
         floating IP's PTR is its owner's, through ``/v2/reverse/floatingips``)."""
         networks = {n["metadata"]["name"]: n for n in self.networks.values()}
+        ports: dict[str, list[Obj]] = {}  # project → its named ports, one scan for all zones
+        for p in self.ports.values():
+            if p["spec"].get("dnsName"):
+                ports.setdefault(p["metadata"]["namespace"], []).append(p)
         out: dict[str, str] = {}
         for zone in self.zones.values():
             project = zone["metadata"]["namespace"]
-            if project == dns_reverse.MANAGED:
+            if project == dns_reverse.MANAGED or project not in ports:
                 continue
-            ports, _ = self._project_view(project)
-            for (fqdn, _), addresses in dn.wanted_records(zone["spec"]["name"], ports,
+            for (fqdn, _), addresses in dn.wanted_records(zone["spec"]["name"], ports[project],
                                                           networks, []).items():
                 out.update({a: fqdn for a in addresses})
         return out

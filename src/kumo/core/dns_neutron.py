@@ -87,10 +87,6 @@ def wanted_records(domain: str, ports: list[Obj], networks: dict[str, Obj],
     return {k: sorted(v, key=ipaddress.ip_address) for k, v in want.items()}
 
 
-async def project_zones(objects: store.ObjectStore, project: str) -> list[Obj]:
-    return (await objects.list(dm.DNS_ZONE, project)).items
-
-
 async def sync_zone(objects: store.ObjectStore, zone: Obj,
                     want: dict[tuple[str, str], list[str]]) -> int:
     """Create, update and delete kumo's sets of ``zone`` until they are ``want``; how
