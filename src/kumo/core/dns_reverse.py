@@ -81,8 +81,10 @@ async def _zone(objects: store.ObjectStore, address: str) -> Obj:
 async def get_ptr(objects: store.ObjectStore, address: str) -> Obj | None:
     """The PTR recordset of ``address``, None when unset."""
     zone = await find_zone(objects, address)
-    if zone is None:
-        return None
+    return None if zone is None else await _ptr_in(objects, zone, address)
+
+
+async def _ptr_in(objects: store.ObjectStore, zone: Obj, address: str) -> Obj | None:
     name = ptr_name(address)
     return next((s for s in await records.zone_sets(objects, zone)
                  if s["spec"]["name"] == name and s["spec"]["type"] == "PTR"), None)
@@ -98,8 +100,7 @@ async def set_ptr(objects: store.ObjectStore, address: str, ptrdname: object,
     if ttl is not None:
         body["ttl"] = ttl
     zone = await _zone(objects, address)
-    zone = await objects.get(dm.DNS_ZONE, MANAGED, zone["metadata"]["name"])
-    cur = await get_ptr(objects, address)
+    cur = await _ptr_in(objects, zone, address)
     if cur is not None:
         return await records.update_recordset(objects, _actor(), zone, cur["metadata"]["name"],
                                               body)
@@ -108,9 +109,9 @@ async def set_ptr(objects: store.ObjectStore, address: str, ptrdname: object,
 
 
 async def unset_ptr(objects: store.ObjectStore, address: str) -> bool:
-    cur = await get_ptr(objects, address)
     zone = await find_zone(objects, address)
-    if cur is None or zone is None:
+    cur = None if zone is None else await _ptr_in(objects, zone, address)
+    if zone is None or cur is None:
         return False
     await records.delete_recordset(objects, _actor(), zone, cur["metadata"]["name"])
     return True

@@ -109,8 +109,9 @@ async def show_any(request: Request) -> Response:
     objects = runtime(request).objects
     rid = request.path_params["recordset_id"]
     ns = None if c.all_projects else c.actor.project_id
-    found = next((rs for rs in (await objects.list(dm.DNS_RECORDSET, ns)).items
-                  if rs["metadata"]["name"] == rid), None)
+    found = await objects.try_get(dm.DNS_RECORDSET, ns, rid) if ns is not None else next(
+        (rs for rs in (await objects.list(dm.DNS_RECORDSET, None)).items
+         if rs["metadata"]["name"] == rid), None)
     if found is None:
         raise ApiError(404, "Could not find RecordSet", reason="recordset_not_found")
     zone = await zones.get_zone(objects, c.actor, found["spec"]["zoneId"])
