@@ -18,8 +18,10 @@ from .common import (
     caller,
     check_keys,
     check_project,
+    check_read_only,
     create_request,
     find_owned,
+    list_owned,
     mutate,
     standard,
     to_ipv4,
@@ -28,7 +30,7 @@ from .common import (
     writable,
 )
 from .errors import bad_request, invalid
-from .lists import by_creation, list_response, shown
+from .lists import listed, shown
 from .networks import dns_domain
 from .port_parse import dns_name
 
@@ -67,10 +69,8 @@ async def find_fip(rt: Runtime, c: Caller, fip_id: str) -> Obj:
 
 async def index(request: Request) -> Response:
     c = await caller(request)
-    rt = runtime(request)
-    found = await rt.objects.list(nm.FLOATING_IP, None if c.is_admin else c.project_id)
-    views = [fip_view(f) for f in by_creation(found.items)]
-    return JSONResponse(list_response(request, "floatingips", views))
+    return listed(request, "floatingips", fip_view,
+                  await list_owned(runtime(request), c, nm.FLOATING_IP))
 
 
 async def show(request: Request) -> Response:
@@ -100,10 +100,8 @@ async def create(request: Request) -> Response:
 async def update(request: Request) -> Response:
     c = await caller(request)
     data = await body_of(request, "floatingip")
-    for ro in ("id", "project_id", "tenant_id", "floating_ip_address", "floating_network_id",
-               "router_id", "status"):
-        if ro in data:
-            raise bad_request(f"Cannot update read-only attribute {ro}")
+    check_read_only(data, ("id", "project_id", "tenant_id", "floating_ip_address",
+                           "floating_network_id", "router_id", "status"))
     check_keys(data, _UPDATE)
     rt = runtime(request)
     fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
