@@ -17,21 +17,19 @@ from kumo.model import network as nm
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
-    check_read_only,
     create_request,
     delete_quietly,
+    delete_request,
     find_visible,
     mutate,
     new_object,
     standard,
     to_bool,
     to_str,
+    update_request,
     visible_shared,
-    writable,
 )
 from .errors import bad_request, invalid, policy
 from .lists import listed, shown
@@ -101,13 +99,9 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "address_scope")
-    check_read_only(data, ("id", "ip_version", "project_id", "tenant_id"))
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    scope = writable(c, await find_scope(rt, c, request.path_params["address_scope_id"]),
-                     "update_address_scope")
+    rt, c, scope, data = await update_request(request, "address_scope", find_scope,
+                                              "address_scope_id", _UPDATE,
+                                              ("id", "ip_version", "project_id", "tenant_id"))
     changes: Obj = {}
     if "name" in data:
         changes["name"] = to_str("name", data["name"])
@@ -130,10 +124,8 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    scope = writable(c, await find_scope(rt, c, request.path_params["address_scope_id"]),
-                     "delete_address_scope")
+    rt, _, scope = await delete_request(request, "address_scope", find_scope,
+                                        "address_scope_id")
     core.check_scope_deletable(scope["metadata"]["name"],
                                (await rt.objects.list(nm.SUBNET_POOL, None)).items)
     await delete_quietly(rt, scope)

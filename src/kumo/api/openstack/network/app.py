@@ -29,7 +29,6 @@ QoS, bulk creates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -52,7 +51,7 @@ from . import sg_rules
 from . import subnetpools as network_subnetpools
 from . import subnets as network_subnets
 from .bulk import bulk
-from .common import Caller, caller, check_tag, mutate, read_body, to_tags, writable
+from .common import Finder, caller, check_tag, mutate, read_body, to_tags, writable
 from .errors import bad_request, err, neutron_handlers
 
 Obj = dict[str, Any]
@@ -162,7 +161,6 @@ async def extension(request: Request) -> Response:
 
 
 # ---- tags ---------------------------------------------------------------------------
-Finder = Callable[[Runtime, Caller, str], Awaitable[Obj]]
 _FINDERS: dict[str, Finder] = {
     "networks": network_networks.find_network,
     "subnets": network_subnets.find_subnet,

@@ -21,7 +21,7 @@ from kumo.model import network as nm
 from ...auth import AuthContext, authenticate
 from ...common import read_json
 from ...errors import ApiError
-from ...runtime import Runtime
+from ...runtime import Runtime, runtime
 from .errors import bad_request, err, invalid, not_found, policy
 
 Obj = dict[str, Any]
@@ -71,6 +71,9 @@ async def caller(request: Request) -> Caller:
     return Caller.of(await authenticate(request))
 
 
+Finder = Callable[[Runtime, Caller, str], Awaitable[Obj]]  # an object by id, as c sees it
+
+
 # ---- bodies and values --------------------------------------------------------
 async def read_body(request: Request) -> Obj:
     """The JSON object the request carries; a malformed one is Neutron's 400."""
@@ -99,6 +102,29 @@ async def create_request(request: Request, resource: str, allowed: Iterable[str]
     check_keys(data, allowed)
     c.require_write(f"create_{resource}")
     return c, data
+
+
+async def update_request(request: Request, resource: str, find: Finder, param: str,
+                         allowed: Iterable[str], read_only: Iterable[str] = ()
+                         ) -> tuple[Runtime, Caller, Obj, Obj]:
+    """An update's runtime, caller, target and body: read-only, then unknown attributes
+    refused, then the object the path's ``param`` names if the caller may change it."""
+    c = await caller(request)
+    data = await body_of(request, resource)
+    check_read_only(data, read_only)
+    check_keys(data, allowed)
+    rt = runtime(request)
+    obj = writable(c, await find(rt, c, request.path_params[param]), f"update_{resource}")
+    return rt, c, obj, data
+
+
+async def delete_request(request: Request, resource: str, find: Finder, param: str
+                         ) -> tuple[Runtime, Caller, Obj]:
+    """A delete's runtime, caller and target, if the caller may delete it."""
+    c = await caller(request)
+    rt = runtime(request)
+    return rt, c, writable(c, await find(rt, c, request.path_params[param]),
+                           f"delete_{resource}")
 
 
 def unique_list(name: str, value: Any, item: Callable[[Any], Any],

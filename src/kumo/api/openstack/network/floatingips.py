@@ -14,12 +14,10 @@ from kumo.model import network as nm
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
-    check_read_only,
     create_request,
+    delete_request,
     find_owned,
     list_owned,
     mutate,
@@ -27,7 +25,7 @@ from .common import (
     to_ipv4,
     to_str,
     to_tags,
-    writable,
+    update_request,
 )
 from .errors import bad_request, invalid
 from .lists import listed, shown
@@ -39,6 +37,8 @@ _CREATE = {"floating_network_id", "subnet_id", "floating_ip_address", "port_id",
            "fixed_ip_address", "description", "tags", "project_id", "tenant_id", "dns_name",
            "dns_domain", "qos_policy_id"}
 _UPDATE = {"port_id", "fixed_ip_address", "description"}
+_READ_ONLY = ("id", "project_id", "tenant_id", "floating_ip_address", "floating_network_id",
+              "router_id", "status")
 
 
 def fip_view(fip: Obj) -> Obj:
@@ -98,14 +98,8 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "floatingip")
-    check_read_only(data, ("id", "project_id", "tenant_id", "floating_ip_address",
-                           "floating_network_id", "router_id", "status"))
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
-                   "update_floatingip")
+    rt, c, fip, data = await update_request(request, "floatingip", find_fip, "floatingip_id",
+                                            _UPDATE, _READ_ONLY)
     if "description" in data:
         desc = to_str("description", data["description"])
         fip = await mutate(rt, fip, lambda o: o["spec"].__setitem__("description", desc))
@@ -118,9 +112,6 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
-                   "delete_floatingip")
+    rt, _, fip = await delete_request(request, "floatingip", find_fip, "floatingip_id")
     await core_fips.delete_fip(rt.objects, fip)
     return Response(status_code=204)

@@ -16,16 +16,15 @@ from kumo.model import network as nm
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
     create_request,
     delete_quietly,
+    delete_request,
     find_network,
     find_visible,
     new_object,
-    writable,
+    update_request,
 )
 from .errors import bad_request, err, not_found, policy
 from .lists import listed, shown
@@ -103,11 +102,8 @@ async def create(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     """Only the target may change (Neutron); a move is unshare + share."""
-    c = await caller(request)
-    data = await body_of(request, "rbac_policy")
-    check_keys(data, {"target_tenant", "target_project"})
-    rt = runtime(request)
-    pol = writable(c, await find(rt, c, request.path_params["rbac_id"]), "update_rbac_policy")
+    rt, c, pol, data = await update_request(request, "rbac_policy", find, "rbac_id",
+                                            {"target_tenant", "target_project"})
     target = data.get("target_tenant", data.get("target_project"))
     core.check_request(pol["spec"]["objectType"], pol["spec"]["action"], target)
     if target == "*" and not c.is_admin:
@@ -124,9 +120,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    pol = writable(c, await find(rt, c, request.path_params["rbac_id"]), "delete_rbac_policy")
+    rt, _, pol = await delete_request(request, "rbac_policy", find, "rbac_id")
     others = await _policies_on(rt, pol["spec"]["objectId"])
     await core.check_unshare(rt.objects, pol, others)
     await delete_quietly(rt, pol)

@@ -17,12 +17,11 @@ from kumo.model import network as nm
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
     check_keys,
     check_project,
-    check_read_only,
     create_request,
+    delete_request,
     find_owned,
     list_owned,
     read_body,
@@ -30,6 +29,7 @@ from .common import (
     to_bool,
     to_str,
     to_tags,
+    update_request,
     writable,
 )
 from .errors import bad_request, invalid
@@ -39,6 +39,7 @@ Obj = dict[str, Any]
 _CREATE = {"name", "description", "admin_state_up", "external_gateway_info", "tags",
            "project_id", "tenant_id", "availability_zone_hints"}
 _UPDATE = {"name", "description", "admin_state_up", "external_gateway_info", "routes"}
+_READ_ONLY = ("id", "project_id", "tenant_id", "status")
 _GW_KEYS = {"network_id", "enable_snat", "external_fixed_ips", "qos_policy_id"}
 
 
@@ -130,13 +131,8 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "router")
-    check_read_only(data, ("id", "project_id", "tenant_id", "status"))
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    router = writable(c, await find_router(rt, c, request.path_params["router_id"]),
-                      "update_router")
+    rt, c, router, data = await update_request(request, "router", find_router, "router_id",
+                                               _UPDATE, _READ_ONLY)
     upd = core_routers.RouterUpdate()
     for key, field in (("name", "name"), ("description", "description")):
         if key in data:
@@ -152,10 +148,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    router = writable(c, await find_router(rt, c, request.path_params["router_id"]),
-                      "delete_router")
+    rt, c, router = await delete_request(request, "router", find_router, "router_id")
     await core_routers.delete_router(rt.objects, c.actor(), router)
     return Response(status_code=204)
 

@@ -18,13 +18,11 @@ from ...runtime import Runtime, runtime
 from .address_scopes import check_pool_scope
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
-    check_read_only,
     create_request,
     delete_quietly,
+    delete_request,
     find_any,
     find_visible,
     mutate,
@@ -33,8 +31,8 @@ from .common import (
     to_bool,
     to_str,
     to_tags,
+    update_request,
     visible_shared,
-    writable,
 )
 from .errors import bad_request, err, invalid, policy
 from .lists import listed, shown
@@ -137,13 +135,9 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "subnetpool")
-    check_read_only(data, ("id", "ip_version", "project_id", "shared", "tenant_id"))
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    pool = writable(c, await find_pool(rt, c, request.path_params["subnetpool_id"]),
-                    "update_subnetpool")
+    rt, c, pool, data = await update_request(
+        request, "subnetpool", find_pool, "subnetpool_id", _UPDATE,
+        ("id", "ip_version", "project_id", "shared", "tenant_id"))
     changes = _spec(data, pool["spec"])
     await _check_default(rt, c, pool["metadata"]["name"], changes)
     await check_pool_scope(rt, c, pool["metadata"]["name"], {**pool["spec"], **changes})
@@ -152,10 +146,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    pool = writable(c, await find_pool(rt, c, request.path_params["subnetpool_id"]),
-                    "delete_subnetpool")
+    rt, _, pool = await delete_request(request, "subnetpool", find_pool, "subnetpool_id")
     core.check_deletable(pool)
     await delete_quietly(rt, pool)
     return Response(status_code=204)
