@@ -21,7 +21,6 @@ from typing import Any
 
 from kumo import store
 from kumo.common.clock import now_seconds_iso
-from kumo.model import compute as cm
 from kumo.model import network as nm
 
 from . import ports as core_ports
@@ -52,15 +51,6 @@ def fip_not_found(fip_id: str) -> NotFound:
                     kind=nm.FLOATING_IP, ident=fip_id)
 
 
-async def _limits(objects: store.ObjectStore, actor: Actor, project: str
-                  ) -> dict[str, int] | None:
-    if actor.system:
-        return None
-    found = await objects.try_get(cm.QUOTA_SET, project, nm.QUOTA_NAME)
-    return {"floatingip": int(((found or {}).get("spec") or {}).get(
-        "floatingip", nm.QUOTA_DEFAULTS["floatingip"]))}
-
-
 async def _address_port(objects: store.ObjectStore, actor: Actor, fip_id: str,
                         req: FipRequest) -> Obj:
     net = await external_network(objects, req.network_id)
@@ -84,8 +74,10 @@ async def create_fip(objects: store.ObjectStore, actor: Actor, req: FipRequest) 
     """Count, claim the address (its port), write the FIP, associate if asked."""
     actor.require_write("create_floatingip")
     fip_id = str(uuid.uuid4())
+    limits = None if actor.system else await quotas.network_limit(objects, req.project,
+                                                                   "floatingip")
     await quotas.claim(objects, req.project, quotas.NETWORK, {fip_id: {"floatingip": 1}},
-                       await _limits(objects, actor, req.project))
+                       limits)
     port = None
     try:
         port = await _address_port(objects, actor, fip_id, req)

@@ -110,6 +110,14 @@ async def usage(objects: store.ObjectStore, project: str, service: str) -> Delta
     return used_of(await objects.try_get(cm.QUOTA_USAGE, project, service))
 
 
+async def network_limit(objects: store.ObjectStore, project: str, resource: str
+                        ) -> dict[str, int]:
+    """``claim``'s limits for one Neutron resource: the project's QuotaSet, else the default."""
+    found = await objects.try_get(cm.QUOTA_SET, project, nm.QUOTA_NAME)
+    return {resource: int(((found or {}).get("spec") or {}).get(
+        resource, nm.QUOTA_DEFAULTS[resource]))}
+
+
 def over(limits: dict[str, int], used: Deltas, add: Deltas) -> list[str]:
     """The resources whose limit ``add`` would pass (limits < 0 are unlimited)."""
     return [k for k, n in add.items() if n and k in limits and limits[k] >= 0

@@ -70,6 +70,17 @@ async def set_label(objects: store.ObjectStore, net: Obj, target: str, on: bool)
         pass
 
 
+async def drop_share(objects: store.ObjectStore, policy: Obj, others: list[Obj]) -> None:
+    """``policy`` (as it was) no longer grants its target: unlabel the network unless
+    another of its policies (``others``) still does."""
+    spec = policy["spec"]
+    if any(o["spec"]["targetProject"] == spec["targetProject"] for o in others
+           if o["metadata"]["name"] != policy["metadata"]["name"]):
+        return
+    net = {"metadata": {"namespace": policy["metadata"]["namespace"], "name": spec["objectId"]}}
+    await set_label(objects, net, spec["targetProject"], False)
+
+
 async def check_unshare(objects: store.ObjectStore, policy: Obj, others: list[Obj]) -> None:
     """Refuse to drop a share the target project's ports still rely on (``others``: the
     network's remaining policies, which may still grant the same access)."""

@@ -20,7 +20,7 @@ from . import ipam
 from . import ports as core_ports
 from .actor import Actor
 from .errors import Conflict, InUse, NotFound
-from .routers import bad, router_ports
+from .routers import bad, router_ports, subnets_by_id
 
 Obj = dict[str, Any]
 
@@ -37,9 +37,10 @@ class Interface:
     subnet_ids: list[str]
 
 
-async def _subnet(objects: store.ObjectStore, actor: Actor, subnet_id: str) -> Obj:
-    found = await objects.list(nm.SUBNET, None)
-    sub = next((s for s in found.items if s["metadata"]["name"] == subnet_id), None)
+async def _subnet(objects: store.ObjectStore, actor: Actor, subnets: dict[str, Obj],
+                  subnet_id: str) -> Obj:
+    """``subnets[subnet_id]`` if the actor may attach it (own, shared network, admin)."""
+    sub = subnets.get(subnet_id)
     if sub is not None and not actor.is_admin and sub["metadata"]["namespace"] != \
             actor.project_id:
         net = await objects.try_get(nm.NETWORK, sub["metadata"]["namespace"],
@@ -53,9 +54,8 @@ async def _subnet(objects: store.ObjectStore, actor: Actor, subnet_id: str) -> O
 
 
 async def _check_new_subnets(objects: store.ObjectStore, router_id: str,
-                             new: list[Obj]) -> None:
+                             new: list[Obj], subnets: dict[str, Obj]) -> None:
     """Not attached yet, and no overlap with what the router already reaches."""
-    subnets = {s["metadata"]["name"]: s for s in (await objects.list(nm.SUBNET, None)).items}
     for port in await router_ports(objects, router_id):
         if port["spec"].get("deviceOwner") != nm.ROUTER_INTERFACE_OWNER:
             continue
@@ -77,10 +77,11 @@ async def _check_new_subnets(objects: store.ObjectStore, router_id: str,
 async def add_by_subnet(objects: store.ObjectStore, actor: Actor, router: Obj,
                         subnet_id: str) -> Interface:
     router_id, project = router["metadata"]["name"], router["metadata"]["namespace"]
-    sub = await _subnet(objects, actor, subnet_id)
+    subnets = await subnets_by_id(objects)
+    sub = await _subnet(objects, actor, subnets, subnet_id)
     if not sub["spec"].get("gatewayIp"):
         raise bad(f"Bad router request: Subnet {subnet_id} does not have a gateway IP.")
-    await _check_new_subnets(objects, router_id, [sub])
+    await _check_new_subnets(objects, router_id, [sub], subnets)
     net_id = sub["spec"]["networkId"]
     req = core_ports.PortRequest(network_id=net_id, project=project,
                                  device_owner=nm.ROUTER_INTERFACE_OWNER, device_id=router_id,
@@ -113,8 +114,9 @@ async def add_by_port(objects: store.ObjectStore, actor: Actor, router: Obj,
     fixed = spec.get("fixedIps") or []
     if not fixed:
         raise bad("Bad router request: Router port must have at least one fixed IP")
-    subs = [await _subnet(objects, Actor.kumo(), f["subnetId"]) for f in fixed]
-    await _check_new_subnets(objects, router_id, subs)
+    subnets = await subnets_by_id(objects)
+    subs = [await _subnet(objects, Actor.kumo(), subnets, f["subnetId"]) for f in fixed]
+    await _check_new_subnets(objects, router_id, subs, subnets)
     await core_ports.claim(objects, port, router_id, nm.ROUTER_INTERFACE_OWNER)
     ids = [f["subnetId"] for f in fixed]
     return Interface(router_id, project, port_id, spec["networkId"], ids[0], ids)
@@ -123,7 +125,7 @@ async def add_by_port(objects: store.ObjectStore, actor: Actor, router: Obj,
 async def _check_unused(objects: store.ObjectStore, router: Obj, port: Obj) -> None:
     router_id = router["metadata"]["name"]
     fixed = port["spec"].get("fixedIps") or []
-    subnets = {s["metadata"]["name"]: s for s in (await objects.list(nm.SUBNET, None)).items}
+    subnets = await subnets_by_id(objects)
     cidrs = [ipaddress.IPv4Network(subnets[f["subnetId"]]["spec"]["cidr"])
              for f in fixed if f["subnetId"] in subnets]
     fips = await objects.list(nm.FLOATING_IP, None,

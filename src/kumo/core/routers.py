@@ -24,7 +24,6 @@ from typing import Any
 
 from kumo import store
 from kumo.common.clock import now_seconds_iso
-from kumo.model import compute as cm
 from kumo.model import network as nm
 
 from . import ports as core_ports
@@ -114,9 +113,12 @@ def _gateway_spec(gw: Gateway, port: Obj) -> Obj:
             "externalFixedIps": [dict(f) for f in port["spec"]["fixedIps"]]}
 
 
-async def _drop_gateway_ports(objects: store.ObjectStore, router_id: str) -> None:
+async def _drop_gateway_ports(objects: store.ObjectStore, router_id: str,
+                              keep: str | None = None) -> None:
+    """The router's gateway ports go, but for ``keep`` (a new gateway's port)."""
     for p in await router_ports(objects, router_id):
-        if p["spec"].get("deviceOwner") == nm.ROUTER_GATEWAY_OWNER:
+        if p["spec"].get("deviceOwner") == nm.ROUTER_GATEWAY_OWNER and \
+                p["metadata"]["name"] != keep:
             await core_ports.delete_port(objects, p)
 
 
@@ -131,11 +133,8 @@ async def create_router(objects: store.ObjectStore, actor: Actor, req: RouterReq
     """Count, write the router, then its gateway port (if asked): all or nothing."""
     actor.require_write("create_router")
     router_id = str(uuid.uuid4())
-    limits = None
-    if not actor.system:
-        found = await objects.try_get(cm.QUOTA_SET, req.project, nm.QUOTA_NAME)
-        limits = {"router": int(((found or {}).get("spec") or {}).get(
-            "router", nm.QUOTA_DEFAULTS["router"]))}
+    limits = None if actor.system else await quotas.network_limit(objects, req.project,
+                                                                   "router")
     await quotas.claim(objects, req.project, quotas.NETWORK, {router_id: {"router": 1}}, limits)
     spec: Obj = {"name": req.name, "description": req.description,
                  "adminStateUp": req.admin_state_up, "externalGateway": None, "routes": [],
@@ -166,7 +165,8 @@ def connected_cidrs(ports: list[Obj], subnets: dict[str, Obj]) -> list[ipaddress
     return out
 
 
-async def _subnets_by_id(objects: store.ObjectStore) -> dict[str, Obj]:
+async def subnets_by_id(objects: store.ObjectStore) -> dict[str, Obj]:
+    """Every subnet, by id (a router's legs may be on any project's subnets)."""
     return {s["metadata"]["name"]: s for s in (await objects.list(nm.SUBNET, None)).items}
 
 
@@ -176,7 +176,7 @@ async def check_routes(objects: store.ObjectStore, router_id: str, routes: list[
         raise Conflict(f"Unable to complete operation for {router_id}. The number of routes "
                        f"exceeds the maximum {MAX_ROUTES}.", code="RoutesExhausted")
     cidrs = connected_cidrs(await router_ports(objects, router_id),
-                            await _subnets_by_id(objects))
+                            await subnets_by_id(objects))
     for r in routes:
         hop = ipaddress.IPv4Address(r["nexthop"])
         if not any(hop in c for c in cidrs):
@@ -228,11 +228,8 @@ async def update_router(objects: store.ObjectStore, actor: Actor, router: Obj,
         raise ConcurrentChange(f"Router {router_id} is being changed concurrently; try "
                                "again.", kind=nm.ROUTER, ident=router_id) from None
     if "externalGateway" in changes and (changes["externalGateway"] is None or new_port):
-        keep = new_port["metadata"]["name"] if new_port else None
-        for p in await router_ports(objects, router_id):
-            if p["spec"].get("deviceOwner") == nm.ROUTER_GATEWAY_OWNER and \
-                    p["metadata"]["name"] != keep:
-                await core_ports.delete_port(objects, p)
+        await _drop_gateway_ports(objects, router_id,
+                                  new_port["metadata"]["name"] if new_port else None)
     return updated
 
 

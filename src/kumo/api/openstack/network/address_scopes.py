@@ -11,28 +11,28 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo import store
 from kumo.core import subnetpools as core
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
     create_request,
+    delete_quietly,
+    delete_request,
     find_visible,
     mutate,
     new_object,
     standard,
     to_bool,
     to_str,
-    writable,
+    update_request,
+    visible_shared,
 )
 from .errors import bad_request, invalid, policy
-from .lists import by_creation, list_response, shown
+from .lists import listed, shown
 
 Obj = dict[str, Any]
 _CREATE = {"name", "shared", "ip_version", "project_id", "tenant_id"}
@@ -48,13 +48,7 @@ def scope_view(scope: Obj) -> Obj:
 
 async def visible_scopes(rt: Runtime, c: Caller) -> list[Obj]:
     """Own scopes and shared ones (every scope for admins)."""
-    if c.is_admin:
-        return (await rt.objects.list(nm.ADDRESS_SCOPE, None)).items
-    own = (await rt.objects.list(nm.ADDRESS_SCOPE, c.project_id)).items
-    names = {s["metadata"]["name"] for s in own}
-    shared = (await rt.objects.list(nm.ADDRESS_SCOPE, None,
-                                    label_selector=f"{nm.SHARED_LABEL}=true")).items
-    return own + [s for s in shared if s["metadata"]["name"] not in names]
+    return await visible_shared(rt, c, nm.ADDRESS_SCOPE)
 
 
 async def find_scope(rt: Runtime, c: Caller, scope_id: str) -> Obj:
@@ -75,9 +69,8 @@ async def check_pool_scope(rt: Runtime, c: Caller, pool_id: str, spec: Obj) -> N
 
 async def index(request: Request) -> Response:
     c = await caller(request)
-    scopes = by_creation(await visible_scopes(runtime(request), c))
-    return JSONResponse(list_response(request, "address_scopes",
-                                      [scope_view(s) for s in scopes]))
+    return listed(request, "address_scopes", scope_view,
+                  await visible_scopes(runtime(request), c))
 
 
 async def show(request: Request) -> Response:
@@ -106,14 +99,9 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "address_scope")
-    for ro in sorted({"id", "ip_version", "project_id", "tenant_id"} & set(data)):
-        raise bad_request(f"Cannot update read-only attribute {ro}")
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    scope = writable(c, await find_scope(rt, c, request.path_params["address_scope_id"]),
-                     "update_address_scope")
+    rt, c, scope, data = await update_request(request, "address_scope", find_scope,
+                                              "address_scope_id", _UPDATE,
+                                              ("id", "ip_version", "project_id", "tenant_id"))
     changes: Obj = {}
     if "name" in data:
         changes["name"] = to_str("name", data["name"])
@@ -136,14 +124,9 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    scope = writable(c, await find_scope(rt, c, request.path_params["address_scope_id"]),
-                     "delete_address_scope")
-    sid = scope["metadata"]["name"]
-    core.check_scope_deletable(sid, (await rt.objects.list(nm.SUBNET_POOL, None)).items)
-    try:
-        await rt.objects.delete(nm.ADDRESS_SCOPE, scope["metadata"]["namespace"], sid)
-    except store.NotFound:
-        pass
+    rt, _, scope = await delete_request(request, "address_scope", find_scope,
+                                        "address_scope_id")
+    core.check_scope_deletable(scope["metadata"]["name"],
+                               (await rt.objects.list(nm.SUBNET_POOL, None)).items)
+    await delete_quietly(rt, scope)
     return Response(status_code=204)

@@ -29,7 +29,6 @@ QoS, bulk creates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -52,7 +51,7 @@ from . import sg_rules
 from . import subnetpools as network_subnetpools
 from . import subnets as network_subnets
 from .bulk import bulk
-from .common import Caller, caller, check_tag, mutate, to_tags, writable
+from .common import Finder, caller, check_tag, mutate, read_body, to_tags, writable
 from .errors import bad_request, err, neutron_handlers
 
 Obj = dict[str, Any]
@@ -162,7 +161,6 @@ async def extension(request: Request) -> Response:
 
 
 # ---- tags ---------------------------------------------------------------------------
-Finder = Callable[[Runtime, Caller, str], Awaitable[Obj]]
 _FINDERS: dict[str, Finder] = {
     "networks": network_networks.find_network,
     "subnets": network_subnets.find_subnet,
@@ -213,14 +211,7 @@ async def replace_tags(request: Request) -> Response:
 
 
 async def body_of_tags(request: Request) -> Any:
-    from ...common import read_json
-
-    try:
-        data = await read_json(request)
-    except Exception as exc:
-        if getattr(exc, "status", None) == 400:
-            raise bad_request(str(exc)) from exc
-        raise
+    data = await read_body(request)
     if "tags" not in data:
         raise bad_request("Invalid input for tags. Reason: 'tags' is required.")
     return data["tags"]

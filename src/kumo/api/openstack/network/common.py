@@ -21,7 +21,7 @@ from kumo.model import network as nm
 from ...auth import AuthContext, authenticate
 from ...common import read_json
 from ...errors import ApiError
-from ...runtime import Runtime
+from ...runtime import Runtime, runtime
 from .errors import bad_request, err, invalid, not_found, policy
 
 Obj = dict[str, Any]
@@ -71,14 +71,23 @@ async def caller(request: Request) -> Caller:
     return Caller.of(await authenticate(request))
 
 
+Finder = Callable[[Runtime, Caller, str], Awaitable[Obj]]  # an object by id, as c sees it
+
+
 # ---- bodies and values --------------------------------------------------------
-async def body_of(request: Request, resource: str) -> Obj:
+async def read_body(request: Request) -> Obj:
+    """The JSON object the request carries; a malformed one is Neutron's 400."""
     try:
-        data = await read_json(request)
+        data: Obj = await read_json(request)
     except ApiError as exc:
         if exc.status == 400:
             raise bad_request(exc.message) from exc
         raise
+    return data
+
+
+async def body_of(request: Request, resource: str) -> Obj:
+    data = await read_body(request)
     inner = data.get(resource)
     if not isinstance(inner, dict):
         raise bad_request(f"Unable to find '{resource}' in request body")
@@ -93,6 +102,29 @@ async def create_request(request: Request, resource: str, allowed: Iterable[str]
     check_keys(data, allowed)
     c.require_write(f"create_{resource}")
     return c, data
+
+
+async def update_request(request: Request, resource: str, find: Finder, param: str,
+                         allowed: Iterable[str], read_only: Iterable[str] = ()
+                         ) -> tuple[Runtime, Caller, Obj, Obj]:
+    """An update's runtime, caller, target and body: read-only, then unknown attributes
+    refused, then the object the path's ``param`` names if the caller may change it."""
+    c = await caller(request)
+    data = await body_of(request, resource)
+    check_read_only(data, read_only)
+    check_keys(data, allowed)
+    rt = runtime(request)
+    obj = writable(c, await find(rt, c, request.path_params[param]), f"update_{resource}")
+    return rt, c, obj, data
+
+
+async def delete_request(request: Request, resource: str, find: Finder, param: str
+                         ) -> tuple[Runtime, Caller, Obj]:
+    """A delete's runtime, caller and target, if the caller may delete it."""
+    c = await caller(request)
+    rt = runtime(request)
+    return rt, c, writable(c, await find(rt, c, request.path_params[param]),
+                           f"delete_{resource}")
 
 
 def unique_list(name: str, value: Any, item: Callable[[Any], Any],
@@ -116,6 +148,13 @@ def check_keys(data: Obj, allowed: Iterable[str]) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
         raise bad_request("Unrecognized attribute(s) '" + ", ".join(extra) + "'")
+
+
+def check_read_only(data: Obj, names: Iterable[str]) -> None:
+    """An update naming a read-only attribute is refused (the first of ``names``)."""
+    for ro in names:
+        if ro in data:
+            raise bad_request(f"Cannot update read-only attribute {ro}")
 
 
 def check_project(c: Caller, data: Obj) -> str:
@@ -242,19 +281,31 @@ async def find_network(rt: Runtime, c: Caller, net_id: str) -> Obj:
 
 
 async def visible_networks(rt: Runtime, c: Caller) -> list[Obj]:
+    out = await visible_shared(rt, c, nm.NETWORK)
     if c.is_admin:
-        return (await rt.objects.list(nm.NETWORK, None)).items
-    own = (await rt.objects.list(nm.NETWORK, c.project_id)).items
-    names = {n["metadata"]["name"] for n in own}
-    shared = await rt.objects.list(nm.NETWORK, None, label_selector=f"{nm.SHARED_LABEL}=true")
-    external = await rt.objects.list(nm.NETWORK, None,
-                                     label_selector=f"{nm.EXTERNAL_LABEL}=true")
-    out = own + [n for n in shared.items if n["metadata"]["name"] not in names]
-    names |= {n["metadata"]["name"] for n in out}  # and those RBAC policies share with it
+        return out
+    names = {n["metadata"]["name"] for n in out}  # and those RBAC policies share with it
     out += [n for n in await rbac.shared_with(rt.objects, c.project_id)
             if n["metadata"]["name"] not in names]
     names |= {n["metadata"]["name"] for n in out}
+    external = await rt.objects.list(nm.NETWORK, None,
+                                     label_selector=f"{nm.EXTERNAL_LABEL}=true")
     return out + [n for n in external.items if n["metadata"]["name"] not in names]
+
+
+async def visible_shared(rt: Runtime, c: Caller, kind: str) -> list[Obj]:
+    """The caller's own objects of ``kind`` and those labelled shared (all for admins)."""
+    if c.is_admin:
+        return (await rt.objects.list(kind, None)).items
+    own = (await rt.objects.list(kind, c.project_id)).items
+    names = {o["metadata"]["name"] for o in own}
+    shared = await rt.objects.list(kind, None, label_selector=f"{nm.SHARED_LABEL}=true")
+    return own + [o for o in shared.items if o["metadata"]["name"] not in names]
+
+
+async def list_owned(rt: Runtime, c: Caller, kind: str) -> list[Obj]:
+    """The caller's project's objects of ``kind`` (every project's for admins)."""
+    return (await rt.objects.list(kind, None if c.is_admin else c.project_id)).items
 
 
 async def find_visible(rt: Runtime, c: Caller, kind: str, ident: str,
@@ -276,6 +327,15 @@ async def find_owned(rt: Runtime, c: Caller, kind: str, ident: str) -> Obj:
     if obj is None:
         raise not_found(kind, ident)
     return obj
+
+
+async def delete_quietly(rt: Runtime, obj: Obj) -> None:
+    """Delete ``obj``; one already gone (a racing delete) is fine."""
+    md = obj["metadata"]
+    try:
+        await rt.objects.delete(obj["kind"], md["namespace"], md["name"])
+    except store.NotFound:
+        pass
 
 
 async def mutate(rt: Runtime, obj: Obj, change: Callable[[Obj], None]) -> Obj:

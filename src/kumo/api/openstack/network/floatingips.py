@@ -14,21 +14,21 @@ from kumo.model import network as nm
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
     create_request,
+    delete_request,
     find_owned,
+    list_owned,
     mutate,
     standard,
     to_ipv4,
     to_str,
     to_tags,
-    writable,
+    update_request,
 )
 from .errors import bad_request, invalid
-from .lists import by_creation, list_response, shown
+from .lists import listed, shown
 from .networks import dns_domain
 from .port_parse import dns_name
 
@@ -37,6 +37,8 @@ _CREATE = {"floating_network_id", "subnet_id", "floating_ip_address", "port_id",
            "fixed_ip_address", "description", "tags", "project_id", "tenant_id", "dns_name",
            "dns_domain", "qos_policy_id"}
 _UPDATE = {"port_id", "fixed_ip_address", "description"}
+_READ_ONLY = ("id", "project_id", "tenant_id", "floating_ip_address", "floating_network_id",
+              "router_id", "status")
 
 
 def fip_view(fip: Obj) -> Obj:
@@ -67,10 +69,8 @@ async def find_fip(rt: Runtime, c: Caller, fip_id: str) -> Obj:
 
 async def index(request: Request) -> Response:
     c = await caller(request)
-    rt = runtime(request)
-    found = await rt.objects.list(nm.FLOATING_IP, None if c.is_admin else c.project_id)
-    views = [fip_view(f) for f in by_creation(found.items)]
-    return JSONResponse(list_response(request, "floatingips", views))
+    return listed(request, "floatingips", fip_view,
+                  await list_owned(runtime(request), c, nm.FLOATING_IP))
 
 
 async def show(request: Request) -> Response:
@@ -98,16 +98,8 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "floatingip")
-    for ro in ("id", "project_id", "tenant_id", "floating_ip_address", "floating_network_id",
-               "router_id", "status"):
-        if ro in data:
-            raise bad_request(f"Cannot update read-only attribute {ro}")
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
-                   "update_floatingip")
+    rt, c, fip, data = await update_request(request, "floatingip", find_fip, "floatingip_id",
+                                            _UPDATE, _READ_ONLY)
     if "description" in data:
         desc = to_str("description", data["description"])
         fip = await mutate(rt, fip, lambda o: o["spec"].__setitem__("description", desc))
@@ -120,9 +112,6 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    fip = writable(c, await find_fip(rt, c, request.path_params["floatingip_id"]),
-                   "delete_floatingip")
+    rt, _, fip = await delete_request(request, "floatingip", find_fip, "floatingip_id")
     await core_fips.delete_fip(rt.objects, fip)
     return Response(status_code=204)

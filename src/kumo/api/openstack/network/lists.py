@@ -3,6 +3,7 @@ links, and field selection (``?fields=``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -169,6 +170,13 @@ def _page(request: Request, views: list[Obj], reverse_page: bool) -> tuple[list[
 def shown(request: Request, key: str, view: Obj) -> JSONResponse:
     """One resource's answer, ``?fields=`` applied."""
     return JSONResponse({key: select_fields(view, fields_of(request))})
+
+
+def listed(request: Request, collection: str, view: Callable[[Obj], Obj],
+           objs: list[Obj]) -> JSONResponse:
+    """A collection's answer: ``objs`` oldest first, as views, through the list query."""
+    return JSONResponse(list_response(request, collection,
+                                      [view(o) for o in by_creation(objs)]))
 
 
 def list_response(request: Request, collection: str, views: list[Obj],

@@ -10,24 +10,24 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo import store
 from kumo.core import rbac as core
 from kumo.model import network as nm
 
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
     create_request,
+    delete_quietly,
+    delete_request,
     find_network,
+    find_visible,
     new_object,
-    writable,
+    update_request,
 )
 from .errors import bad_request, err, not_found, policy
-from .lists import by_creation, list_response, shown
+from .lists import listed, shown
 
 Obj = dict[str, Any]
 _CREATE = {"object_type", "object_id", "action", "target_tenant", "target_project",
@@ -52,16 +52,18 @@ async def visible(rt: Runtime, c: Caller) -> list[Obj]:
 
 
 async def find(rt: Runtime, c: Caller, pid: str) -> Obj:
-    found = next((p for p in await visible(rt, c) if p["metadata"]["name"] == pid), None)
-    if found is None:
-        raise not_found(nm.RBAC_POLICY, pid)
-    return found
+    return await find_visible(rt, c, nm.RBAC_POLICY, pid, visible)
+
+
+async def _policies_on(rt: Runtime, net_id: str) -> list[Obj]:
+    """The network's policies (each carries its network's label)."""
+    return (await rt.objects.list(nm.RBAC_POLICY, None,
+                                  label_selector=f"{nm.NETWORK_LABEL}={net_id}")).items
 
 
 async def index(request: Request) -> Response:
     c = await caller(request)
-    views = [rbac_view(p) for p in by_creation(await visible(runtime(request), c))]
-    return JSONResponse(list_response(request, "rbac_policies", views))
+    return listed(request, "rbac_policies", rbac_view, await visible(runtime(request), c))
 
 
 async def show(request: Request) -> Response:
@@ -86,8 +88,8 @@ async def create(request: Request) -> Response:
     if net["metadata"]["namespace"] != project and not c.is_admin:
         raise not_found(nm.NETWORK, str(data["object_id"]))  # Neutron hides others' nets
     net_id = net["metadata"]["name"]
-    for p in (await rt.objects.list(nm.RBAC_POLICY, None)).items:
-        if p["spec"]["objectId"] == net_id and p["spec"]["targetProject"] == target:
+    for p in await _policies_on(rt, net_id):
+        if p["spec"]["targetProject"] == target:
             raise err(409, "DuplicateRbacPolicy", "An RBAC policy already exists with "
                                                   "those values.")
     obj = await rt.objects.create(new_object(nm.RBAC_POLICY, net["metadata"]["namespace"],
@@ -100,46 +102,27 @@ async def create(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     """Only the target may change (Neutron); a move is unshare + share."""
-    c = await caller(request)
-    data = await body_of(request, "rbac_policy")
-    check_keys(data, {"target_tenant", "target_project"})
-    rt = runtime(request)
-    pol = writable(c, await find(rt, c, request.path_params["rbac_id"]), "update_rbac_policy")
+    rt, c, pol, data = await update_request(request, "rbac_policy", find, "rbac_id",
+                                            {"target_tenant", "target_project"})
     target = data.get("target_tenant", data.get("target_project"))
     core.check_request(pol["spec"]["objectType"], pol["spec"]["action"], target)
     if target == "*" and not c.is_admin:
         raise policy("update_rbac_policy:target_tenant")
     net = await find_network(rt, c, pol["spec"]["objectId"])
-    others = (await rt.objects.list(nm.RBAC_POLICY, None,
-                                    label_selector=f"{nm.NETWORK_LABEL}={net['metadata']['name']}")).items
+    others = await _policies_on(rt, net["metadata"]["name"])
     await core.check_unshare(rt.objects, pol, others)
-    old = pol["spec"]["targetProject"]
-    pol = await rt.objects.mutate(nm.RBAC_POLICY, pol["metadata"]["namespace"],
-                                  pol["metadata"]["name"],
-                                  lambda o: o["spec"].__setitem__("targetProject", target))
+    updated = await rt.objects.mutate(nm.RBAC_POLICY, pol["metadata"]["namespace"],
+                                      pol["metadata"]["name"],
+                                      lambda o: o["spec"].__setitem__("targetProject", target))
     await core.set_label(rt.objects, net, target, True)
-    if not any(o["spec"]["targetProject"] == old for o in others
-               if o["metadata"]["name"] != pol["metadata"]["name"]):
-        await core.set_label(rt.objects, net, old, False)
-    return JSONResponse({"rbac_policy": rbac_view(pol)})
+    await core.drop_share(rt.objects, pol, others)
+    return JSONResponse({"rbac_policy": rbac_view(updated)})
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    pol = writable(c, await find(rt, c, request.path_params["rbac_id"]), "delete_rbac_policy")
-    spec = pol["spec"]
-    others = (await rt.objects.list(nm.RBAC_POLICY, None,
-                                    label_selector=f"{nm.NETWORK_LABEL}={spec['objectId']}")).items
+    rt, _, pol = await delete_request(request, "rbac_policy", find, "rbac_id")
+    others = await _policies_on(rt, pol["spec"]["objectId"])
     await core.check_unshare(rt.objects, pol, others)
-    try:
-        await rt.objects.delete(nm.RBAC_POLICY, pol["metadata"]["namespace"],
-                                pol["metadata"]["name"])
-    except store.NotFound:
-        pass
-    if not any(o["spec"]["targetProject"] == spec["targetProject"] for o in others
-               if o["metadata"]["name"] != pol["metadata"]["name"]):
-        owner = {"metadata": {"namespace": pol["metadata"]["namespace"],
-                              "name": spec["objectId"]}}
-        await core.set_label(rt.objects, owner, spec["targetProject"], False)
+    await delete_quietly(rt, pol)
+    await core.drop_share(rt.objects, pol, others)
     return Response(status_code=204)

@@ -17,25 +17,29 @@ from kumo.model import network as nm
 from ...runtime import Runtime, runtime
 from .common import (
     Caller,
-    body_of,
     caller,
     check_keys,
     check_project,
     create_request,
+    delete_request,
     find_owned,
+    list_owned,
+    read_body,
     standard,
     to_bool,
     to_str,
     to_tags,
+    update_request,
     writable,
 )
 from .errors import bad_request, invalid
-from .lists import by_creation, list_response, shown
+from .lists import listed, shown
 
 Obj = dict[str, Any]
 _CREATE = {"name", "description", "admin_state_up", "external_gateway_info", "tags",
            "project_id", "tenant_id", "availability_zone_hints"}
 _UPDATE = {"name", "description", "admin_state_up", "external_gateway_info", "routes"}
+_READ_ONLY = ("id", "project_id", "tenant_id", "status")
 _GW_KEYS = {"network_id", "enable_snat", "external_fixed_ips", "qos_policy_id"}
 
 
@@ -103,10 +107,8 @@ async def find_router(rt: Runtime, c: Caller, router_id: str) -> Obj:
 
 async def index(request: Request) -> Response:
     c = await caller(request)
-    rt = runtime(request)
-    found = await rt.objects.list(nm.ROUTER, None if c.is_admin else c.project_id)
-    views = [router_view(r) for r in by_creation(found.items)]
-    return JSONResponse(list_response(request, "routers", views))
+    return listed(request, "routers", router_view,
+                  await list_owned(runtime(request), c, nm.ROUTER))
 
 
 async def show(request: Request) -> Response:
@@ -129,15 +131,8 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "router")
-    for ro in ("id", "project_id", "tenant_id", "status"):
-        if ro in data:
-            raise bad_request(f"Cannot update read-only attribute {ro}")
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    router = writable(c, await find_router(rt, c, request.path_params["router_id"]),
-                      "update_router")
+    rt, c, router, data = await update_request(request, "router", find_router, "router_id",
+                                               _UPDATE, _READ_ONLY)
     upd = core_routers.RouterUpdate()
     for key, field in (("name", "name"), ("description", "description")):
         if key in data:
@@ -153,10 +148,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    router = writable(c, await find_router(rt, c, request.path_params["router_id"]),
-                      "delete_router")
+    rt, c, router = await delete_request(request, "router", find_router, "router_id")
     await core_routers.delete_router(rt.objects, c.actor(), router)
     return Response(status_code=204)
 
@@ -169,17 +161,8 @@ def _iface_view(i: core_ifaces.Interface) -> Obj:
 
 
 async def _iface_request(request: Request, rule: str) -> tuple[Runtime, Caller, Obj, Obj]:
-    from ...common import read_json
-
     c = await caller(request)
-    try:
-        data = await read_json(request)
-    except Exception as exc:
-        if getattr(exc, "status", None) == 400:
-            raise bad_request(str(exc)) from exc
-        raise
-    if not isinstance(data, dict):
-        raise bad_request("Body contains invalid data")
+    data = await read_body(request)
     rt = runtime(request)
     router = writable(c, await find_router(rt, c, request.path_params["router_id"]), rule)
     return rt, c, router, data

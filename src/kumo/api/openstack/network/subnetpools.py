@@ -11,7 +11,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kumo import store
 from kumo.core import subnetpools as core
 from kumo.model import network as nm
 
@@ -19,11 +18,12 @@ from ...runtime import Runtime, runtime
 from .address_scopes import check_pool_scope
 from .common import (
     Caller,
-    body_of,
     caller,
-    check_keys,
     check_project,
     create_request,
+    delete_quietly,
+    delete_request,
+    find_any,
     find_visible,
     mutate,
     new_object,
@@ -31,10 +31,11 @@ from .common import (
     to_bool,
     to_str,
     to_tags,
-    writable,
+    update_request,
+    visible_shared,
 )
 from .errors import bad_request, err, invalid, policy
-from .lists import by_creation, list_response, shown
+from .lists import listed, shown
 
 Obj = dict[str, Any]
 _CREATE = {"name", "description", "prefixes", "default_prefixlen", "min_prefixlen",
@@ -57,13 +58,7 @@ def pool_view(pool: Obj) -> Obj:
 
 async def visible_pools(rt: Runtime, c: Caller) -> list[Obj]:
     """Own pools and shared ones (every pool for admins)."""
-    if c.is_admin:
-        return (await rt.objects.list(nm.SUBNET_POOL, None)).items
-    own = (await rt.objects.list(nm.SUBNET_POOL, c.project_id)).items
-    names = {p["metadata"]["name"] for p in own}
-    shared = (await rt.objects.list(nm.SUBNET_POOL, None,
-                                    label_selector=f"{nm.SHARED_LABEL}=true")).items
-    return own + [p for p in shared if p["metadata"]["name"] not in names]
+    return await visible_shared(rt, c, nm.SUBNET_POOL)
 
 
 async def find_pool(rt: Runtime, c: Caller, pool_id: str) -> Obj:
@@ -109,8 +104,7 @@ async def _check_default(rt: Runtime, c: Caller, pool_id: str, spec: Obj) -> Non
 # ---- handlers ------------------------------------------------------------------------
 async def index(request: Request) -> Response:
     c = await caller(request)
-    pools = by_creation(await visible_pools(runtime(request), c))
-    return JSONResponse(list_response(request, "subnetpools", [pool_view(p) for p in pools]))
+    return listed(request, "subnetpools", pool_view, await visible_pools(runtime(request), c))
 
 
 async def show(request: Request) -> Response:
@@ -141,14 +135,9 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    c = await caller(request)
-    data = await body_of(request, "subnetpool")
-    for ro in sorted({"id", "shared", "ip_version", "project_id", "tenant_id"} & set(data)):
-        raise bad_request(f"Cannot update read-only attribute {ro}")
-    check_keys(data, _UPDATE)
-    rt = runtime(request)
-    pool = writable(c, await find_pool(rt, c, request.path_params["subnetpool_id"]),
-                    "update_subnetpool")
+    rt, c, pool, data = await update_request(
+        request, "subnetpool", find_pool, "subnetpool_id", _UPDATE,
+        ("id", "ip_version", "project_id", "shared", "tenant_id"))
     changes = _spec(data, pool["spec"])
     await _check_default(rt, c, pool["metadata"]["name"], changes)
     await check_pool_scope(rt, c, pool["metadata"]["name"], {**pool["spec"], **changes})
@@ -157,16 +146,9 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    c = await caller(request)
-    rt = runtime(request)
-    pool = writable(c, await find_pool(rt, c, request.path_params["subnetpool_id"]),
-                    "delete_subnetpool")
+    rt, _, pool = await delete_request(request, "subnetpool", find_pool, "subnetpool_id")
     core.check_deletable(pool)
-    try:
-        await rt.objects.delete(nm.SUBNET_POOL, pool["metadata"]["namespace"],
-                                pool["metadata"]["name"])
-    except store.NotFound:
-        pass
+    await delete_quietly(rt, pool)
     return Response(status_code=204)
 
 
@@ -203,8 +185,7 @@ async def release_cidr(rt: Runtime, sub: Obj) -> None:
     pool_id = sub["spec"].get("subnetpoolId")
     if not pool_id:
         return
-    found = await rt.objects.list(nm.SUBNET_POOL, None)
-    for p in found.items:
-        if p["metadata"]["name"] == pool_id:
-            await core.release(rt.objects, p["metadata"]["namespace"], pool_id,
-                               sub["metadata"]["name"])
+    pool = await find_any(rt, nm.SUBNET_POOL, pool_id, prefer=sub["metadata"]["namespace"])
+    if pool is not None:
+        await core.release(rt.objects, pool["metadata"]["namespace"], pool_id,
+                           sub["metadata"]["name"])
