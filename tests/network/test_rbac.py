@@ -71,3 +71,19 @@ async def test_policies_go_with_the_network(neutron: Neutron, alice: Tenant,
     pol = await _share(neutron, alice, net, bob.project_id)
     await neutron.ok("DELETE", f"/v2.0/networks/{net}", alice, 204)
     await neutron.fail("GET", f"{_P}/{pol['id']}", alice, 404, "RbacPolicyNotFound")
+
+
+async def test_update_to_the_same_target_changes_nothing(neutron: Neutron, alice: Tenant,
+                                                        bob: Tenant) -> None:
+    net = (await neutron.network(alice, "shared-same"))["id"]
+    await neutron.subnet(alice, net, "10.34.0.0/24")
+    pol = await _share(neutron, alice, net, bob.project_id)
+    port = await neutron.port(bob, net)  # bob uses the network
+    same = await neutron.ok("PUT", f"{_P}/{pol['id']}", alice, json={
+        "rbac_policy": {"target_tenant": bob.project_id}})
+    assert same["rbac_policy"]["target_tenant"] == bob.project_id
+    await neutron.ok("DELETE", f"/v2.0/ports/{port['id']}", bob, 204)
+    await neutron.ok("PUT", f"{_P}/{pol['id']}", alice, json={
+        "rbac_policy": {"target_tenant": bob.project_id}})
+    # still shared: bob sees the network
+    assert (await neutron.ok("GET", f"/v2.0/networks/{net}", bob))["network"]["id"] == net

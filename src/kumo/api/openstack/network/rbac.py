@@ -108,6 +108,8 @@ async def update(request: Request) -> Response:
     core.check_request(pol["spec"]["objectType"], pol["spec"]["action"], target)
     if target == "*" and not c.is_admin:
         raise policy("update_rbac_policy:target_tenant")
+    if target == pol["spec"]["targetProject"]:
+        return JSONResponse({"rbac_policy": rbac_view(pol)})  # no move: nothing unshared
     net = await find_network(rt, c, pol["spec"]["objectId"])
     others = await _policies_on(rt, net["metadata"]["name"])
     await core.check_unshare(rt.objects, pol, others)
