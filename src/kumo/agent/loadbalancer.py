@@ -97,8 +97,9 @@ class LoadBalancerAgent:
 
     def _vip_ready(self, lb: Obj) -> bool:
         pid = lb["spec"].get("vipPortId")
-        port = next((p for (_, name), p in self.network.ports.items.items() if name == pid),
-                    None)
+        ports = self.network.ports.items  # by key first: the VIP is in the LB's project
+        port = ports.get((lb["metadata"]["namespace"], pid)) or next(
+            (p for (_, name), p in ports.items() if name == pid), None)
         st = (port or {}).get("status") or {}
         return st.get("status") == "ACTIVE" and st.get("pluggedHost") == self.host \
             and pid not in self.network.unplugged

@@ -93,6 +93,7 @@ class RouterAgent:
         """Every router bound here made to match; ``full`` (start, timer) also verifies
         the NAT tables and refreshes the metrics, which a change-driven sync skips."""
         want = self.desired()
+        fips = {name: f for (_, name), f in self.fips.items.items()}  # by id, once a sync
         for rid, (router, cfg) in want.items():
             t0 = time.perf_counter()
             try:
@@ -105,15 +106,15 @@ class RouterAgent:
             before = self._applied.get(rid)
             self._applied[rid] = cfg
             if before != cfg:
-                await self._steps(router, before, cfg, time.perf_counter() - t0)
-            await self._report(router, cfg)
+                await self._steps(router, before, cfg, time.perf_counter() - t0, fips)
+            await self._report(router, cfg, fips)
         await self._collect(set(want))
         self.syncs += 1
         if full:
             await asyncio.to_thread(self._observe, want)
 
     async def _steps(self, router: Obj, before: RouterConfig | None, cfg: RouterConfig,
-                     seconds: float) -> None:
+                     seconds: float, fips: dict[str, Obj]) -> None:
         """One Event per step: the router (re)programmed, each FIP mapped or unmapped."""
         await self._event(router, "RouterProgrammed",
                           f"namespace {cfg.netns} on {self.host}: gateway "
@@ -125,19 +126,16 @@ class RouterAgent:
         new = {f.fip_id: f for f in cfg.fips}
         for fid, f in new.items():
             if old.get(fid) != f:
-                fip = self._fip(fid)
+                fip = fips.get(fid)
                 if fip is not None:
                     await self._event(fip, "FloatingIPMapped", f"{f.floating_ip} -> "
                                       f"{f.fixed_ip} in {cfg.netns} on {self.host}")
         for fid, f in old.items():
             if fid not in new:
-                fip = self._fip(fid)
+                fip = fips.get(fid)
                 if fip is not None:
                     await self._event(fip, "FloatingIPUnmapped",
                                       f"{f.floating_ip} unmapped; its connections flushed")
-
-    def _fip(self, fid: str) -> Obj | None:
-        return next((f for (_, name), f in self.fips.items.items() if name == fid), None)
 
     async def _event(self, obj: Obj, reason: str, message: str) -> None:
         ev = event_object(obj, COMPONENT, reason, message)
@@ -146,14 +144,14 @@ class RouterAgent:
         except Exception:  # an event is best effort; the state is what matters
             log.warning("could not record event %s", reason)
 
-    async def _report(self, router: Obj, cfg: RouterConfig) -> None:
+    async def _report(self, router: Obj, cfg: RouterConfig, fips: dict[str, Obj]) -> None:
         md = router["metadata"]
         st = router.get("status") or {}
         if st.get("status") != "ACTIVE" or st.get("host") != self.host:
             await self._status("routers", md, {"status": "ACTIVE", "host": self.host})
-        active = {f.fip_id for f in cfg.fips}
-        for (_, name), fip in list(self.fips.items.items()):
-            if name in active and (fip.get("status") or {}).get("status") != "ACTIVE":
+        for nat in cfg.fips:
+            fip = fips.get(nat.fip_id)
+            if fip is not None and (fip.get("status") or {}).get("status") != "ACTIVE":
                 await self._status("floatingips", fip["metadata"], {"status": "ACTIVE"})
 
     async def _status(self, plural: str, md: Obj, status: Obj) -> None:

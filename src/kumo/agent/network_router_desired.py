@@ -64,6 +64,9 @@ def compute(host: str, routers: list[Obj], ports: list[Obj], subnets: list[Obj],
         spec = p["spec"]
         if spec.get("deviceOwner") in nm.ROUTER_OWNERS and spec.get("bindingHostId") == host:
             legs.setdefault(spec.get("deviceId") or "", []).append(p)
+    by_router: dict[str, list[Obj]] = {}  # each router's FIPs: one pass, not one a router
+    for f in fips:
+        by_router.setdefault(f["spec"].get("routerId") or "", []).append(f)
     out = {}
     for r in routers:
         rid = r["metadata"]["name"]
@@ -74,5 +77,6 @@ def compute(host: str, routers: list[Obj], ports: list[Obj], subnets: list[Obj],
             # forwards nor NATs, and no floating IP answers ARP
             out[rid] = (r, RouterConfig(netns=nm.router_netns(rid), forwarding=False))
             continue
-        out[rid] = (r, router_config(r, legs.get(rid, []), by_id, fips))
+        out[rid] = (r, router_config(r, legs.get(rid, []), by_id,
+                                        by_router.get(rid, [])))
     return out

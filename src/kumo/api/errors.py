@@ -99,11 +99,13 @@ def neutron_body(err: ApiError) -> dict[str, Any]:
 Formatter = Callable[[ApiError], dict[str, Any]]
 
 
-def handlers(fmt: Formatter, *, invalid_status: int = 400
+def handlers(fmt: Formatter, *, invalid_status: int = 400,
+             from_domain: Callable[[domain.DomainError], ApiError] = from_domain_error,
              ) -> dict[Any, Callable[[Request, Exception], Response]]:
     """Starlette exception handlers rendering every error in one format. A store ``Invalid``
     (a value the store refuses, e.g. a lone surrogate) is ``invalid_status``: 400 for the
-    OpenStack faces, 422 (Kubernetes' Invalid) for the native API."""
+    OpenStack faces, 422 (Kubernetes' Invalid) for the native API. ``from_domain`` is the
+    face's mapping of core refusals (type, status, message)."""
 
     def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -118,7 +120,7 @@ def handlers(fmt: Formatter, *, invalid_status: int = 400
 
     def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, domain.DomainError)
-        return api_error(request, from_domain_error(exc))
+        return api_error(request, from_domain(exc))
 
     def http_exception(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)

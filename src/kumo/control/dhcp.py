@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from kumo import store
@@ -27,6 +26,7 @@ from kumo.core import ports as core_ports
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
+from . import hostbind
 from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.dhcp")
@@ -93,27 +93,15 @@ class DhcpScheduler:
                 out.append(port)
         return out
 
-    async def _live_hosts(self) -> tuple[dict[str, Obj], list[str]]:
-        hosts = {h["metadata"]["name"]: h for h in (await self.objects.list(cm.HOST)).items}
-        leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
-        now = time.time()
-        live = [h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
-                and (obj.get("spec") or {}).get("enabled", True)]
-        return hosts, live
-
     async def _bind(self, port: Obj) -> Requeue | None:
-        hosts, live = await self._live_hosts()
         current = port["spec"].get("bindingHostId")
-        if current and current in hosts:
-            return None
+        if current and await self.objects.try_get(cm.HOST, "", current) is not None:
+            return None  # its host exists: no list of hosts and leases
+        live = await hostbind.live_hosts(self.objects, (await self.objects.list(cm.HOST)).items)
         if not live:
             return Requeue(5.0)
-        load = dict.fromkeys(live, 0)
-        for p in (p for ports in self._dhcp.values() for p in ports.values()):
-            h = p["spec"].get("bindingHostId")
-            if h in load:
-                load[h] += 1
-        host = min(sorted(live), key=lambda h: load[h])
+        host = hostbind.least_loaded(live, (p["spec"].get("bindingHostId") for ports
+                                            in self._dhcp.values() for p in ports.values()))
         if await core_ports.bind(self.objects, port, host) is None:
             return None
         self.bindings += 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from kumo import store
@@ -22,10 +21,10 @@ from kumo.common.reconciler import Controller, Requeue
 from kumo.core import loadbalancer_vip_sg as vip_sg
 from kumo.core import ports as core_ports
 from kumo.model import compute as cm
-from kumo.model import events
 from kumo.model import loadbalancer as lbm
 from kumo.model import network as nm
 
+from . import hostbind
 from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.loadbalancers")
@@ -62,14 +61,18 @@ class LoadBalancerScheduler:
         if lb is None or lb["metadata"].get("deletionTimestamp"):
             return None
         host = lb["spec"].get("host")
-        hosts, live = await self._live_hosts()
-        if not host or host not in hosts:
+        if not host or ("", host) not in self.hosts.items:
+            live = await hostbind.live_hosts(self.objects, self.hosts.items.values())
             if not live:
                 return Requeue(2.0)
-            host = self._least_loaded(live)
-            lb = await self._bind(lb, host)
+            host = hostbind.least_loaded(live, (o["spec"].get("host")
+                                                for o in self.lbs.items.values()))
+            # the generation moves: the LB is PENDING until the agent there serves it
+            lb = await hostbind.bind(self.objects, lb, host, component=COMPONENT,
+                                     reason="LoadBalancerScheduled")
             if lb is None:
                 return None
+            self.bindings += 1
         port = await self.objects.try_get(nm.PORT, project, lb["spec"].get("vipPortId") or "-")
         if port is None:
             port = await core_ports.port_by_id(self.objects, lb["spec"].get("vipPortId") or "-")
@@ -78,44 +81,6 @@ class LoadBalancerScheduler:
         if lb["spec"].get("vipPortOwned", True):  # the VIP's group follows the listeners
             await vip_sg.sync(self.objects, lb)
         return None
-
-    async def _live_hosts(self) -> tuple[set[str], list[str]]:
-        hosts = {h["metadata"]["name"]: h for h in self.hosts.items.values()}
-        leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
-        now = time.time()
-        live = sorted(h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
-                      and (obj.get("spec") or {}).get("enabled", True))
-        return set(hosts), live
-
-    def _least_loaded(self, live: list[str]) -> str:
-        load = dict.fromkeys(live, 0)
-        for lb in self.lbs.items.values():
-            h = lb["spec"].get("host")
-            if h in load:
-                load[h] += 1
-        return min(live, key=lambda h: load[h])
-
-    async def _bind(self, lb: Obj, host: str) -> Obj | None:
-        def change(obj: Obj) -> None:
-            obj["spec"]["host"] = host
-            obj["metadata"].setdefault("labels", {})[cm.HOST_LABEL] = host
-
-        md = lb["metadata"]
-        try:
-            # a binding is not a tenant's change: the generation moves, the LB goes
-            # PENDING until the agent there serves it, which is the truth
-            out = await self.objects.mutate(lbm.LOADBALANCER, md["namespace"], md["name"],
-                                            change)
-        except store.NotFound:
-            return None
-        self.bindings += 1
-        log.info("load balancer %s bound to host %s", md["name"], host)
-        try:
-            await events.record(self.objects, out, COMPONENT, "LoadBalancerScheduled",
-                                f"bound to host {host} (was {lb['spec'].get('host')})")
-        except store.StoreError:
-            log.warning("could not record the binding of load balancer %s", md["name"])
-        return out
 
     async def run(self) -> None:
         await asyncio.gather(self.controller.run(), self.lbs.run(), self.hosts.run())

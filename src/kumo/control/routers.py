@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from kumo import store
@@ -26,19 +25,20 @@ from kumo.core import ports as core_ports
 from kumo.core.actor import Actor
 from kumo.core.errors import DomainError
 from kumo.model import compute as cm
-from kumo.model import events
 from kumo.model import network as nm
 
+from . import hostbind
 from .plane import ControlPlane
 
 log = logging.getLogger("kumo.control.routers")
 Obj = dict[str, Any]
+COMPONENT = "router-scheduler"
 
 
 class RouterScheduler:
     def __init__(self, rt: Any) -> None:
         self.objects: store.ObjectStore = rt.objects
-        self.controller = Controller("router-scheduler", self.reconcile, workers=2)
+        self.controller = Controller(COMPONENT, self.reconcile, workers=2)
         self.bindings = 0
         src = store.StoreSource
         self.routers = Informer(src(self.objects, nm.ROUTER), on_event=self._on_router,
@@ -87,14 +87,17 @@ class RouterScheduler:
         if router is None:
             return None
         host = router["spec"].get("host")
-        hosts, live = await self._live_hosts()
-        if not host or host not in hosts:
+        if not host or ("", host) not in self.hosts.items:
+            live = await hostbind.live_hosts(self.objects, self.hosts.items.values())
             if not live:
                 return Requeue(5.0)
-            host = self._least_loaded(live)
-            router = await self._bind_router(router, host)
+            host = hostbind.least_loaded(live, (o["spec"].get("host")
+                                                for o in self.routers.items.values()))
+            router = await hostbind.bind(self.objects, router, host, component=COMPONENT,
+                                         reason="RouterScheduled")
             if router is None:
                 return None
+            self.bindings += 1
         # legs stay bound whatever the admin state: the agent stops forwarding instead
         legs = await self.objects.list(nm.PORT, None,
                                        label_selector=f"{nm.DEVICE_LABEL}={ident}")
@@ -103,41 +106,6 @@ class RouterScheduler:
                     port["spec"].get("bindingHostId") != host:
                 await core_ports.bind(self.objects, port, host)
         return None
-
-    async def _live_hosts(self) -> tuple[set[str], list[str]]:
-        hosts = {h["metadata"]["name"]: h for h in self.hosts.items.values()}
-        leases = {le["metadata"]["name"]: le for le in (await self.objects.list(cm.LEASE)).items}
-        now = time.time()
-        live = sorted(h for h, obj in hosts.items() if cm.lease_alive(leases.get(h), now)
-                      and (obj.get("spec") or {}).get("enabled", True))
-        return set(hosts), live
-
-    def _least_loaded(self, live: list[str]) -> str:
-        load = dict.fromkeys(live, 0)
-        for r in self.routers.items.values():
-            h = r["spec"].get("host")
-            if h in load:
-                load[h] += 1
-        return min(live, key=lambda h: load[h])
-
-    async def _bind_router(self, router: Obj, host: str) -> Obj | None:
-        def change(obj: Obj) -> None:
-            obj["spec"]["host"] = host
-            obj["metadata"].setdefault("labels", {})[cm.HOST_LABEL] = host
-
-        md = router["metadata"]
-        try:
-            out = await self.objects.mutate(nm.ROUTER, md["namespace"], md["name"], change)
-        except store.NotFound:
-            return None
-        self.bindings += 1
-        log.info("router %s bound to host %s", md["name"], host)
-        try:
-            await events.record(self.objects, out, "router-scheduler", "RouterScheduled",
-                                f"bound to host {host} (was {router['spec'].get('host')})")
-        except store.StoreError:
-            log.warning("could not record the binding of router %s", md["name"])
-        return out
 
     async def _release_fips(self, port_id: str) -> None:
         await self.ports.synced.wait()  # "no such port" means nothing before the first list

@@ -8,14 +8,15 @@ from typing import Any
 
 from starlette.requests import Request
 
+from kumo.common.clock import now_seconds_iso
 from kumo.core import loadbalancers as core_lbs
+from kumo.core import loadbalancers_tree as tree
 from kumo.core.actor import Actor
 from kumo.core.errors import Forbidden
 from kumo.model import loadbalancer as lbm
 
 from ...auth import authenticate
 from ...common import actor_of, read_json
-from ...errors import ApiError
 from ...runtime import runtime
 from .errors import bad, invalid
 
@@ -30,12 +31,7 @@ async def actor(request: Request) -> Actor:
 
 
 async def body(request: Request, resource: str, allowed: Iterable[str]) -> Obj:
-    try:
-        data = await read_json(request)
-    except ApiError as exc:
-        if exc.status == 400:
-            raise bad(exc.message) from exc
-        raise
+    data = await read_json(request)  # its 400 renders as Octavia's (octavia_body)
     inner = data.get(resource)
     if not isinstance(inner, dict):
         raise bad(f"Invalid input: the body must hold an object '{resource}'.")
@@ -54,6 +50,28 @@ def project_of(a: Actor, data: Obj) -> str:
         raise Forbidden("Policy does not allow this request to be performed.",
                         rule="project_id")
     return str(pid)
+
+
+def unsupported(what: str, value: str) -> Exception:
+    return bad(f"Provider 'kumo' does not support a requested option: {what} {value}")
+
+
+def named_fields(data: Obj) -> Obj:
+    """name, description, admin_state_up and tags, as the spec holds them."""
+    out: Obj = {}
+    for key in ("name", "description"):
+        if key in data:
+            out[key] = to_str(key, data[key])
+    if "admin_state_up" in data:
+        out["adminStateUp"] = to_bool("admin_state_up", data["admin_state_up"])
+    if "tags" in data:
+        out["tags"] = to_tags(data["tags"])
+    return out
+
+
+def common_fields(data: Obj) -> Obj:
+    """A child's ``named_fields``, stamped with the time of the change."""
+    return {"updatedAt": now_seconds_iso(), **named_fields(data)}
 
 
 def to_bool(name: str, value: Any) -> bool:
@@ -108,6 +126,13 @@ async def find_lb(request: Request, a: Actor, lb_id: str) -> Obj:
     if lb is None:
         raise core_lbs.lb_not_found(lb_id)
     return lb
+
+
+async def find_child(request: Request, what: str, param: str) -> tuple[Actor, Obj, Obj]:
+    """The caller, and the load balancer holding the ``what`` named by path ``param``."""
+    a = await actor(request)
+    lb, child = await tree.find(runtime(request).objects, a, what, request.path_params[param])
+    return a, lb, child
 
 
 async def visible_lbs(request: Request, a: Actor) -> list[Obj]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
 from kumo.core import errors as domain
 
 from ...errors import ApiError, handlers
@@ -44,12 +41,4 @@ def from_domain(exc: domain.DomainError) -> ApiError:
 
 def octavia_handlers() -> dict[Any, Any]:
     """Every error, domain ones included, as Octavia renders it."""
-    out = handlers(octavia_body)
-
-    def domain_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, domain.DomainError)
-        api = from_domain(exc)
-        return JSONResponse(octavia_body(api), status_code=api.status, headers=api.headers)
-
-    out[domain.DomainError] = domain_error
-    return out
+    return handlers(octavia_body, from_domain=from_domain)

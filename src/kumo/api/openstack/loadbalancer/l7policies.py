@@ -16,9 +16,20 @@ from kumo.model import loadbalancer as lbm
 
 from ...runtime import runtime
 from . import views
-from .common import actor, body, filtered, to_bool, to_enum, to_int, to_str, visible_lbs
+from .common import (
+    actor,
+    body,
+    common_fields,
+    filtered,
+    find_child,
+    to_bool,
+    to_enum,
+    to_int,
+    to_str,
+    unsupported,
+    visible_lbs,
+)
 from .errors import bad, invalid
-from .listeners import common_fields, unsupported
 
 Obj = dict[str, Any]
 _P_UPDATE = {"name", "description", "admin_state_up", "tags", "action", "position",
@@ -89,12 +100,6 @@ def _rule_fields(data: Obj, old: Obj | None = None) -> Obj:
     return out
 
 
-async def _find(request: Request, what: str, key: str) -> tuple[Any, Obj, Obj]:
-    a = await actor(request)
-    lb, child = await tree.find(runtime(request).objects, a, what, request.path_params[key])
-    return a, lb, child
-
-
 def _listener_of(lb: Obj, policy_id: str) -> Obj:
     hit = tree.locate(lb["spec"], tree.L7POLICY, policy_id)
     assert hit is not None and hit[1] is not None
@@ -110,7 +115,7 @@ async def policy_index(request: Request) -> Response:
 
 
 async def policy_show(request: Request) -> Response:
-    _, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    _, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     return JSONResponse({"l7policy": views.l7policy_view(lb, _listener_of(lb, p["id"]), p)})
 
 
@@ -149,7 +154,7 @@ def _rule_list(rules: Any) -> list[Obj]:
 
 
 async def policy_update(request: Request) -> Response:
-    a, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    a, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     data = await body(request, "l7policy", _P_UPDATE)
     lb, p = await tree.change(runtime(request).objects, a, lb, tree.L7POLICY, p["id"],
                               _policy_fields(data, p))
@@ -157,7 +162,7 @@ async def policy_update(request: Request) -> Response:
 
 
 async def policy_delete(request: Request) -> Response:
-    a, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    a, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     await tree.remove(runtime(request).objects, a, lb, tree.L7POLICY, p["id"])
     return Response(status_code=204)
 
@@ -171,19 +176,19 @@ def _rule(policy: Obj, rule_id: str) -> Obj:
 
 
 async def rule_index(request: Request) -> Response:
-    _, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    _, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     out = [views.l7rule_view(lb, r) for r in p.get("rules") or []]
     return JSONResponse({"rules": filtered(request, out), "rules_links": []})
 
 
 async def rule_show(request: Request) -> Response:
-    _, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    _, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     return JSONResponse({"rule": views.l7rule_view(
         lb, _rule(p, request.path_params["l7rule_id"]))})
 
 
 async def rule_create(request: Request) -> Response:
-    a, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    a, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     data = await body(request, "rule", _R_CREATE)
     child = {"adminStateUp": True, "createdAt": now_seconds_iso(), **_rule_fields(data),
              "updatedAt": None}
@@ -192,7 +197,7 @@ async def rule_create(request: Request) -> Response:
 
 
 async def rule_update(request: Request) -> Response:
-    a, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    a, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     r = _rule(p, request.path_params["l7rule_id"])
     data = await body(request, "rule", _R_UPDATE)
     lb, r = await tree.change(runtime(request).objects, a, lb, tree.L7RULE, r["id"],
@@ -201,7 +206,7 @@ async def rule_update(request: Request) -> Response:
 
 
 async def rule_delete(request: Request) -> Response:
-    a, lb, p = await _find(request, tree.L7POLICY, "l7policy_id")
+    a, lb, p = await find_child(request, tree.L7POLICY, "l7policy_id")
     r = _rule(p, request.path_params["l7rule_id"])
     await tree.remove(runtime(request).objects, a, lb, tree.L7RULE, r["id"])
     return Response(status_code=204)

@@ -16,13 +16,13 @@ from . import views
 from .common import (
     actor,
     body,
+    common_fields,
     filtered,
+    find_child,
     find_lb,
-    to_bool,
     to_enum,
     to_int,
-    to_str,
-    to_tags,
+    unsupported,
     visible_lbs,
 )
 from .errors import bad
@@ -42,22 +42,6 @@ L_CREATE = _L_UPDATE | {"protocol", "protocol_port", "loadbalancer_id", "project
 _P_UPDATE = _COMMON | {"lb_algorithm", "session_persistence"}
 POOL_CREATE = _P_UPDATE | {"protocol", "loadbalancer_id", "listener_id", "project_id",
                          "tenant_id", "members", "healthmonitor"}
-
-
-def unsupported(what: str, value: str) -> Exception:
-    return bad(f"Provider 'kumo' does not support a requested option: {what} {value}")
-
-
-def common_fields(data: Obj) -> Obj:
-    out: Obj = {"updatedAt": now_seconds_iso()}
-    for key in ("name", "description"):
-        if key in data:
-            out[key] = to_str(key, data[key])
-    if "admin_state_up" in data:
-        out["adminStateUp"] = to_bool("admin_state_up", data["admin_state_up"])
-    if "tags" in data:
-        out["tags"] = to_tags(data["tags"])
-    return out
 
 
 def _listener_fields(data: Obj) -> Obj:
@@ -82,12 +66,6 @@ def _listener_fields(data: Obj) -> Obj:
     return out
 
 
-async def _finder(request: Request, what: str, key: str) -> tuple[Any, Obj, Obj]:
-    a = await actor(request)
-    lb, child = await tree.find(runtime(request).objects, a, what, request.path_params[key])
-    return a, lb, child
-
-
 # ---- listeners --------------------------------------------------------------------------
 async def listener_index(request: Request) -> Response:
     a = await actor(request)
@@ -97,7 +75,7 @@ async def listener_index(request: Request) -> Response:
 
 
 async def listener_show(request: Request) -> Response:
-    _, lb, x = await _finder(request, tree.LISTENER, "listener_id")
+    _, lb, x = await find_child(request, tree.LISTENER, "listener_id")
     return JSONResponse({"listener": views.listener_view(lb, x)})
 
 
@@ -127,7 +105,7 @@ async def listener_create(request: Request) -> Response:
 
 
 async def listener_update(request: Request) -> Response:
-    a, lb, x = await _finder(request, tree.LISTENER, "listener_id")
+    a, lb, x = await find_child(request, tree.LISTENER, "listener_id")
     data = await body(request, "listener", _L_UPDATE)
     lb, x = await tree.change(runtime(request).objects, a, lb, tree.LISTENER, x["id"],
                               _listener_fields(data))
@@ -135,7 +113,7 @@ async def listener_update(request: Request) -> Response:
 
 
 async def listener_delete(request: Request) -> Response:
-    a, lb, x = await _finder(request, tree.LISTENER, "listener_id")
+    a, lb, x = await find_child(request, tree.LISTENER, "listener_id")
     await tree.remove(runtime(request).objects, a, lb, tree.LISTENER, x["id"])
     return Response(status_code=204)
 
@@ -165,7 +143,7 @@ async def pool_index(request: Request) -> Response:
 
 
 async def pool_show(request: Request) -> Response:
-    _, lb, p = await _finder(request, tree.POOL, "pool_id")
+    _, lb, p = await find_child(request, tree.POOL, "pool_id")
     return JSONResponse({"pool": views.pool_view(lb, p)})
 
 
@@ -205,7 +183,7 @@ async def pool_create(request: Request) -> Response:
 
 
 async def pool_update(request: Request) -> Response:
-    a, lb, p = await _finder(request, tree.POOL, "pool_id")
+    a, lb, p = await find_child(request, tree.POOL, "pool_id")
     data = await body(request, "pool", _P_UPDATE)
     lb, p = await tree.change(runtime(request).objects, a, lb, tree.POOL, p["id"],
                               _pool_fields(data))
@@ -213,6 +191,6 @@ async def pool_update(request: Request) -> Response:
 
 
 async def pool_delete(request: Request) -> Response:
-    a, lb, p = await _finder(request, tree.POOL, "pool_id")
+    a, lb, p = await find_child(request, tree.POOL, "pool_id")
     await tree.remove(runtime(request).objects, a, lb, tree.POOL, p["id"])
     return Response(status_code=204)

@@ -18,6 +18,7 @@ from .common import (
     body,
     filtered,
     find_lb,
+    named_fields,
     project_of,
     to_bool,
     to_ip,
@@ -71,15 +72,7 @@ async def update(request: Request) -> Response:
     a = await actor(request)
     data = await body(request, "loadbalancer", _UPDATE)
     lb = await find_lb(request, a, request.path_params["lb_id"])
-    changes: Obj = {}
-    for key in ("name", "description"):
-        if key in data:
-            changes[key] = to_str(key, data[key])
-    if "admin_state_up" in data:
-        changes["adminStateUp"] = to_bool("admin_state_up", data["admin_state_up"])
-    if "tags" in data:
-        changes["tags"] = to_tags(data["tags"])
-    lb = await core_lbs.update_lb(runtime(request).objects, a, lb, changes)
+    lb = await core_lbs.update_lb(runtime(request).objects, a, lb, named_fields(data))
     return JSONResponse({"loadbalancer": views.lb_view(lb)})
 
 

@@ -14,9 +14,21 @@ from kumo.core import loadbalancers_tree as tree
 from ...common import read_json
 from ...runtime import runtime
 from . import views
-from .common import actor, body, filtered, to_bool, to_enum, to_int, to_ip, to_str, visible_lbs
+from .common import (
+    actor,
+    body,
+    common_fields,
+    filtered,
+    find_child,
+    to_bool,
+    to_enum,
+    to_int,
+    to_ip,
+    to_str,
+    unsupported,
+    visible_lbs,
+)
 from .errors import bad, invalid
-from .listeners import common_fields, unsupported
 
 Obj = dict[str, Any]
 _M_UPDATE = {"name", "admin_state_up", "weight", "backup", "monitor_address",
@@ -52,13 +64,6 @@ def new_member(data: Obj) -> Obj:
             **_member_fields(data), "updatedAt": None}
 
 
-async def _pool(request: Request) -> tuple[Any, Obj, Obj]:
-    a = await actor(request)
-    lb, pool = await tree.find(runtime(request).objects, a, tree.POOL,
-                               request.path_params["pool_id"])
-    return a, lb, pool
-
-
 def _member(pool: Obj, member_id: str) -> Obj:
     m = next((m for m in pool.get("members") or [] if m["id"] == member_id), None)
     if m is None:
@@ -67,19 +72,19 @@ def _member(pool: Obj, member_id: str) -> Obj:
 
 
 async def member_index(request: Request) -> Response:
-    _, lb, pool = await _pool(request)
+    _, lb, pool = await find_child(request, tree.POOL, "pool_id")
     out = [views.member_view(lb, m) for m in pool.get("members") or []]
     return JSONResponse({"members": filtered(request, out), "members_links": []})
 
 
 async def member_show(request: Request) -> Response:
-    _, lb, pool = await _pool(request)
+    _, lb, pool = await find_child(request, tree.POOL, "pool_id")
     return JSONResponse({"member": views.member_view(
         lb, _member(pool, request.path_params["member_id"]))})
 
 
 async def member_create(request: Request) -> Response:
-    a, lb, pool = await _pool(request)
+    a, lb, pool = await find_child(request, tree.POOL, "pool_id")
     data = await body(request, "member", MEMBER_CREATE)
     lb, m = await tree.add(runtime(request).objects, a, lb, tree.MEMBER, new_member(data),
                            pool["id"])
@@ -87,7 +92,7 @@ async def member_create(request: Request) -> Response:
 
 
 async def member_update(request: Request) -> Response:
-    a, lb, pool = await _pool(request)
+    a, lb, pool = await find_child(request, tree.POOL, "pool_id")
     m = _member(pool, request.path_params["member_id"])
     data = await body(request, "member", _M_UPDATE)
     lb, m = await tree.change(runtime(request).objects, a, lb, tree.MEMBER, m["id"],
@@ -96,7 +101,7 @@ async def member_update(request: Request) -> Response:
 
 
 async def member_delete(request: Request) -> Response:
-    a, lb, pool = await _pool(request)
+    a, lb, pool = await find_child(request, tree.POOL, "pool_id")
     m = _member(pool, request.path_params["member_id"])
     await tree.remove(runtime(request).objects, a, lb, tree.MEMBER, m["id"])
     return Response(status_code=204)
@@ -104,7 +109,7 @@ async def member_delete(request: Request) -> Response:
 
 async def member_batch(request: Request) -> Response:
     """PUT .../members: the pool's members become the list given (202, Octavia's answer)."""
-    a, lb, pool = await _pool(request)
+    a, lb, pool = await find_child(request, tree.POOL, "pool_id")
     data = await read_json(request)
     if not isinstance(data.get("members"), list):
         raise bad("Invalid input: 'members' must be a list.")

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
 from kumo.core import errors as domain
 from kumo.model import network as nm
 
@@ -74,12 +71,4 @@ def from_domain(exc: domain.DomainError) -> ApiError:
 
 def neutron_handlers() -> dict[Any, Any]:
     """Starlette exception handlers: every error, domain ones included, as Neutron's."""
-    out = handlers(neutron_body)
-
-    def domain_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, domain.DomainError)
-        api = from_domain(exc)
-        return JSONResponse(neutron_body(api), status_code=api.status, headers=api.headers)
-
-    out[domain.DomainError] = domain_error
-    return out
+    return handlers(neutron_body, from_domain=from_domain)
