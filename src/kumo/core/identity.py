@@ -64,10 +64,15 @@ async def _ancestors(objects: store.ObjectStore, project_id: str) -> list[tuple[
     return out
 
 
+async def _actors(objects: store.ObjectStore, user_id: str) -> list[tuple[str, str]]:
+    """(actor type, id) of the user and of each of its groups: who a grant may name."""
+    return [("user", user_id)] + [("group", g) for g in await group_ids(objects, user_id)]
+
+
 async def assignments_for(objects: store.ObjectStore, user_id: str, scope_type: str,
                           scope_id: str) -> list[Obj]:
     """Every role assignment that gives ``user_id`` a role on the scope."""
-    actors = [("user", user_id)] + [("group", g) for g in await group_ids(objects, user_id)]
+    actors = await _actors(objects, user_id)
     inherited_from = (await _ancestors(objects, scope_id)) if scope_type == "project" else []
     out: list[Obj] = []
     for atype, aid in actors:
@@ -120,8 +125,7 @@ async def effective_roles(objects: store.ObjectStore, user_id: str, scope_type: 
 async def actor_assignments(objects: store.ObjectStore, user_id: str) -> list[Obj]:
     """Every role assignment of the user and of the user's groups."""
     out: list[Obj] = []
-    for atype, aid in [("user", user_id)] + [("group", g)
-                                              for g in await group_ids(objects, user_id)]:
+    for atype, aid in await _actors(objects, user_id):
         out += (await objects.list(idm.ROLE_ASSIGNMENT, "",
                                    label_selector=f"{atype}={aid}")).items
     return out
@@ -148,25 +152,24 @@ async def scopes_of(objects: store.ObjectStore, user_id: str) -> dict[str, set[s
     return out
 
 
-async def forget_memberships(objects: store.ObjectStore, label: str, oid: str) -> None:
-    """Remove the group memberships of a deleted user or group (``label`` is either)."""
-    for mem in (await objects.list(idm.GROUP_MEMBERSHIP, "",
-                                   label_selector=f"{label}={oid}")).items:
+async def _delete_selected(objects: store.ObjectStore, kind: str, selector: str) -> None:
+    """Delete every object of ``kind`` the selector matches (one already gone is fine)."""
+    for o in (await objects.list(kind, "", label_selector=selector)).items:
         try:
-            await objects.delete(idm.GROUP_MEMBERSHIP, "", mem["metadata"]["name"])
+            await objects.delete(kind, "", o["metadata"]["name"])
         except store.NotFound:
             pass
+
+
+async def forget_memberships(objects: store.ObjectStore, label: str, oid: str) -> None:
+    """Remove the group memberships of a deleted user or group (``label`` is either)."""
+    await _delete_selected(objects, idm.GROUP_MEMBERSHIP, f"{label}={oid}")
 
 
 async def forget_inferences(objects: store.ObjectStore, role_id: str) -> None:
     """Remove the stored inferences naming a deleted role, as prior or implied."""
     for label in ("prior", "implied"):
-        for o in (await objects.list(idm.IMPLIED_ROLE, "",
-                                     label_selector=f"{label}={role_id}")).items:
-            try:
-                await objects.delete(idm.IMPLIED_ROLE, "", o["metadata"]["name"])
-            except store.NotFound:
-                pass
+        await _delete_selected(objects, idm.IMPLIED_ROLE, f"{label}={role_id}")
 
 
 # ---- password history (Keystone's [security_compliance] unique_last_password_count) --

@@ -21,7 +21,7 @@ from kumo.model import identity as m
 from ...auth import authenticate
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
-from .views import links
+from .views import collection, links
 
 Obj = dict[str, Any]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -73,7 +73,9 @@ async def _ensure(rt: Runtime, user_id: str, r: Any) -> Obj:
     return {"id": rid, **{k: spec[k] for k in ("service", "path", "method")}}
 
 
-async def _owner(request: Request) -> str:
+async def owner(request: Request) -> str:
+    """The path's user id, for that user or an admin; anyone else finds no such user (its
+    access rules and application credentials are not theirs to see)."""
     ctx = await authenticate(request)
     uid = request.path_params["id"]
     if uid != ctx.user_id and not ctx.is_admin:
@@ -88,16 +90,14 @@ def _listed(request: Request, uid: str, o: Obj) -> Obj:
 
 
 async def access_rules(request: Request) -> Response:
-    uid = await _owner(request)
+    uid = await owner(request)
     items = (await runtime(request).objects.list(m.ACCESS_RULE, "",
                                                  label_selector=f"user={uid}")).items
-    return JSONResponse({"access_rules": [_listed(request, uid, o) for o in items],
-                         "links": {"self": str(request.url), "next": None,
-                                   "previous": None}})
+    return collection(request, "access_rules", [_listed(request, uid, o) for o in items])
 
 
 async def access_rule(request: Request) -> Response:
-    uid = await _owner(request)
+    uid = await owner(request)
     rt = runtime(request)
     rid = request.path_params["rule"]
     obj = await rt.objects.try_get(m.ACCESS_RULE, "", rid)

@@ -21,8 +21,8 @@ from kumo.model import identity as m
 from ...auth import authenticate
 from ...errors import ApiError
 from ...runtime import Runtime, runtime
-from .resources import admin
-from .views import get_obj, group_view, role_view, user_view
+from .resources import admin, self_or_admin
+from .views import collection, get_obj, group_view, role_view, user_view
 
 SCOPES = {"projects": ("project", m.PROJECT), "domains": ("domain", m.DOMAIN),
           "system": ("system", None)}
@@ -69,8 +69,16 @@ async def grant(request: Request) -> Response:
     await admin(request)
     parts = await _grant_parts(request)
     await get_obj(request, m.ROLE, parts[4], "role")
-    obj = _assignment(parts, _inherited(request))
-    name = obj["metadata"]["name"]
+    return await _link(request, rt, _assignment(parts, _inherited(request)),
+                       f"Could not find role assignment of role {parts[4]}.")
+
+
+async def _link(request: Request, rt: Runtime, obj: dict[str, Any], missing: str
+                ) -> Response:
+    """PUT creates a link object (a grant, a membership) named from its parts, so twice
+    is once; HEAD/GET find it (404 ``missing``), DELETE removes it. A change re-resolves
+    every token's roles."""
+    kind, name = obj["kind"], obj["metadata"]["name"]
     if request.method == "PUT":
         try:
             await rt.objects.create(obj)
@@ -78,10 +86,10 @@ async def grant(request: Request) -> Response:
             pass
         rt.tokens.invalidate()
         return Response(status_code=204)
-    if await rt.objects.try_get(m.ROLE_ASSIGNMENT, "", name) is None:
-        raise ApiError(404, f"Could not find role assignment of role {parts[4]}.")
+    if await rt.objects.try_get(kind, "", name) is None:
+        raise ApiError(404, missing)
     if request.method == "DELETE":
-        await rt.objects.delete(m.ROLE_ASSIGNMENT, "", name)
+        await rt.objects.delete(kind, "", name)
         rt.tokens.invalidate()
     return Response(status_code=204)
 
@@ -232,21 +240,9 @@ async def member(request: Request) -> Response:
     gid, uid = request.path_params["id"], request.path_params["user"]
     await get_obj(request, m.GROUP, gid, "group")
     await get_obj(request, m.USER, uid, "user")
-    name = m.membership_name(gid, uid)
-    if request.method == "PUT":
-        try:
-            await rt.objects.create(m.obj(m.GROUP_MEMBERSHIP, name, {
-                "groupId": gid, "userId": uid}, {"group": gid, "user": uid}))
-        except store.AlreadyExists:
-            pass
-        rt.tokens.invalidate()
-        return Response(status_code=204)
-    if await rt.objects.try_get(m.GROUP_MEMBERSHIP, "", name) is None:
-        raise ApiError(404, f"User '{uid}' not found in group '{gid}'.")
-    if request.method == "DELETE":
-        await rt.objects.delete(m.GROUP_MEMBERSHIP, "", name)
-        rt.tokens.invalidate()
-    return Response(status_code=204)
+    obj = m.obj(m.GROUP_MEMBERSHIP, m.membership_name(gid, uid),
+                {"groupId": gid, "userId": uid}, {"group": gid, "user": uid})
+    return await _link(request, rt, obj, f"User '{uid}' not found in group '{gid}'.")
 
 
 async def group_users(request: Request) -> Response:
@@ -260,19 +256,14 @@ async def group_users(request: Request) -> Response:
         u = await rt.objects.try_get(m.USER, "", mem["spec"].get("userId", ""))
         if u is not None:
             out.append(user_view(request, u))
-    return JSONResponse({"users": out, "links": {"self": str(request.url), "next": None,
-                                                 "previous": None}})
+    return collection(request, "users", out)
 
 
 async def user_groups(request: Request) -> Response:
     rt = runtime(request)
-    ctx = await authenticate(request)
-    uid = request.path_params["id"]
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
+    uid = await self_or_admin(request)
     await get_obj(request, m.USER, uid, "user")
     out = [group_view(request, g) for g in [
         await rt.objects.try_get(m.GROUP, "", gid)
         for gid in await identity.group_ids(rt.objects, uid)] if g is not None]
-    return JSONResponse({"groups": out, "links": {"self": str(request.url), "next": None,
-                                                  "previous": None}})
+    return collection(request, "groups", out)

@@ -23,7 +23,7 @@ from ...errors import ApiError
 from ...runtime import runtime
 from . import body as b
 from .resources import admin
-from .views import catalog, links, save
+from .views import catalog, collection, links, save
 
 Obj = dict[str, Any]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^[^/]+$")]
@@ -145,8 +145,7 @@ async def _listing(request: Request, kind: str) -> Response:
     for param, field in FILTERS[kind].items():
         if param in request.query_params:
             items = [o for o in items if o["spec"].get(field) == request.query_params[param]]
-    return JSONResponse({key + "s": [view(request, o) for o in items],
-                         "links": {"self": str(request.url), "next": None, "previous": None}})
+    return collection(request, key + "s", [view(request, o) for o in items])
 
 
 async def _create(request: Request, kind: str, oid: str, spec: Obj) -> Response:
@@ -159,7 +158,7 @@ async def _create(request: Request, kind: str, oid: str, spec: Obj) -> Response:
     return JSONResponse({key: view(request, obj)}, status_code=201)
 
 
-async def _one(request: Request, kind: str) -> tuple[Obj, bool] | Response:
+async def _one(request: Request, kind: str) -> Obj | Response:
     """GET answers; PATCH/PUT/DELETE get the stored object (403 for a built-in one)."""
     key, view = KINDS[kind]
     if request.method == "GET":
@@ -171,7 +170,7 @@ async def _one(request: Request, kind: str) -> tuple[Obj, bool] | Response:
         return JSONResponse({key: view(request, obj)})
     if built_in:
         raise ApiError(403, BUILT_IN.format(what=key))
-    return obj, built_in
+    return obj
 
 
 async def _update(request: Request, kind: str, obj: Obj, patch: Any,
@@ -202,10 +201,9 @@ async def services(request: Request) -> Response:
 
 
 async def service(request: Request) -> Response:
-    got = await _one(request, m.SERVICE)
-    if isinstance(got, Response):
-        return got
-    obj, _ = got
+    obj = await _one(request, m.SERVICE)
+    if isinstance(obj, Response):
+        return obj
     if request.method == "DELETE":
         sid = obj["metadata"]["name"]
         for e in (await runtime(request).objects.list(m.ENDPOINT, "")).items:
@@ -253,10 +251,9 @@ async def endpoints(request: Request) -> Response:
 
 
 async def endpoint(request: Request) -> Response:
-    got = await _one(request, m.ENDPOINT)
-    if isinstance(got, Response):
-        return got
-    obj, _ = got
+    obj = await _one(request, m.ENDPOINT)
+    if isinstance(obj, Response):
+        return obj
     if request.method == "DELETE":
         return await _delete(request, m.ENDPOINT, obj["metadata"]["name"])
     e = b.parse(EndpointPatch, await read_json(request), "endpoint")
@@ -298,10 +295,9 @@ async def region(request: Request) -> Response:
         await _parent(request, r.parent_region_id, rid)
         return await _create(request, m.REGION, rid, {
             "description": r.description, "parentRegionId": r.parent_region_id})
-    got = await _one(request, m.REGION)
-    if isinstance(got, Response):
-        return got
-    obj, _ = got
+    obj = await _one(request, m.REGION)
+    if isinstance(obj, Response):
+        return obj
     rid = obj["metadata"]["name"]
     if request.method == "DELETE":
         children = [o for o in await _all(request, m.REGION)

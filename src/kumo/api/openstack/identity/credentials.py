@@ -26,7 +26,8 @@ from ...common import read_json
 from ...errors import ApiError
 from ...runtime import runtime
 from . import body as b
-from .views import get_obj, links, save
+from .resources import self_or_admin
+from .views import collection, get_obj, links, save
 
 Obj = dict[str, Any]
 
@@ -98,8 +99,7 @@ async def credentials(request: Request) -> Response:
         f"user={uid}" if uid else None))).items
     if q.get("type"):
         items = [i for i in items if i["spec"].get("type") == q["type"]]
-    return JSONResponse({"credentials": [_view(request, i) for i in items],
-                         "links": {"self": str(request.url), "next": None, "previous": None}})
+    return collection(request, "credentials", [_view(request, i) for i in items])
 
 
 async def credential(request: Request) -> Response:
@@ -138,10 +138,7 @@ def _ec2_view(request: Request, o: Obj) -> Obj:
 
 
 async def _ec2_owner(request: Request) -> str:
-    ctx = await authenticate(request)
-    uid = request.path_params["id"]
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to perform the requested action.")
+    uid = await self_or_admin(request)
     await get_obj(request, m.USER, uid, "user")
     return uid
 
@@ -161,9 +158,8 @@ async def ec2_credentials(request: Request) -> Response:
                                      "blob": blob})
         return JSONResponse({"credential": _ec2_view(request, obj)}, status_code=201)
     items = (await rt.objects.list(m.CREDENTIAL, "", label_selector=f"user={uid}")).items
-    return JSONResponse({"credentials": [_ec2_view(request, i) for i in items
-                                         if i["spec"].get("type") == "ec2"],
-                         "links": {"self": str(request.url), "next": None, "previous": None}})
+    return collection(request, "credentials", [_ec2_view(request, i) for i in items
+                                               if i["spec"].get("type") == "ec2"])
 
 
 async def ec2_credential(request: Request) -> Response:

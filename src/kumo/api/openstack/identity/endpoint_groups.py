@@ -20,7 +20,7 @@ from ...errors import ApiError
 from ...runtime import Runtime, runtime
 from . import body as b
 from .resources import admin
-from .views import catalog, get_obj, links, project_view, save
+from .views import catalog, collection, get_obj, links, project_view, save
 
 Obj = dict[str, Any]
 FILTERS = ("service_id", "interface", "region_id")
@@ -96,9 +96,7 @@ async def endpoint_groups(request: Request) -> Response:
         items = (await rt.objects.list(m.ENDPOINT_GROUP, "")).items
         if "name" in request.query_params:
             items = [i for i in items if i["spec"].get("name") == request.query_params["name"]]
-        return JSONResponse({"endpoint_groups": [_view(request, i) for i in items],
-                             "links": {"self": str(request.url), "next": None,
-                                       "previous": None}})
+        return collection(request, "endpoint_groups", [_view(request, i) for i in items])
     g = b.parse(GroupBody, await read_json(request), "endpoint_group")
     obj = await rt.objects.create(m.obj(m.ENDPOINT_GROUP, m.new_id(), {
         "name": g.name, "description": g.description, "filters": _filters(g.filters),
@@ -108,11 +106,8 @@ async def endpoint_groups(request: Request) -> Response:
 
 async def _group(request: Request) -> Obj:
     await admin(request)
-    gid = request.path_params["id"]
-    obj = await runtime(request).objects.try_get(m.ENDPOINT_GROUP, "", gid)
-    if obj is None:
-        raise ApiError(404, f"Could not find endpoint group: {gid}.")
-    return obj
+    return await get_obj(request, m.ENDPOINT_GROUP, request.path_params["id"],
+                         "endpoint group")
 
 
 async def endpoint_group(request: Request) -> Response:

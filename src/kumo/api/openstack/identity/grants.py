@@ -44,17 +44,9 @@ def _cred_view(request: Request, c: dict[str, Any], secret: str | None = None
     return out
 
 
-async def _cred_owner(request: Request) -> str:
-    ctx = await authenticate(request)
-    uid = request.path_params["id"]
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise ApiError(404, f"Could not find user: {uid}.")
-    return uid
-
-
 async def app_creds(request: Request) -> Response:
     rt = runtime(request)
-    uid = await _cred_owner(request)
+    uid = await ar.owner(request)
     ctx = await authenticate(request)
     if request.method == "POST":
         if ctx.app_cred_id:
@@ -100,7 +92,7 @@ async def app_creds(request: Request) -> Response:
 
 async def app_cred(request: Request) -> Response:
     rt = runtime(request)
-    uid = await _cred_owner(request)
+    uid = await ar.owner(request)
     cid = request.path_params["cred"]
     obj = await rt.objects.try_get(m.APP_CREDENTIAL, "", cid)
     if obj is None or obj["spec"]["userId"] != uid:

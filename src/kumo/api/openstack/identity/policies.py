@@ -20,7 +20,7 @@ from ...errors import ApiError
 from ...runtime import runtime
 from . import body as b
 from .resources import admin
-from .views import links, save
+from .views import collection, get_obj, links, save
 
 Obj = dict[str, Any]
 
@@ -48,9 +48,7 @@ async def policies(request: Request) -> Response:
         items = (await rt.objects.list(m.POLICY, "")).items
         if "type" in request.query_params:
             items = [i for i in items if i["spec"].get("type") == request.query_params["type"]]
-        return JSONResponse({"policies": [_view(request, i) for i in items],
-                             "links": {"self": str(request.url), "next": None,
-                                       "previous": None}})
+        return collection(request, "policies", [_view(request, i) for i in items])
     p = b.parse(PolicyBody, await read_json(request), "policy")
     obj = await rt.objects.create(m.obj(m.POLICY, m.new_id(), {"type": p.type,
                                                                 "blob": p.blob}))
@@ -61,9 +59,7 @@ async def policy(request: Request) -> Response:
     await admin(request)
     rt = runtime(request)
     pid = request.path_params["id"]
-    obj = await rt.objects.try_get(m.POLICY, "", pid)
-    if obj is None:
-        raise ApiError(404, f"Could not find policy: {pid}.")
+    obj = await get_obj(request, m.POLICY, pid, "policy")
     if request.method == "GET":
         return JSONResponse({"policy": _view(request, obj)})
     if request.method == "DELETE":

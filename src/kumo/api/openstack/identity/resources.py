@@ -20,6 +20,7 @@ from ...runtime import Runtime, runtime
 from . import body as b
 from .unique import create_named, delete_named, save_named
 from .views import (
+    collection,
     domain_project_view,
     domain_view,
     get_obj,
@@ -46,9 +47,13 @@ async def admin(request: Request) -> AuthContext:
     return ctx
 
 
-def _collection(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
-    return JSONResponse({key: items, "links": {"self": str(request.url), "next": None,
-                                               "previous": None}})
+async def self_or_admin(request: Request) -> str:
+    """The path's user id, if the caller is that user or an admin (else 403)."""
+    ctx = await authenticate(request)
+    uid = request.path_params["id"]
+    if uid != ctx.user_id and not ctx.is_admin:
+        raise _forbidden()
+    return uid
 
 
 def _filter(request: Request, items: list[dict[str, Any]], fields: tuple[str, ...]
@@ -78,7 +83,7 @@ def _created(key: str, view: View, request: Request, obj: Obj) -> Response:
 async def _listing(request: Request, kind: str, key: str, view: View,
                    fields: tuple[str, ...]) -> Response:
     items = [view(request, o) for o in await list_kind(runtime(request), kind)]
-    return _collection(request, key, _filter(request, items, fields))
+    return collection(request, key, _filter(request, items, fields))
 
 
 def _apply(spec: Obj, patch: Any, fields: dict[str, str]) -> None:

@@ -11,21 +11,17 @@ from starlette.responses import Response
 from kumo.core import identity, passwords
 from kumo.model import identity as m
 
-from ...auth import authenticate
 from ...common import read_json
 from ...errors import ApiError
 from ...runtime import runtime
 from . import body as b
-from .resources import _collection, _forbidden
-from .views import get_obj, list_kind, project_view, save
+from .resources import self_or_admin
+from .views import collection, get_obj, list_kind, project_view, save
 
 
 async def user_password(request: Request) -> Response:
     rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
+    uid = await self_or_admin(request)
     pc = b.parse(b.PasswordChange, await read_json(request), "user")
     obj = await get_obj(request, m.USER, uid, "user")
     if not await passwords.verify_async(obj["spec"].get("passwordHash"), pc.original_password):
@@ -44,12 +40,9 @@ async def user_password(request: Request) -> Response:
 
 async def user_projects(request: Request) -> Response:
     rt = runtime(request)
-    uid = request.path_params["id"]
-    ctx = await authenticate(request)
-    if uid != ctx.user_id and not ctx.is_admin:
-        raise _forbidden()
+    uid = await self_or_admin(request)
     pids = {a["spec"].get("projectId") for a in (await rt.objects.list(
         m.ROLE_ASSIGNMENT, "", label_selector=f"user={uid}")).items}
     out = [project_view(request, p) for p in await list_kind(rt, m.PROJECT)
            if p["metadata"]["name"] in pids]
-    return _collection(request, "projects", out)
+    return collection(request, "projects", out)

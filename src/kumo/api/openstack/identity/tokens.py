@@ -18,7 +18,7 @@ from ...runtime import Runtime, runtime
 from . import login
 from .endpoint_groups import token_catalog
 from .login import fail as _fail
-from .views import domain_view, find_by_name, iso, project_view
+from .views import collection, domain_view, find_by_name, iso, project_view
 
 
 async def _domain_ref(rt: Runtime, ref: Any) -> str:
@@ -234,8 +234,7 @@ async def auth_projects(request: Request) -> Response:
         p = await rt.objects.try_get(m.PROJECT, "", pid)
         if p is not None and p["spec"].get("enabled", True):
             out.append(project_view(request, p))
-    return JSONResponse({"projects": out, "links": {"self": str(request.url), "next": None,
-                                                    "previous": None}})
+    return collection(request, "projects", out)
 
 
 async def auth_domains(request: Request) -> Response:

@@ -21,7 +21,7 @@ from ...common import read_json
 from ...errors import ApiError
 from ...runtime import runtime
 from . import body as b
-from .views import get_obj, iso, links, role_view
+from .views import collection, get_obj, iso, links, role_view
 
 Obj = dict[str, Any]
 
@@ -47,17 +47,12 @@ def _expiry(raw: str | None) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-def _iso_seconds(ts: float | None) -> str | None:
-    """Keystone's trust expiry: microseconds and a ``Z``."""
-    return iso(ts)
-
-
 def _view(request: Request, t: Obj, summary: bool = False) -> Obj:
     s, tid = t["spec"], t["metadata"]["name"]
     out = {"id": tid, "trustor_user_id": s["trustorUserId"],
            "trustee_user_id": s["trusteeUserId"], "project_id": s.get("projectId"),
            "impersonation": s.get("impersonation", False),
-           "expires_at": _iso_seconds(s.get("expiresAt")),
+           "expires_at": iso(s.get("expiresAt")),
            "remaining_uses": s.get("remainingUses"),
            "allow_redelegation": s.get("allowRedelegation", False),
            "links": links(request, f"OS-TRUST/trusts/{tid}")}
@@ -98,9 +93,7 @@ async def trusts(request: Request) -> Response:
                             ("trustee_user_id", "trusteeUserId")):
             if q.get(field):
                 items = [t for t in items if t["spec"].get(spec) == q[field]]
-        return JSONResponse({"trusts": [_view(request, t, summary=True) for t in items],
-                             "links": {"self": str(request.url), "next": None,
-                                       "previous": None}})
+        return collection(request, "trusts", [_view(request, t, summary=True) for t in items])
     t = b.parse(TrustBody, await read_json(request), "trust")
     if t.trustor_user_id != ctx.user_id or ctx.app_cred_id or ctx.trust_id:
         raise ApiError(403, "A trust is created by its trustor, with its own token.")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from kumo import store
 
@@ -35,6 +36,12 @@ def base(request: Request) -> str:
 
 def links(request: Request, path: str) -> dict[str, str]:
     return {"self": f"{base(request)}/{path}"}
+
+
+def collection(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
+    """A Keystone listing: the items under ``key`` and (one page) links."""
+    return JSONResponse({key: items, "links": {"self": str(request.url), "next": None,
+                                               "previous": None}})
 
 
 def domain_view(request: Request, d: dict[str, Any]) -> dict[str, Any]:
