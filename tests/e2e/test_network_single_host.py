@@ -8,9 +8,6 @@ in there. The CLI runs in the same namespace.
 from __future__ import annotations
 
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ..conftest import LiveCloud, free_port
-from ..multihost import cmdline, delete_netns, netns_list, netns_pids
+from ..conftest import LiveCloud
+from ..nscloud import namespaced_cloud
 from .vmhelpers import BOOT_MARKER, need_qemu, wait_for, wait_image_active
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -35,28 +32,9 @@ def ssh_public_key(comment: str) -> str:
 @pytest.fixture(scope="module")
 def ns_cloud() -> Iterator[LiveCloud]:
     need_qemu()
-    ns = f"kt-up-{secrets.token_hex(3)}"
-    before = netns_list()
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="kumo-netns-"))
-    c = LiveCloud(tmp / "data", free_port(), netns=ns,
-                  args=["--driver", "qemu", "--net-driver", "linux"])
-    try:
-        c.start(timeout=60)
+    with namespaced_cloud(f"kt-up-{secrets.token_hex(3)}",
+                          ["--driver", "qemu", "--net-driver", "linux"], "kumo-netns-") as c:
         yield c
-    finally:
-        # only this cloud's: its dnsmasq and proxies carry its data dir. Every new qdhcp-*
-        # would include other clouds' on a shared machine (their DHCP killed). Found before
-        # the processes are stopped: afterwards nothing in the namespace names its owner.
-        mine = [name for name in netns_list() - before if name.startswith("qdhcp-") and
-                any(str(tmp) in cmdline(p) for p in netns_pids(name))]
-        c.stop()
-        c.kill_vms()
-        for name in mine:
-            delete_netns(name)
-        delete_netns(ns)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def console(cloud: LiveCloud, sid: str) -> str:

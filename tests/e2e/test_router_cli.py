@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from ..conftest import LiveCloud, free_port
-from ..multihost import delete_netns, netns_list
+from ..conftest import LiveCloud
+from ..multihost import netns_list
+from ..nscloud import namespaced_cloud
 from .vmhelpers import wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -27,24 +25,10 @@ pytestmark = [pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def l3_cloud() -> Iterator[LiveCloud]:
-    ns = f"kt-l3-{secrets.token_hex(3)}"
-    before = netns_list()
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="kumo-l3-"))
-    c = LiveCloud(tmp / "data", free_port(), netns=ns,
-                  args=["--driver", "fake", "--net-driver", "linux", "--no-image"])
-    try:
-        c.start(timeout=60)
+    with namespaced_cloud(f"kt-l3-{secrets.token_hex(3)}",
+                          ["--driver", "fake", "--net-driver", "linux", "--no-image"],
+                          "kumo-l3-") as c:
         yield c
-    finally:
-        c.stop()
-        c.kill_vms()
-        for name in netns_list() - before:
-            if name.startswith(("qdhcp-", "qrouter-")) or name == ns:
-                delete_netns(name)
-        delete_netns(ns)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def nat_table(router_id: str) -> str:

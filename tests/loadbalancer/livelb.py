@@ -6,15 +6,13 @@ deleted at the end; no packet leaves these namespaces."""
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tests.conftest import LiveCloud, free_port
+from tests.conftest import LiveCloud
 from tests.multihost import delete_netns, netns_list
+from tests.nscloud import namespaced_cloud
 
 from . import backends
 
@@ -63,24 +61,15 @@ class LbWorld:
 
 def lb_world() -> Iterator[LbWorld]:
     tag = secrets.token_hex(2)
-    ns = f"kt-lb-{tag}"
-    before = netns_list()
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="kumo-lb-"))
-    c = LiveCloud(tmp / "data", free_port(), netns=ns,
-                  args=["--driver", "fake", "--net-driver", "linux", "--no-image"])
-    world = LbWorld(c, tag)
-    try:
-        c.start(timeout=60)
-        yield world
-    finally:
-        for g in world.guests:
-            world.stop_serving(g)
-        c.stop()
-        c.kill_vms()
-        for name in netns_list() - before:
-            if name.startswith(("qdhcp-", "qrouter-", "qlb-", f"kt-lbg-{tag}")) or name == ns:
-                delete_netns(name)
-        delete_netns(ns)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with namespaced_cloud(f"kt-lb-{tag}",
+                          ["--driver", "fake", "--net-driver", "linux", "--no-image"],
+                          "kumo-lb-") as c:
+        world = LbWorld(c, tag)
+        try:
+            yield world
+        finally:
+            for g in world.guests:
+                world.stop_serving(g)
+            for name in netns_list():
+                if name.startswith(f"kt-lbg-{tag}-"):
+                    delete_netns(name)
