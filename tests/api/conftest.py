@@ -9,11 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kumo.api.app import build_app
 from kumo.api.runtime import Runtime
-from kumo.config import Config
 from kumo.model import identity as m
-from kumo.server import open_runtime
+from tests.inproc import in_process
 
 
 @dataclass
@@ -49,8 +47,5 @@ class Api:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    rt = await open_runtime(Config(data_dir=tmp_path / "data", listen="127.0.0.1:1"))
-    transport = httpx.ASGITransport(app=build_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kumo") as client:
-        yield Api(rt, client)
-    await rt.objects.backend.close()
+    async with in_process(Api, tmp_path / "data") as harness:
+        yield harness

@@ -18,13 +18,11 @@ import httpx
 import pytest
 
 from kumo import store
-from kumo.api.app import build_app
 from kumo.api.runtime import Runtime
-from kumo.config import Config
 from kumo.model import compute as cm
 from kumo.model import identity as m
 from kumo.model.image import IMAGE
-from kumo.server import open_runtime
+from tests.inproc import in_process
 
 LATEST = "2.100"
 
@@ -181,11 +179,8 @@ class Nova:
 
 @pytest.fixture
 async def nova(tmp_path: Path) -> AsyncIterator[Nova]:
-    rt = await open_runtime(Config(data_dir=tmp_path / "data", listen="127.0.0.1:1"))
-    transport = httpx.ASGITransport(app=build_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kumo") as client:
-        yield Nova(rt, client)
-    await rt.objects.backend.close()
+    async with in_process(Nova, tmp_path / "data") as harness:
+        yield harness
 
 
 @pytest.fixture

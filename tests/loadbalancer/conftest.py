@@ -11,10 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kumo.api.app import build_app
-from kumo.config import Config
 from kumo.model import loadbalancer as lbm
-from kumo.server import open_runtime
+from tests.inproc import in_process
 from tests.network.conftest import Neutron, Tenant
 
 
@@ -61,11 +59,8 @@ class Octavia(Neutron):
 
 @pytest.fixture
 async def octavia(tmp_path: Path) -> AsyncIterator[Octavia]:
-    rt = await open_runtime(Config(data_dir=tmp_path / "data", listen="127.0.0.1:1"))
-    transport = httpx.ASGITransport(app=build_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kumo") as client:
-        yield Octavia(rt, client)
-    await rt.objects.backend.close()
+    async with in_process(Octavia, tmp_path / "data") as harness:
+        yield harness
 
 
 @pytest.fixture

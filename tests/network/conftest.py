@@ -6,7 +6,9 @@ test makes one (``kumo.core.ports.create_system_port``, as the scheduler does).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,9 @@ import httpx
 import pytest
 
 from kumo import store
-from kumo.api.app import build_app
 from kumo.api.runtime import Runtime
-from kumo.config import Config
 from kumo.model import identity as m
-from kumo.server import open_runtime
+from tests.inproc import in_process
 
 
 @dataclass
@@ -107,13 +107,21 @@ class Neutron:
         return body["port"]
 
 
+async def until(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 10) -> Any:
+    """``check()``'s first truthy result; controllers converge in the background."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = await check()
+        if got:
+            return got
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 @pytest.fixture
 async def neutron(tmp_path: Path) -> AsyncIterator[Neutron]:
-    rt = await open_runtime(Config(data_dir=tmp_path / "data", listen="127.0.0.1:1"))
-    transport = httpx.ASGITransport(app=build_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kumo") as client:
-        yield Neutron(rt, client)
-    await rt.objects.backend.close()
+    async with in_process(Neutron, tmp_path / "data") as harness:
+        yield harness
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kumo.api.app import build_app
-from kumo.config import Config
 from kumo.model import identity as m
-from kumo.server import open_runtime
 from tests.compute.conftest import Nova, Tenant
+from tests.inproc import in_process
 
 
 class Cloud(Nova):
@@ -38,9 +36,5 @@ class Cloud(Nova):
 
 @pytest.fixture
 async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
-    rt = await open_runtime(Config(data_dir=tmp_path / "data", listen="127.0.0.1:1"))
-    transport = httpx.ASGITransport(app=build_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kumo",
-                                 timeout=60) as client:
-        yield Cloud(rt, client)
-    await rt.objects.backend.close()
+    async with in_process(Cloud, tmp_path / "data", timeout=60) as harness:
+        yield harness
