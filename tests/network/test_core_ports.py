@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from kumo.core import ports as core_ports
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
-from .conftest import Neutron, Tenant
+from .conftest import Neutron, Tenant, until
 
 
 @pytest.fixture
@@ -116,16 +115,6 @@ async def test_ipam_speaks_domain_errors(neutron: Neutron, alice: Tenant, net: s
                                               "valid MAC address.")
 
 
-async def _until(what: str, check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = await check()
-        if got:
-            return got
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_controllers_follow_their_informers(neutron: Neutron, alice: Tenant) -> None:
     objects = neutron.objects
     await objects.create({"kind": cm.HOST, "metadata": {"name": "hv1"}, "spec": {}})
@@ -143,7 +132,7 @@ async def test_controllers_follow_their_informers(neutron: Neutron, alice: Tenan
                 f"{nm.DEVICE_LABEL}={nm.dhcp_device_id(net)}"))
             return [p for p in found.items if p["spec"].get("bindingHostId") == "hv1"]
 
-        await _until("a bound DHCP port", dhcp_port)
+        await until("a bound DHCP port", dhcp_port)
         ctx = await _ctx(neutron, alice)
         [pid] = await compute_ports.allocate(neutron.rt, ctx, [
             compute_ports.Requested(network_id=net)], "gone-server", "nova")
@@ -152,7 +141,7 @@ async def test_controllers_follow_their_informers(neutron: Neutron, alice: Tenan
             return releaser.released >= 1 and \
                 await objects.try_get(nm.PORT, alice.project_id, pid) is None
 
-        await _until("the port of a server that never came to be released", released)
+        await until("the port of a server that never came to be released", released)
         assert releaser.released >= 1 and dhcp.bindings == 1
     finally:
         for t in tasks:
@@ -182,7 +171,7 @@ async def test_ports_of_a_deleted_server_need_no_grace(neutron: Neutron, alice: 
         async def released() -> bool:
             return await objects.try_get(nm.PORT, alice.project_id, pid) is None
 
-        await _until("the deleted server's port released", released)
+        await until("the deleted server's port released", released)
         assert time.monotonic() - t0 < 10
         assert await objects.try_get(nm.PORT, alice.project_id, kept) is not None
     finally:

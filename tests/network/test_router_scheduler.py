@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 from kumo.agent import network_router_desired as desired
@@ -14,17 +13,7 @@ from kumo.drivers.linuxnet_router import render_nat
 from kumo.model import compute as cm
 from kumo.model import network as nm
 
-from .conftest import Neutron, Tenant
-
-
-async def _eventually(what: str, check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = await check()
-        if got:
-            return got
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from .conftest import Neutron, Tenant, until
 
 
 async def _host(neutron: Neutron, name: str) -> None:
@@ -59,7 +48,7 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
                    for r in (await objects.list(nm.ROUTER, alice.project_id)).items}
             return got if all(got.values()) and len(got) == 2 else None
 
-        hosts = await _eventually("routers bound", bound)
+        hosts = await until("routers bound", bound)
         assert set(hosts.values()) == {"hv1", "hv2"}  # the least loaded host each time
         assert hosts[r2["id"]] != hosts[r1["id"]]
         h1 = hosts[r1["id"]]
@@ -73,7 +62,7 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
             ok = len(legs) == 2 and all(p["spec"].get("bindingHostId") == h1 for p in legs)
             return legs if ok else None
 
-        legs = await _eventually("legs bound with the router", legs_bound)
+        legs = await until("legs bound with the router", legs_bound)
         fip = (await neutron.ok("POST", "/v2.0/floatingips", alice, 201, json={"floatingip": {
             "floating_network_id": ext["id"], "port_id": port["id"]}}))["floatingip"]
 
@@ -106,7 +95,7 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
                 f"{nm.DEVICE_LABEL}={r1['id']}"))).items
             return desired.compute(h1, routers, legs, subnets, fips).get(r1["id"])
 
-        _, down = await _eventually("router down", down_config)
+        _, down = await until("router down", down_config)
         assert down.netns == cfg.netns and down.forwarding is False
         assert down.fips == () and down.gateway_if is None and down.routes == ()
         assert "snat" not in render_nat(down) and "dnat" not in render_nat(down)
@@ -128,7 +117,7 @@ async def test_router_bound_with_its_legs_and_desired_state(neutron: Neutron, ad
                 "floatingip"]
             return got["port_id"] is None and got["router_id"] is None
 
-        await _eventually("FIP released", released)
+        await until("FIP released", released)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
