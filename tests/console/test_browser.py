@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveCloud, free_port
+from tests.e2e import vmhelpers
 
 from .live import CHROMEDRIVER, CHROMIUM, Account, Admin, chromium
 
@@ -47,13 +47,7 @@ def browser() -> Iterator[Any]:
 
 
 def wait_for(cond: Any, timeout: float = 15, what: str = "") -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return vmhelpers.wait_for(what, cond, timeout, interval=0.05)
 
 
 def log_in(b: Any, base: str, who: Account) -> None:

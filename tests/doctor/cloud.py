@@ -12,7 +12,6 @@ import hashlib
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import yaml
 
 from ..conftest import free_port
 from ..e2e.test_agent_restart import ApiOnly
-from ..e2e.vmhelpers import admin_token
+from ..e2e.vmhelpers import admin_token, wait_for
 
 
 class DoctorCloud:
@@ -159,13 +158,7 @@ class DoctorCloud:
         return self.get(f"/network/v2.0/ports/{pid}")["port"]["status"]
 
     def wait(self, what: str, cond: Callable[[], Any], timeout: float = 30) -> Any:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            got = cond()
-            if got:
-                return got
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_for(what, cond, timeout, interval=0.2)
 
 
 def hashed(project: str, host: str) -> str:

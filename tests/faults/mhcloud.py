@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..e2e.vmhelpers import wait_for
 from ..multihost import VENV_BIN, MultiHost
 
 KUMO = str(VENV_BIN / "kumo")
@@ -99,13 +100,7 @@ class FaultCloud(MultiHost):
 
 
 def wait(what: str, cond: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(what, cond, timeout)
 
 
 def rogue_dhcp(netns: str) -> subprocess.Popen[bytes]:
