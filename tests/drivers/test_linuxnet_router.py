@@ -16,6 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,10 +129,10 @@ print(s.recv(64).decode())
 """
 
 
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    tok = secrets.token_hex(3)
-    lab = Lab(tok, "", str(uuid.uuid4()))
+@contextmanager
+def open_lab() -> Iterator[Lab]:
+    """A fresh lab; every namespace made in it is deleted, also on failure."""
+    lab = Lab(secrets.token_hex(3), "", str(uuid.uuid4()))
     try:
         lab.host = lab.ns("host")
         yield lab
@@ -141,6 +142,12 @@ def lab() -> Iterator[Lab]:
             p.wait()
         for ns in [lab.router_ns, *reversed(lab.made)]:
             run("ip", "netns", "del", ns, check=False)
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    with open_lab() as made:
+        yield made
 
 
 def _build(lab: Lab) -> tuple[RouterNet, RouterConfig]:

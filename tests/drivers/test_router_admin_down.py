@@ -5,9 +5,7 @@ answers no ARP; set up again, all of it comes back. Same lab as test_linuxnet_ro
 
 from __future__ import annotations
 
-import secrets
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +21,7 @@ from .test_linuxnet_router import (  # noqa: F401  (pytestmark: root and nft)
     SERVE,
     Lab,
     _build,
+    open_lab,
     pytestmark,
     run,
 )
@@ -31,17 +30,8 @@ from .test_linuxnet_router import (  # noqa: F401  (pytestmark: root and nft)
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     """test_linuxnet_router's lab: every namespace made here is deleted, also on failure."""
-    tok = secrets.token_hex(3)
-    made = Lab(tok, "", str(uuid.uuid4()))
-    try:
-        made.host = made.ns("host")
+    with open_lab() as made:
         yield made
-    finally:
-        for p in made.procs:
-            p.kill()
-            p.wait()
-        for ns in [made.router_ns, *reversed(made.made)]:
-            run("ip", "netns", "del", ns, check=False)
 
 
 def _reaches(ns: str, ip: str, port: int) -> bool:
