@@ -5,8 +5,10 @@ compares it with what it is about to apply. When nothing the agent watches has
 changed since the last sync, every difference was made behind kumo's back (a
 hand-deleted FDB entry, a deleted VXLAN device): that is *drift*, recorded with
 the entry before the sync repairs it. After the sync the report says what is
-still missing, the failures, the DHCP services and the revision the agent's Port
-cache had seen, so the doctor can tell "not programmed yet" from "agent stuck".
+still missing, the failures, the DHCP services and the last Port change the agent's
+cache had seen (not the watch's bookmarks: they move with every write of any kind, and
+a quiet host would rewrite its report at every resync), so the doctor can tell "not
+programmed yet" from "agent stuck".
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class Reporter:
                 for nid, st in agent.services.debug_state()["dhcp"].items()]
         return {
             "host": self.host, "vtepIp": agent.vtep_ip, "agentVersion": self.version,
-            "portsRevision": agent.ports.revision, "syncs": list(self.syncs),
+            "portsRevision": agent.ports.changed_revision, "syncs": list(self.syncs),
             "desired": {**counts, "bridges": len(want.bridges), "vxlans": len(want.vxlans),
                         "taps": len(want.taps)},
             "programmed": {t: counts[t] - sum(1 for m in missing if m["table"] == t)
