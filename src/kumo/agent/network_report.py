@@ -20,13 +20,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from kumo.client import ApiClient
-from kumo.common import errors
 from kumo.common.version import VERSION
 from kumo.model import ops
 
+from .host import write_report
 from .network_desired import Desired
 
 log = logging.getLogger("kumo.agent.network")
@@ -167,17 +165,4 @@ class Reporter:
                 self._written, self._last_write = fingerprint, time.time()
 
     async def _put(self, status: Obj) -> bool:
-        try:
-            try:
-                await self.api.patch("agentreports", self.host, {"status": status},
-                                     status=True)
-            except errors.NotFound:
-                await self.api.create("agentreports", {
-                    "kind": ops.AGENT_REPORT, "metadata": {"name": self.host}})
-                await self.api.patch("agentreports", self.host, {"status": status},
-                                     status=True)
-        except (errors.StoreError, OSError, httpx.HTTPError) as exc:
-            # a dropped connection must not end this host's reports: the next sync retries
-            log.warning("agent report not written: %s", exc)
-            return False
-        return True
+        return await write_report(self.api, self.host, status, "agent report")
