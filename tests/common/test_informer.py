@@ -126,3 +126,31 @@ async def test_a_cleanly_ended_watch_resumes_without_relisting() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class BookmarkingSource:
+    """One change, then bookmarks only (other kinds' writes moving the revision)."""
+
+    name = "bookmarking"
+
+    async def list(self) -> tuple[list[Obj], int]:
+        return [], 1
+
+    async def watch(self, revision: int) -> AsyncIterator[tuple[str, Obj | None, int]]:
+        yield "ADDED", obj("x") | {"metadata": {"name": "x", "resourceVersion": "2"}}, 2
+        for rev in (5, 9):
+            yield "BOOKMARK", None, rev
+        await asyncio.sleep(3600)
+
+
+async def test_bookmarks_move_the_revision_but_not_the_last_change() -> None:
+    """An agent reports ``changed_revision``: its report must not change with every
+    bookmark (a quiet host would rewrite it at every resync)."""
+    inf = Informer(BookmarkingSource())
+    task = asyncio.create_task(inf.run())
+    try:
+        await until(lambda: inf.revision == 9)
+        assert inf.changed_revision == 2 and inf.get("", "x") is not None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

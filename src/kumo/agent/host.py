@@ -1,4 +1,5 @@
-"""Host registration and heartbeat: the agent's Host status and its Lease."""
+"""Host registration and heartbeat: the agent's Host status, its Lease and the
+writes of its AgentReport (the network agent's sync report, the compute inventory)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kumo.client import ApiClient
 from kumo.common import clock, errors
 from kumo.drivers.compute import HostInfo
 from kumo.model import compute as cm
+from kumo.model import ops
 
 log = logging.getLogger("kumo.agent.host")
 RENEW_INTERVAL = 10.0
@@ -73,3 +75,23 @@ async def renew_forever(api: ApiClient, name: str, holder: str,
             await asyncio.sleep(random.uniform(0.5, 1.5))
             continue
         await asyncio.sleep(interval)
+
+
+async def write_report(api: ApiClient, name: str, status: dict[str, Any], what: str) -> bool:
+    """Merge ``status`` into this host's AgentReport (created on first use); False when
+    it could not be written: a dropped connection must not end the host's reports, the
+    caller's next round retries."""
+    try:
+        try:
+            await api.patch("agentreports", name, {"status": status}, status=True)
+        except errors.NotFound:
+            try:
+                await api.create("agentreports", {
+                    "kind": ops.AGENT_REPORT, "metadata": {"name": name}})
+            except errors.AlreadyExists:
+                pass  # the other writer of this host's report made it first
+            await api.patch("agentreports", name, {"status": status}, status=True)
+    except (errors.StoreError, OSError, httpx.HTTPError) as exc:
+        log.warning("%s not written: %s", what, exc)
+        return False
+    return True

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kumo.client import ApiClient
-from kumo.common import errors
 from kumo.common.version import VERSION
-from kumo.model import ops
+
+from .host import write_report
 
 log = logging.getLogger("kumo.agent.inventory")
 INTERVAL = 5.0
@@ -52,21 +52,8 @@ class Inventory:
         inv = await self.collect()
         if inv == self._written and time.time() - self._written_at < REFRESH:
             return False
-        status = {**inv, "inventoryAt": time.time()}
-        try:
-            try:
-                await self.api.patch("agentreports", self.host, {"status": status},
-                                     status=True)
-            except errors.NotFound:
-                try:
-                    await self.api.create("agentreports", {
-                        "kind": ops.AGENT_REPORT, "metadata": {"name": self.host}})
-                except errors.AlreadyExists:
-                    pass
-                await self.api.patch("agentreports", self.host, {"status": status},
-                                     status=True)
-        except (errors.StoreError, OSError) as exc:
-            log.warning("inventory not reported: %s", exc)
+        if not await write_report(self.api, self.host, {**inv, "inventoryAt": time.time()},
+                                  "inventory"):
             return False
         self._written, self._written_at = inv, time.time()
         return True

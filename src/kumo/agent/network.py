@@ -178,7 +178,7 @@ class NetworkAgent:
     async def sync(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         want = self.desired()
-        start, revision = time.time(), self.ports.revision
+        start, revision = time.time(), self.ports.changed_revision
         await asyncio.to_thread(self.reporter.audit, self.net, want, bool(self.vtep_ip),
                                 not self.failures)
         changes = await asyncio.to_thread(self._apply_devices, want)

@@ -5,8 +5,10 @@ compares it with what it is about to apply. When nothing the agent watches has
 changed since the last sync, every difference was made behind kumo's back (a
 hand-deleted FDB entry, a deleted VXLAN device): that is *drift*, recorded with
 the entry before the sync repairs it. After the sync the report says what is
-still missing, the failures, the DHCP services and the revision the agent's Port
-cache had seen, so the doctor can tell "not programmed yet" from "agent stuck".
+still missing, the failures, the DHCP services and the last Port change the agent's
+cache had seen (not the watch's bookmarks: they move with every write of any kind, and
+a quiet host would rewrite its report at every resync), so the doctor can tell "not
+programmed yet" from "agent stuck".
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from kumo.client import ApiClient
-from kumo.common import errors
 from kumo.common.version import VERSION
 from kumo.model import ops
 
+from .host import write_report
 from .network_desired import Desired
 
 log = logging.getLogger("kumo.agent.network")
@@ -138,7 +138,7 @@ class Reporter:
                 for nid, st in agent.services.debug_state()["dhcp"].items()]
         return {
             "host": self.host, "vtepIp": agent.vtep_ip, "agentVersion": self.version,
-            "portsRevision": agent.ports.revision, "syncs": list(self.syncs),
+            "portsRevision": agent.ports.changed_revision, "syncs": list(self.syncs),
             "desired": {**counts, "bridges": len(want.bridges), "vxlans": len(want.vxlans),
                         "taps": len(want.taps)},
             "programmed": {t: counts[t] - sum(1 for m in missing if m["table"] == t)
@@ -165,17 +165,4 @@ class Reporter:
                 self._written, self._last_write = fingerprint, time.time()
 
     async def _put(self, status: Obj) -> bool:
-        try:
-            try:
-                await self.api.patch("agentreports", self.host, {"status": status},
-                                     status=True)
-            except errors.NotFound:
-                await self.api.create("agentreports", {
-                    "kind": ops.AGENT_REPORT, "metadata": {"name": self.host}})
-                await self.api.patch("agentreports", self.host, {"status": status},
-                                     status=True)
-        except (errors.StoreError, OSError, httpx.HTTPError) as exc:
-            # a dropped connection must not end this host's reports: the next sync retries
-            log.warning("agent report not written: %s", exc)
-            return False
-        return True
+        return await write_report(self.api, self.host, status, "agent report")

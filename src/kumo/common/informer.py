@@ -75,7 +75,8 @@ class Informer:
         self.on_sync = on_sync
         self.retry_delay = retry_delay
         self.items: dict[Key, Obj] = {}
-        self.revision = 0
+        self.revision = 0  # everything up to here seen (bookmarks move it)
+        self.changed_revision = 0  # the last change seen: events and re-lists, not bookmarks
         self.synced = asyncio.Event()
         self.relists = 0
         self.events = 0
@@ -133,6 +134,7 @@ class Informer:
         for obj in items:
             await self._apply("ADDED", obj)
         self.revision = max(self.revision, revision)
+        self.changed_revision = max(self.changed_revision, revision)
         self.synced.set()
         await _call(self.on_sync, items)
         await self._notify()
@@ -157,6 +159,7 @@ class Informer:
                     failed = 0
                     if obj is not None and typ in ("ADDED", "MODIFIED", "DELETED"):
                         self.events += 1
+                        self.changed_revision = max(self.changed_revision, rev)
                         await self._apply(typ, obj)
                     revision = max(revision, rev)
                     self.revision = max(self.revision, rev)

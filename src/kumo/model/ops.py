@@ -2,8 +2,10 @@
 
 AgentReport (cluster-scoped, name = host name), written only by that host's agent
   status {host, vtepIp, agentVersion, reportedAt (epoch s),
-          portsRevision (the revision the agent's Port cache had seen at its last sync),
-          syncs [{revision, start, end, changes}]   the last SYNC_HISTORY overlay syncs
+          portsRevision (the last Port change the agent's cache had seen at its last
+                         sync; watch bookmarks do not move it, so a quiet host's
+                         report is not rewritten),
+          syncs [{revision (likewise), start, end, changes}]   the last SYNC_HISTORY syncs
           desired {fdb, neigh, bridges, vxlans, taps}, programmed {fdb, neigh, ...}
           missing [{table, device, entry}]         desired but not in the kernel after the sync
           drift [{at, table, device, entry, kind}] damage found in the kernel and repaired
