@@ -47,7 +47,16 @@ def browser() -> Iterator[Any]:
 
 
 def wait_for(cond: Any, timeout: float = 15, what: str = "") -> Any:
-    return vmhelpers.wait_for(what, cond, timeout, interval=0.05)
+    """Poll ``cond``; an element replaced by a page load while it was read counts as
+    'not yet' (Selenium's stale-element race on a loaded machine)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def attempt() -> Any:
+        try:
+            return cond()
+        except StaleElementReferenceException:
+            return None
+    return vmhelpers.wait_for(what, attempt, timeout, interval=0.05)
 
 
 def log_in(b: Any, base: str, who: Account) -> None:
@@ -81,7 +90,8 @@ def test_tenant_journey(live: tuple[LiveCloud, Admin], browser: Any) -> None:  #
     b.find_element(By.ID, "name").send_keys("web-net")
     b.find_element(By.ID, "cidr").send_keys("10.50.0.0/99")
     b.find_element(By.ID, "create-network").click()
-    error = wait_for(lambda: b.find_elements(By.ID, "error"), what="the API's error")[0].text
+    error = wait_for(lambda: [e.text for e in b.find_elements(By.ID, "error")],
+                     what="the API's error")[0]
     assert "10.50.0.0/99" in error or "cidr" in error.lower()
     assert "web-net" not in b.find_element(By.TAG_NAME, "tbody").text
     b.find_element(By.ID, "cidr").clear()

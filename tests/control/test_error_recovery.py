@@ -107,6 +107,19 @@ async def _act(nova: Nova, who: Tenant, sid: str, body: dict[str, Any]) -> None:
     assert r.status_code == 202, r.text
 
 
+async def _reasons_once(nova: Nova, who: Tenant, wanted: set[str],
+                        timeout: float = 10.0) -> list[str]:
+    """Event reasons once ``wanted`` are all recorded (or the timeout): the agent posts its
+    step's Event after it has reported the server's status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reasons = [e["reason"] for e in (await nova.objects.list("Event", who.project_id)
+                                         ).items]
+        if wanted <= set(reasons) or time.monotonic() > deadline:
+            return reasons
+        await asyncio.sleep(0.05)
+
+
 def _allocated(allocation: dict[str, Any] | None, uid: str) -> bool:
     """Whether the host's HostAllocation holds the server's claim."""
     return uid in cm.host_allocations(allocation)
@@ -129,8 +142,7 @@ async def test_hard_reboot_of_error_server_recreates_vm(plane: Plane, alice: Ten
     assert _allocated(await nova.objects.try_get(cm.HOST_ALLOCATION, "", HOST), uid)  # claimed again
     st = (await nova.server_obj(alice.project_id, sid))["status"]
     assert st["observedRebootNonce"] == 1 and "recover" not in st
-    reasons = [e["reason"] for e in (await nova.objects.list("Event", alice.project_id)
-                                             ).items]
+    reasons = await _reasons_once(nova, alice, {"Recovering", "Rebooted"})
     assert "Recovering" in reasons and "Rebooted" in reasons
     # a soft reboot of an ERROR server is still refused, as Nova does
     await plane.force_error(alice, sid)
