@@ -21,7 +21,9 @@ up: deps
 	$(BIN)/kumo up
 
 test: deps axe lint
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@date -u +"pytest starts %FT%TZ"
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30 $(PYTEST_ARGS)
+	@date -u +"pytest ends %FT%TZ"
 
 # The fault-injection suite (tests/faults): live clouds, faults injected by hand, each
 # diagnosed by `kumo doctor`. Not part of `make test` (its fast subset is tests/doctor).
@@ -29,6 +31,7 @@ faults: deps
 	KUMO_FAULTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/faults tests/doctor $(PYTEST_ARGS)
 
 deps: apt venv
+	@date -u +"deps ready %FT%TZ"
 
 axe: $(AXE_JS)
 $(AXE_JS): $(VENV)/.apt-done
